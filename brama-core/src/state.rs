@@ -1,0 +1,108 @@
+//! Circuit states and the causes of state changes.
+
+use std::fmt;
+
+/// The state of one connection's circuit (SPEC §2).
+///
+/// | state | `available()` answers |
+/// |---|---|
+/// | `Unknown` | true (registered or reset, no report yet) |
+/// | `Closed` | true (healthy; failures are counted) |
+/// | `Open` | false (failing; calls are refused without trying) |
+/// | `HalfOpen` | true for at most `half_open_probes` callers at a time |
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum State {
+    /// Registered (or reset), no report yet.
+    Unknown,
+    /// Healthy: calls flow, consecutive failures are counted.
+    Closed,
+    /// Failing: calls are refused until the open duration passes.
+    Open,
+    /// The open duration passed: a bounded number of probe calls may try.
+    HalfOpen,
+}
+
+impl State {
+    pub(crate) const fn to_bits(self) -> u64 {
+        match self {
+            State::Unknown => 0,
+            State::Closed => 1,
+            State::Open => 2,
+            State::HalfOpen => 3,
+        }
+    }
+
+    pub(crate) const fn from_bits(bits: u64) -> State {
+        match bits & 0b11 {
+            0 => State::Unknown,
+            1 => State::Closed,
+            2 => State::Open,
+            _ => State::HalfOpen,
+        }
+    }
+
+    /// The lower-case name used in messages and docs (`"half-open"` for `HalfOpen`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            State::Unknown => "unknown",
+            State::Closed => "closed",
+            State::Open => "open",
+            State::HalfOpen => "half-open",
+        }
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a circuit changed state (carried by `EventKind::StateChanged`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Cause {
+    /// The first report after registration or reset moved an `Unknown` circuit to
+    /// `Closed`.
+    Report,
+    /// Consecutive failures reached `failure_threshold` (`Unknown`/`Closed` to `Open`).
+    Threshold,
+    /// The open duration passed (`Open` to `HalfOpen`).
+    Expiry,
+    /// A probe succeeded (`HalfOpen` to `Closed`).
+    ProbeSuccess,
+    /// A probe failed (`HalfOpen` to `Open`, next backoff step).
+    ProbeFailure,
+    /// Probes never reported within `probe_timeout`; their slots were freed
+    /// (`HalfOpen` to `HalfOpen`).
+    ProbeTimeout,
+    /// `open_circuit` was called.
+    ManualOpen,
+    /// `close_circuit` was called.
+    ManualClose,
+    /// `reset_circuit` was called.
+    ManualReset,
+}
+
+impl Cause {
+    /// A short lower-case name, e.g. `"probe timeout"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Cause::Report => "report",
+            Cause::Threshold => "threshold",
+            Cause::Expiry => "expiry",
+            Cause::ProbeSuccess => "probe success",
+            Cause::ProbeFailure => "probe failure",
+            Cause::ProbeTimeout => "probe timeout",
+            Cause::ManualOpen => "manual open",
+            Cause::ManualClose => "manual close",
+            Cause::ManualReset => "manual reset",
+        }
+    }
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

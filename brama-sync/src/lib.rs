@@ -1,0 +1,1 @@
+//! brama-sync (under construction)
