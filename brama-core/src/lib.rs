@@ -10,10 +10,12 @@
 
 mod sync;
 
+pub mod config;
 pub mod error;
 pub mod key;
 pub mod state;
 
+pub use config::{Config, ExpiryStrategy, OpenDuration, OpenOptions, Options, Settings};
 pub use error::Error;
 pub use key::{Key, OwnedKey};
 pub use state::{Cause, State};
