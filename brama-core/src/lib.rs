@@ -11,9 +11,11 @@
 mod sync;
 
 pub mod error;
+pub mod event;
 pub mod key;
 pub mod state;
 
 pub use error::Error;
+pub use event::{Counts, Event, EventBus, EventKind, EventType, Filter, Subscription};
 pub use key::{Key, OwnedKey};
 pub use state::{Cause, State};
