@@ -12,10 +12,12 @@ mod sync;
 
 pub mod config;
 pub mod error;
+pub mod event;
 pub mod key;
 pub mod state;
 
 pub use config::{Config, ExpiryStrategy, OpenDuration, OpenOptions, Options, Settings};
 pub use error::Error;
+pub use event::{Counts, Event, EventBus, EventKind, EventType, Filter, Subscription};
 pub use key::{Key, OwnedKey};
 pub use state::{Cause, State};
