@@ -445,6 +445,14 @@ impl Options {
         self.metadata.clone()
     }
 
+    /// The same overrides without the metadata.
+    pub fn without_metadata(&self) -> Options {
+        Options {
+            metadata: BTreeMap::new(),
+            ..self.clone()
+        }
+    }
+
     /// True when no field is set and there is no metadata.
     pub fn is_empty(&self) -> bool {
         self.failure_threshold.is_none()

@@ -68,7 +68,10 @@ pub struct Event {
     pub counts: Counts,
     /// The connection's state just before the change.
     pub state: State,
-    /// The connection; `None` only for [`EventKind::Swept`].
+    /// The reason given with a failure or a manual open, if any.
+    pub reason: Option<String>,
+    /// The connection; `None` only for registry-wide events (`Swept`, a `Configured`
+    /// of the defaults).
     key: Option<OwnedKey>,
 }
 
@@ -89,6 +92,7 @@ impl Event {
             at,
             counts,
             state,
+            reason: None,
             key,
         }
     }

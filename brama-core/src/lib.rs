@@ -8,16 +8,30 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod context;
+mod map;
 mod sync;
 
+pub mod cell;
+pub mod clock;
 pub mod config;
+pub mod counter;
 pub mod error;
 pub mod event;
 pub mod key;
+pub mod registry;
+pub mod rules;
 pub mod state;
+pub mod status;
+pub mod word;
 
+pub use cell::{CellRef, ConnectionCell, Ticket};
+pub use clock::{Clock, ClockSource, ManualClock, SystemClock};
 pub use config::{Config, ExpiryStrategy, OpenDuration, OpenOptions, Options, Settings};
+pub use context::Context;
 pub use error::Error;
 pub use event::{Counts, Event, EventBus, EventKind, EventType, Filter, Subscription};
 pub use key::{Key, OwnedKey};
+pub use registry::{Registry, SweepReport};
 pub use state::{Cause, State};
+pub use status::Status;

@@ -1,0 +1,892 @@
+//! One connection's circuit: atomics changed by compare-and-swap, rules from [`step`].
+//!
+//! Hot paths (a check on a healthy circuit, a success on a closed circuit with no
+//! failures, a failure below the threshold, a check or report on an open circuit that
+//! has not expired, a half-open probe admission) are lock-free. Every state change runs
+//! [`step`] under the cell's transition lock and is published by one successful CAS of
+//! the state word; the lock orders the changes of one connection so their events carry
+//! sequence numbers in the order of the changes, and it makes the removal of a
+//! connection exclusive with every state change.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use arc_swap::ArcSwapOption;
+
+use crate::clock::Nanos;
+use crate::config::{Config, OpenOptions, Options};
+use crate::context::Context;
+use crate::counter::{lane, Counter};
+use crate::error::Error;
+use crate::event::{Counts, Event, EventKind, EventType};
+use crate::key::OwnedKey;
+use crate::rules::{step, Change, Effects, Input, Machine, Outcome, NEVER};
+use crate::state::{Cause, State};
+use crate::status::Status;
+use crate::sync::{lock, Arc, AtomicU32, AtomicU64, Mutex, Ordering};
+use crate::word::Word;
+
+/// No timestamp yet.
+const NONE: Nanos = u64::MAX;
+
+/// What an admitted check hands to the caller: the cycle it was admitted in, and
+/// whether it holds a half-open probe slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ticket {
+    /// The cycle number the check was admitted in.
+    pub gen: u32,
+    /// Whether the ticket holds a half-open probe slot.
+    pub probe: bool,
+}
+
+/// One tracked connection.
+pub struct ConnectionCell {
+    word: AtomicU64,
+    open_until: AtomicU64,
+    open_duration: AtomicU64,
+    probe_at: AtomicU64,
+    // Consecutive failures shown while Open/HalfOpen (the word's payload is busy then).
+    frozen: AtomicU32,
+    handles: AtomicU32,
+    // Per-connection overrides of the hot scalars; 0 = follow the registry default.
+    threshold: AtomicU32,
+    probes: AtomicU32,
+    successes: Counter,
+    failures: Counter,
+    rejected: Counter,
+    trips: AtomicU64,
+    registered_at: Nanos,
+    last_success: AtomicU64,
+    last_failure: AtomicU64,
+    opened_at: AtomicU64,
+    changed_at: AtomicU64,
+    touched_at: AtomicU64,
+    overrides: ArcSwapOption<Options>,
+    metadata: Mutex<BTreeMap<String, String>>,
+    transition: Mutex<()>,
+    key: OwnedKey,
+}
+
+impl ConnectionCell {
+    /// A new `Unknown` connection registered at `now` with `options` (validated by the
+    /// caller) as its overrides and metadata.
+    pub fn new(key: OwnedKey, now: Nanos, options: &Options) -> ConnectionCell {
+        let cell = ConnectionCell {
+            word: AtomicU64::new(Word::encode(&Machine::new(), 0).0),
+            open_until: AtomicU64::new(0),
+            open_duration: AtomicU64::new(0),
+            probe_at: AtomicU64::new(0),
+            frozen: AtomicU32::new(0),
+            handles: AtomicU32::new(0),
+            threshold: AtomicU32::new(0),
+            probes: AtomicU32::new(0),
+            successes: Counter::new(),
+            failures: Counter::new(),
+            rejected: Counter::new(),
+            trips: AtomicU64::new(0),
+            registered_at: now,
+            last_success: AtomicU64::new(NONE),
+            last_failure: AtomicU64::new(NONE),
+            opened_at: AtomicU64::new(NONE),
+            changed_at: AtomicU64::new(now),
+            touched_at: AtomicU64::new(now),
+            overrides: ArcSwapOption::empty(),
+            metadata: Mutex::new(options.metadata_map()),
+            transition: Mutex::new(()),
+            key,
+        };
+        cell.set_overrides(options);
+        cell
+    }
+
+    /// The key.
+    pub fn key(&self) -> &OwnedKey {
+        &self.key
+    }
+
+    #[inline]
+    fn word(&self) -> Word {
+        // Acquire: pairs with the Release of every CAS on the word, so the fields a
+        // transition wrote before its CAS (deadline, durations) are visible.
+        Word(self.word.load(Ordering::Acquire))
+    }
+
+    /// The state now.
+    pub fn state(&self) -> State {
+        self.word().state()
+    }
+
+    /// Whether the connection was removed from its registry.
+    pub fn is_removed(&self) -> bool {
+        self.word().removed()
+    }
+
+    // ----- configuration -------------------------------------------------------------
+
+    /// The effective configuration: registry defaults with this connection's overrides.
+    pub fn config(&self, cx: &Context) -> Config {
+        let defaults = cx.defaults();
+        match &*self.overrides.load() {
+            // Overrides were validated against every default they can meet.
+            Some(o) => o.apply(&defaults).unwrap_or_else(|_| (*defaults).clone()),
+            None => (*defaults).clone(),
+        }
+    }
+
+    /// The overrides in force (without metadata).
+    pub fn overrides(&self) -> Options {
+        self.overrides
+            .load()
+            .as_deref()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Replaces the overrides (validated by the caller); merges `options`' metadata.
+    pub fn set_overrides(&self, options: &Options) {
+        let threshold = options.failure_threshold_value().unwrap_or(0);
+        let probes = options.half_open_probes_value().unwrap_or(0);
+        // Relaxed: lone values read by reports; a report racing configure may use either.
+        self.threshold.store(threshold, Ordering::Relaxed);
+        self.probes.store(probes, Ordering::Relaxed);
+        let plain = options.without_metadata();
+        self.overrides.store(if plain.is_empty() {
+            None
+        } else {
+            Some(std::sync::Arc::new(plain))
+        });
+    }
+
+    /// Merges metadata entries into this connection's metadata.
+    pub fn merge_metadata(&self, entries: BTreeMap<String, String>) {
+        if !entries.is_empty() {
+            lock(&self.metadata).extend(entries);
+        }
+    }
+
+    /// A copy of the metadata.
+    pub fn metadata(&self) -> BTreeMap<String, String> {
+        lock(&self.metadata).clone()
+    }
+
+    #[inline]
+    fn threshold(&self, cx: &Context) -> u32 {
+        // Relaxed: see `set_overrides`.
+        match self.threshold.load(Ordering::Relaxed) {
+            0 => cx.default_threshold(),
+            n => n,
+        }
+    }
+
+    #[inline]
+    fn probes(&self, cx: &Context) -> u32 {
+        // Relaxed: see `set_overrides`.
+        match self.probes.load(Ordering::Relaxed) {
+            0 => cx.default_probes(),
+            n => n,
+        }
+    }
+
+    // ----- checks --------------------------------------------------------------------
+
+    /// `available()`: true if a call may go ahead now. In `HalfOpen` a true answer takes
+    /// a probe slot. A removed connection answers false.
+    #[inline]
+    pub fn available(&self, cx: &Context) -> bool {
+        let w = self.word();
+        if w.admits_freely() {
+            return true;
+        }
+        self.check_slow(cx, w).is_ok()
+    }
+
+    /// Like [`available`](Self::available), but returns the admission ticket or why not.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if removed, [`Error::Rejected`] if not admitted.
+    #[inline]
+    pub fn acquire(&self, cx: &Context) -> Result<Ticket, Error> {
+        let w = self.word();
+        if w.admits_freely() {
+            return Ok(Ticket {
+                gen: w.gen(),
+                probe: false,
+            });
+        }
+        self.check_slow(cx, w)
+    }
+
+    #[cold]
+    fn check_slow(&self, cx: &Context, mut w: Word) -> Result<Ticket, Error> {
+        loop {
+            if w.removed() {
+                return Err(Error::NotFound);
+            }
+            match w.state() {
+                State::Unknown | State::Closed => {
+                    return Ok(Ticket {
+                        gen: w.gen(),
+                        probe: false,
+                    })
+                }
+                State::Open => {
+                    let now = cx.clock.recent();
+                    // Relaxed: ordered by the Acquire load of `w` (written before its CAS).
+                    let until = self.open_until.load(Ordering::Relaxed);
+                    if until == NEVER || now < until {
+                        self.rejected.incr(lane());
+                        let retry_after =
+                            (until != NEVER).then(|| Duration::from_nanos(until - now));
+                        return Err(Error::Rejected {
+                            state: State::Open,
+                            retry_after,
+                        });
+                    }
+                    return self.locked_check(cx);
+                }
+                State::HalfOpen => {
+                    let now = cx.clock.recent();
+                    if w.in_flight() > 0 {
+                        // Relaxed: stamped before the admitting CAS that `w` shows.
+                        let probe_at = self.probe_at.load(Ordering::Relaxed);
+                        let timeout = crate::clock::nanos(self.config(cx).probe_timeout());
+                        if now.saturating_sub(probe_at) >= timeout {
+                            return self.locked_check(cx);
+                        }
+                    }
+                    if w.in_flight() >= self.probes(cx).min(crate::rules::MAX_PROBES) {
+                        self.rejected.incr(lane());
+                        return Err(Error::Rejected {
+                            state: State::HalfOpen,
+                            retry_after: None,
+                        });
+                    }
+                    // Stamp before the CAS, so a timeout decision that sees this admission
+                    // in the word also sees a probe time at least this recent.
+                    // Relaxed: published by the Release of the CAS below.
+                    self.probe_at.store(now, Ordering::Relaxed);
+                    match self.word.compare_exchange_weak(
+                        w.0,
+                        w.with_probe_admitted().0,
+                        // AcqRel: publishes the stamp; acquires the previous transition.
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    ) {
+                        Ok(_) => {
+                            return Ok(Ticket {
+                                gen: w.gen(),
+                                probe: true,
+                            })
+                        }
+                        Err(current) => w = Word(current),
+                    }
+                }
+            }
+        }
+    }
+
+    #[cold]
+    fn locked_check(&self, cx: &Context) -> Result<Ticket, Error> {
+        let (fx, m2, now) = self.locked(cx, Input::Check, None)?;
+        match fx.outcome {
+            Outcome::Rejected => {
+                let retry_after = (m2.state == State::Open && m2.open_until != NEVER)
+                    .then(|| Duration::from_nanos(m2.open_until.saturating_sub(now)));
+                Err(Error::Rejected {
+                    state: m2.state,
+                    retry_after,
+                })
+            }
+            _ => Ok(Ticket {
+                gen: Word::encode(&m2, 0).gen(),
+                probe: m2.state == State::HalfOpen,
+            }),
+        }
+    }
+
+    // ----- reports -------------------------------------------------------------------
+
+    /// Whether a check admits without any further work (one load).
+    #[inline]
+    pub fn available_fast(&self) -> bool {
+        self.word().admits_freely()
+    }
+
+    /// A success; through a permit when `ticket` is given.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if the connection was removed.
+    #[inline]
+    pub fn success(&self, cx: &Context, ticket: Option<Ticket>) -> Result<(), Error> {
+        self.report(cx, Outcome::Success, ticket, None)
+    }
+
+    /// A failure, with an optional reason for the events; through a permit when
+    /// `ticket` is given.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if the connection was removed.
+    #[inline]
+    pub fn failure(
+        &self,
+        cx: &Context,
+        ticket: Option<Ticket>,
+        reason: Option<&str>,
+    ) -> Result<(), Error> {
+        self.report(cx, Outcome::Failure, ticket, reason)
+    }
+
+    /// A report (`outcome` is `Success` or `Failure`): the fast path, then the slow one.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if the connection was removed.
+    #[inline]
+    pub fn report(
+        &self,
+        cx: &Context,
+        outcome: Outcome,
+        ticket: Option<Ticket>,
+        reason: Option<&str>,
+    ) -> Result<(), Error> {
+        match self.report_fast(cx, outcome, ticket) {
+            Some(done) => done,
+            None => self.report_slow(cx, outcome, ticket, reason),
+        }
+    }
+
+    /// The lock-free part of a report: counts it if that changes no state, with at most
+    /// one CAS (zeroing or raising the consecutive count) and no event. `None` means the
+    /// report needs [`report_slow`](Self::report_slow): a state change, a lost CAS race,
+    /// or a subscriber that wants the report's event.
+    #[inline]
+    pub fn report_fast(
+        &self,
+        cx: &Context,
+        outcome: Outcome,
+        ticket: Option<Ticket>,
+    ) -> Option<Result<(), Error>> {
+        let w = self.word();
+        if w.removed() {
+            return Some(Err(Error::NotFound));
+        }
+        let (success, ty) = match outcome {
+            Outcome::Success => (true, EventType::Success),
+            _ => (false, EventType::Failure),
+        };
+        if cx.bus.wants(ty) {
+            return None;
+        }
+        let current = ticket.is_none_or(|t| t.gen == w.gen());
+        let next = match w.state() {
+            State::Closed if !current => w,
+            State::Closed if success => w.with_payload(0),
+            State::Closed if w.consecutive().saturating_add(1) < self.threshold(cx) => {
+                w.with_payload(w.consecutive() + 1)
+            }
+            State::Open if !self.open_expired(cx.clock.recent()) => w,
+            _ => return None,
+        };
+        if next != w
+            && self
+                .word
+                // AcqRel: orders with transitions and other reports on the same word.
+                .compare_exchange(w.0, next.0, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+        {
+            return None;
+        }
+        self.count(cx, success);
+        Some(Ok(()))
+    }
+
+    /// The locked part of a report: [`step`] under the transition lock.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if the connection was removed.
+    #[cold]
+    pub fn report_slow(
+        &self,
+        cx: &Context,
+        outcome: Outcome,
+        ticket: Option<Ticket>,
+        reason: Option<&str>,
+    ) -> Result<(), Error> {
+        let gen = ticket.map(|t| t.gen);
+        let input = match outcome {
+            Outcome::Success => Input::Success(gen),
+            _ => Input::Failure(gen),
+        };
+        self.locked(cx, input, reason).map(|_| ())
+    }
+
+    /// A permit of `ticket`'s cycle ended without a result: frees its probe slot.
+    pub fn release(&self, ticket: Ticket) {
+        if !ticket.probe {
+            return;
+        }
+        let mut w = self.word();
+        loop {
+            if w.removed()
+                || w.state() != State::HalfOpen
+                || w.gen() != ticket.gen
+                || w.in_flight() == 0
+            {
+                return;
+            }
+            let freed = w.with_payload((w.admissions() << 16) | (w.in_flight() - 1));
+            // AcqRel: orders with admissions and transitions on the same word.
+            match self
+                .word
+                .compare_exchange_weak(w.0, freed.0, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return,
+                Err(c) => w = Word(c),
+            }
+        }
+    }
+
+    fn open_expired(&self, now: Nanos) -> bool {
+        // Relaxed: ordered by the caller's Acquire load of the word.
+        let until = self.open_until.load(Ordering::Relaxed);
+        until != NEVER && now >= until
+    }
+
+    /// Counts a report that changes no state (the lock-free path; no event is wanted).
+    #[inline]
+    fn count(&self, cx: &Context, success: bool) {
+        let now = cx.clock.recent();
+        let (counter, stamp) = if success {
+            (&self.successes, &self.last_success)
+        } else {
+            (&self.failures, &self.last_failure)
+        };
+        counter.incr(lane());
+        touch(stamp, now);
+    }
+
+    // ----- manual actions ------------------------------------------------------------
+
+    /// `open_circuit`.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if removed; [`Error::InvalidConfig`] for a bad duration.
+    pub fn open(&self, cx: &Context, options: &OpenOptions) -> Result<(), Error> {
+        options.validate()?;
+        self.manual(
+            cx,
+            Input::Open(options.open_duration()),
+            options.reason_str(),
+        )
+    }
+
+    /// `close_circuit`.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if removed.
+    pub fn close(&self, cx: &Context) -> Result<(), Error> {
+        self.manual(cx, Input::Close, None)
+    }
+
+    /// `reset_circuit`: `Unknown`, consecutive count and backoff step cleared, totals kept.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if removed.
+    pub fn reset(&self, cx: &Context) -> Result<(), Error> {
+        self.manual(cx, Input::Reset, None)
+    }
+
+    fn manual(&self, cx: &Context, input: Input, reason: Option<&str>) -> Result<(), Error> {
+        let (_, _, now) = self.locked(cx, input, reason)?;
+        self.touch(now);
+        Ok(())
+    }
+
+    /// Records activity (configuration, manual actions) at `now`.
+    pub fn touch(&self, now: Nanos) {
+        touch(&self.touched_at, now);
+    }
+
+    /// The janitor's time-driven rules at `now`: expiry and probe timeouts.
+    /// Returns true if the state word changed.
+    pub fn tick(&self, cx: &Context) -> bool {
+        let now = cx.clock.now();
+        self.tick_due(cx, now)
+            && self
+                .locked(cx, Input::Tick, None)
+                .is_ok_and(|(fx, _, _)| fx.changes().next().is_some())
+    }
+
+    /// Whether a time-driven rule applies at `now` (a cheap pre-check for the sweep).
+    pub fn tick_due(&self, cx: &Context, now: Nanos) -> bool {
+        let w = self.word();
+        let due = match w.state() {
+            State::Open => self.open_expired(now),
+            // Relaxed: ordered by the Acquire load of `w`.
+            State::HalfOpen if w.in_flight() > 0 => {
+                now.saturating_sub(self.probe_at.load(Ordering::Relaxed))
+                    >= crate::clock::nanos(self.config(cx).probe_timeout())
+            }
+            _ => false,
+        };
+        due && !w.removed()
+    }
+
+    // ----- the slow path -------------------------------------------------------------
+
+    /// Runs `input` through [`step`] under the transition lock and publishes the result
+    /// with one CAS. Returns the effects, the new machine and the time used.
+    fn locked(
+        &self,
+        cx: &Context,
+        input: Input,
+        reason: Option<&str>,
+    ) -> Result<(Effects, Machine, Nanos), Error> {
+        let _guard = lock(&self.transition);
+        let cfg = self.config(cx);
+        let now = cx.clock.now();
+        let jitter_u = if cfg.jitter > 0.0 {
+            cx.jitter_sample()
+        } else {
+            0.0
+        };
+        loop {
+            let w = self.word();
+            if w.removed() {
+                return Err(Error::NotFound);
+            }
+            let m = self.machine(w);
+            let (m2, fx) = step(m, input, now, &cfg, jitter_u);
+            let same_cycle = m2.state == State::HalfOpen && m2.gen == m.gen;
+            let admissions = match (same_cycle, fx.outcome) {
+                (true, Outcome::Admitted) => w.admissions() + 1,
+                (true, _) => w.admissions(),
+                _ => 0,
+            };
+            let w2 = Word::encode(&m2, admissions);
+            if w2 != w {
+                // Fields readers look at after seeing the new word; the CAS publishes them.
+                // Relaxed: each is published by the Release of the CAS below.
+                if m2.open_until != m.open_until {
+                    self.open_until.store(m2.open_until, Ordering::Relaxed);
+                }
+                if m2.open_duration != m.open_duration {
+                    self.open_duration
+                        .store(m2.open_duration, Ordering::Relaxed);
+                }
+                if m2.probe_at != m.probe_at {
+                    self.probe_at.store(m2.probe_at, Ordering::Relaxed);
+                }
+                if m2.consecutive != m.consecutive || m2.state != m.state {
+                    self.frozen.store(m2.consecutive, Ordering::Relaxed);
+                }
+                // AcqRel: publishes the fields above; acquires lock-free updates we retry over.
+                if self
+                    .word
+                    .compare_exchange(w.0, w2.0, Ordering::AcqRel, Ordering::Acquire)
+                    .is_err()
+                {
+                    continue;
+                }
+            }
+            self.account(cx, &m, &m2, &fx, now, reason);
+            return Ok((fx, m2, now));
+        }
+    }
+
+    /// Counters, timestamps and events for one applied step (under the transition lock).
+    fn account(
+        &self,
+        cx: &Context,
+        m: &Machine,
+        m2: &Machine,
+        fx: &Effects,
+        now: Nanos,
+        reason: Option<&str>,
+    ) {
+        let before = self.counts_of(m);
+        let mut after = before;
+        let mut pre_state = m.state;
+        // Changes the clock caused (expiry, probe timeout) come before the input's own.
+        for change in fx
+            .changes()
+            .filter(|c| matches!(c.cause, Cause::Expiry | Cause::ProbeTimeout))
+        {
+            self.emit_change(cx, change, None, before, now);
+            pre_state = change.to;
+        }
+        match fx.outcome {
+            Outcome::Success => {
+                self.emit_report(cx, Outcome::Success, None, before, pre_state, now);
+                self.successes.incr(lane());
+                touch(&self.last_success, now);
+                after.total_successes += 1;
+            }
+            Outcome::Failure => {
+                self.emit_report(cx, Outcome::Failure, reason, before, pre_state, now);
+                self.failures.incr(lane());
+                touch(&self.last_failure, now);
+                after.total_failures += 1;
+                after.consecutive_failures = m2.consecutive.max(before.consecutive_failures);
+            }
+            Outcome::Rejected => {
+                self.rejected.incr(lane());
+                after.total_rejected += 1;
+            }
+            Outcome::Admitted | Outcome::None => {}
+        }
+        if fx.opened {
+            // Relaxed: a total; snapshots need no ordering with it.
+            self.trips.fetch_add(1, Ordering::Relaxed);
+            touch(&self.opened_at, now);
+        }
+        let mut changed = false;
+        for change in fx.changes() {
+            changed = true;
+            if !matches!(change.cause, Cause::Expiry | Cause::ProbeTimeout) {
+                self.emit_change(cx, change, reason, after, now);
+            }
+        }
+        if changed {
+            touch(&self.changed_at, now);
+        }
+    }
+
+    fn emit_change(
+        &self,
+        cx: &Context,
+        change: Change,
+        reason: Option<&str>,
+        counts: Counts,
+        now: Nanos,
+    ) {
+        let Change { from, to, cause } = change;
+        cx.bus.publish(EventType::StateChanged, |seq| {
+            let mut e = Event::new(
+                seq,
+                EventKind::StateChanged { from, to, cause },
+                cx.wall(now),
+                Some(self.key.clone()),
+                from,
+                counts,
+            );
+            e.reason = reason.map(str::to_owned);
+            e
+        });
+    }
+
+    fn emit_report(
+        &self,
+        cx: &Context,
+        outcome: Outcome,
+        reason: Option<&str>,
+        counts: Counts,
+        state: State,
+        now: Nanos,
+    ) {
+        let (ty, kind) = match outcome {
+            Outcome::Success => (EventType::Success, EventKind::Success),
+            _ => (
+                EventType::Failure,
+                EventKind::Failure {
+                    reason: reason.map(str::to_owned),
+                },
+            ),
+        };
+        cx.bus.publish(ty, |seq| {
+            let mut e = Event::new(
+                seq,
+                kind,
+                cx.wall(now),
+                Some(self.key.clone()),
+                state,
+                counts,
+            );
+            e.reason = reason.map(str::to_owned);
+            e
+        });
+    }
+
+    fn machine(&self, w: Word) -> Machine {
+        // Relaxed loads: ordered by the Acquire load that produced `w`.
+        let open_or_half = matches!(w.state(), State::Open | State::HalfOpen);
+        Machine {
+            state: w.state(),
+            consecutive: if open_or_half {
+                self.frozen.load(Ordering::Relaxed)
+            } else {
+                w.consecutive()
+            },
+            step: w.step(),
+            in_flight: if w.state() == State::HalfOpen {
+                w.in_flight()
+            } else {
+                0
+            },
+            gen: w.gen(),
+            open_until: self.open_until.load(Ordering::Relaxed),
+            open_duration: self.open_duration.load(Ordering::Relaxed),
+            probe_at: self.probe_at.load(Ordering::Relaxed),
+        }
+    }
+
+    // ----- removal, handles, eviction ------------------------------------------------
+
+    /// Marks the connection removed (terminal). Exclusive with every state change.
+    /// Returns false if it was already removed.
+    pub fn mark_removed(&self) -> bool {
+        let _guard = lock(&self.transition);
+        let mut w = self.word();
+        loop {
+            if w.removed() {
+                return false;
+            }
+            // AcqRel: every later load of the word sees the removal.
+            match self.word.compare_exchange_weak(
+                w.0,
+                w.with_removed().0,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return true,
+                Err(c) => w = Word(c),
+            }
+        }
+    }
+
+    /// A handle or permit starts referring to this connection.
+    pub fn retain_handle(&self) {
+        // Relaxed: the increment is ordered for eviction by the map's shard lock, under
+        // which both handle creation and the eviction decision run.
+        self.handles.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A handle or permit stops referring to this connection.
+    pub fn release_handle(&self) {
+        // Release: the handle's reports happen-before an eviction that sees zero.
+        self.handles.fetch_sub(1, Ordering::Release);
+    }
+
+    /// Live handles and permits.
+    pub fn handles(&self) -> u32 {
+        // Acquire: pairs with `release_handle`.
+        self.handles.load(Ordering::Acquire)
+    }
+
+    /// The last activity: registration, a report, a manual action or configuration.
+    pub fn last_activity(&self) -> Nanos {
+        [
+            &self.last_success,
+            &self.last_failure,
+            &self.touched_at,
+            &self.changed_at,
+        ]
+        .iter()
+        // Relaxed: a heuristic input to eviction; the sweep re-checks under the lock.
+        .map(|a| a.load(Ordering::Relaxed))
+        .filter(|&t| t != NONE)
+        .fold(self.registered_at, u64::max)
+    }
+
+    /// Whether the janitor may evict this connection at `now`.
+    pub fn evictable(&self, now: Nanos, inactive: Nanos) -> bool {
+        let w = self.word();
+        !w.removed()
+            && matches!(w.state(), State::Unknown | State::Closed)
+            && self.handles() == 0
+            && now.saturating_sub(self.last_activity()) > inactive
+    }
+
+    // ----- snapshots -----------------------------------------------------------------
+
+    fn counts_with(&self, w: Word) -> Counts {
+        let consecutive = match w.state() {
+            // Relaxed: a snapshot.
+            State::Open | State::HalfOpen => self.frozen.load(Ordering::Relaxed),
+            _ => w.consecutive(),
+        };
+        Counts {
+            consecutive_failures: consecutive,
+            total_successes: self.successes.sum(),
+            total_failures: self.failures.sum(),
+            total_rejected: self.rejected.sum(),
+            // Relaxed: a snapshot.
+            trips: self.trips.load(Ordering::Relaxed),
+        }
+    }
+
+    fn counts_of(&self, m: &Machine) -> Counts {
+        Counts {
+            consecutive_failures: m.consecutive,
+            ..self.counts_with(Word(0))
+        }
+    }
+
+    /// The counts now.
+    pub fn counts(&self) -> Counts {
+        self.counts_with(self.word())
+    }
+
+    /// A status snapshot.
+    pub fn status(&self, cx: &Context) -> Status {
+        let w = self.word();
+        let m = self.machine(w);
+        let counts = self.counts_with(w);
+        let cfg = self.config(cx);
+        let now = cx.clock.now();
+        let opt = |a: &AtomicU64| {
+            // Relaxed: a snapshot.
+            let t = a.load(Ordering::Relaxed);
+            (t != NONE).then(|| cx.wall(t))
+        };
+        // Relaxed: a snapshot.
+        let changed = self.changed_at.load(Ordering::Relaxed);
+        let open_duration = crate::rules::next_open_duration(&m, &cfg);
+        Status {
+            identifier: self.key.identifier().to_owned(),
+            scope: self.key.scope().map(str::to_owned),
+            state: w.state(),
+            consecutive_failures: counts.consecutive_failures,
+            total_successes: counts.total_successes,
+            total_failures: counts.total_failures,
+            total_rejected: counts.total_rejected,
+            trips: counts.trips,
+            registered_at: cx.wall(self.registered_at),
+            last_success_at: opt(&self.last_success),
+            last_failure_at: opt(&self.last_failure),
+            opened_at: opt(&self.opened_at),
+            last_state_change_at: cx.wall(changed),
+            since_state_change: Duration::from_nanos(now.saturating_sub(changed)),
+            open_duration: if open_duration == NEVER {
+                Duration::MAX
+            } else {
+                Duration::from_nanos(open_duration)
+            },
+            metadata: self.metadata(),
+        }
+    }
+}
+
+/// Stores `now` unless the value is already `now` (reports write only what changed).
+#[inline]
+fn touch(a: &AtomicU64, now: Nanos) {
+    // Relaxed: a timestamp read only by snapshots and the eviction heuristic.
+    if a.load(Ordering::Relaxed) != now {
+        a.store(now, Ordering::Relaxed);
+    }
+}
+
+impl fmt::Debug for ConnectionCell {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let w = self.word();
+        f.debug_struct("ConnectionCell")
+            .field("key", &self.key)
+            .field("state", &w.state())
+            .field("removed", &w.removed())
+            .field("gen", &w.gen())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Shared ownership of a cell, as the registry and handles hold it.
+pub type CellRef = Arc<ConnectionCell>;

@@ -1,0 +1,271 @@
+//! Time: the [`Clock`] trait, the system's monotonic clock and [`ManualClock`].
+//!
+//! Internally time is `u64` nanoseconds since the clock's origin. The hot paths read
+//! [`ClockSource::recent`], which for the system clock is one atomic load of a value the
+//! janitor refreshes every millisecond (and every precise reading refreshes too); rules
+//! that start a period (an open circuit's deadline) read the precise time. Under
+//! [`ManualClock`] both readings are the same exact value, so every rule can be tested
+//! without sleeping.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Nanoseconds since a clock's origin.
+pub type Nanos = u64;
+
+/// Converts a duration to nanoseconds, saturating at `u64::MAX` (584 years).
+#[inline]
+pub fn nanos(d: Duration) -> Nanos {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// A monotonic time source.
+///
+/// Implement it to drive brama from your own notion of time; most users want the
+/// default (the system's monotonic clock) or [`ManualClock`] in tests.
+pub trait Clock: Send + Sync + 'static {
+    /// Time elapsed since this clock's fixed origin. Must never go backwards.
+    fn now(&self) -> Duration;
+}
+
+/// A clock that moves only when told to. Clones share one time.
+///
+/// # Examples
+/// ```
+/// use std::time::Duration;
+/// use brama_core::clock::{Clock, ManualClock};
+/// let clock = ManualClock::new();
+/// let other = clock.clone();
+/// clock.advance(Duration::from_secs(5));
+/// assert_eq!(other.now(), Duration::from_secs(5));
+/// ```
+#[derive(Clone, Default)]
+pub struct ManualClock {
+    now: Arc<AtomicU64>,
+}
+
+impl ManualClock {
+    /// A clock at time zero.
+    pub fn new() -> ManualClock {
+        ManualClock::default()
+    }
+
+    /// Moves time forward by `d` (saturating; time never wraps).
+    pub fn advance(&self, d: Duration) {
+        let step = nanos(d);
+        // Relaxed: the value is its own synchronisation; callers that need ordering with
+        // other data (tests) get it from their own thread joins or the registry's atomics.
+        let _ = self
+            .now
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |t| {
+                Some(t.saturating_add(step))
+            });
+    }
+
+    /// The current time since origin, in nanoseconds.
+    #[inline]
+    pub fn nanos(&self) -> Nanos {
+        // Relaxed: see `advance`.
+        self.now.load(Ordering::Relaxed)
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Duration {
+        Duration::from_nanos(self.nanos())
+    }
+}
+
+impl fmt::Debug for ManualClock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ManualClock")
+            .field("now", &Duration::from_nanos(self.nanos()))
+            .finish()
+    }
+}
+
+/// The system's monotonic clock, with a cached "recent" reading for the hot paths.
+#[derive(Clone)]
+pub struct SystemClock {
+    inner: Arc<SystemInner>,
+}
+
+struct SystemInner {
+    origin: Instant,
+    recent: AtomicU64,
+}
+
+impl SystemClock {
+    /// A clock whose origin is now.
+    pub fn new() -> SystemClock {
+        SystemClock {
+            inner: Arc::new(SystemInner {
+                origin: Instant::now(),
+                recent: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The precise time since origin; also refreshes the cached reading.
+    #[inline]
+    pub fn nanos(&self) -> Nanos {
+        let t = nanos(self.inner.origin.elapsed());
+        // Relaxed: the cache is a lone monotonic value; fetch_max keeps it from going back.
+        self.inner.recent.fetch_max(t, Ordering::Relaxed);
+        t
+    }
+
+    /// The cached reading: at most one refresh period behind [`SystemClock::nanos`].
+    #[inline]
+    pub fn recent_nanos(&self) -> Nanos {
+        // Relaxed: a stale value only delays a rule by one refresh period.
+        self.inner.recent.load(Ordering::Relaxed)
+    }
+
+    /// Refreshes the cached reading (the janitor calls this every millisecond).
+    pub fn refresh(&self) {
+        let _ = self.nanos();
+    }
+}
+
+impl Default for SystemClock {
+    fn default() -> SystemClock {
+        SystemClock::new()
+    }
+}
+
+impl Clock for SystemClock {
+    fn now(&self) -> Duration {
+        Duration::from_nanos(self.nanos())
+    }
+}
+
+impl fmt::Debug for SystemClock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SystemClock")
+            .field("recent", &Duration::from_nanos(self.recent_nanos()))
+            .finish()
+    }
+}
+
+/// The clock a registry runs on: the system clock, a [`ManualClock`], or any [`Clock`].
+///
+/// An enum rather than a trait object so the hot-path reading is an inlined atomic load.
+#[derive(Clone)]
+pub enum ClockSource {
+    /// The system's monotonic clock (the default).
+    System(SystemClock),
+    /// A manual clock (tests).
+    Manual(ManualClock),
+    /// A user clock; both readings call it.
+    Custom(Arc<dyn Clock>),
+}
+
+impl ClockSource {
+    /// The precise time since origin.
+    #[inline]
+    pub fn now(&self) -> Nanos {
+        match self {
+            ClockSource::System(c) => c.nanos(),
+            ClockSource::Manual(c) => c.nanos(),
+            ClockSource::Custom(c) => nanos(c.now()),
+        }
+    }
+
+    /// The hot-path reading: exact for manual clocks, at most one refresh period
+    /// behind for the system clock.
+    #[inline]
+    pub fn recent(&self) -> Nanos {
+        match self {
+            ClockSource::System(c) => c.recent_nanos(),
+            ClockSource::Manual(c) => c.nanos(),
+            ClockSource::Custom(c) => nanos(c.now()),
+        }
+    }
+
+    /// Refreshes the cached reading, where there is one.
+    pub fn refresh(&self) {
+        if let ClockSource::System(c) = self {
+            c.refresh();
+        }
+    }
+
+    /// Whether the hot-path reading needs [`ClockSource::refresh`] to advance.
+    pub fn needs_refresh(&self) -> bool {
+        matches!(self, ClockSource::System(_))
+    }
+
+    /// Wraps any clock.
+    pub fn custom(clock: impl Clock) -> ClockSource {
+        ClockSource::Custom(Arc::new(clock))
+    }
+}
+
+impl Default for ClockSource {
+    fn default() -> ClockSource {
+        ClockSource::System(SystemClock::new())
+    }
+}
+
+impl From<ManualClock> for ClockSource {
+    fn from(c: ManualClock) -> ClockSource {
+        ClockSource::Manual(c)
+    }
+}
+
+impl From<SystemClock> for ClockSource {
+    fn from(c: SystemClock) -> ClockSource {
+        ClockSource::System(c)
+    }
+}
+
+impl fmt::Debug for ClockSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClockSource::System(c) => c.fmt(f),
+            ClockSource::Manual(c) => c.fmt(f),
+            ClockSource::Custom(_) => f.write_str("ClockSource::Custom"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manual_clock_clones_share_time_and_saturate() {
+        let c = ManualClock::new();
+        let d = c.clone();
+        c.advance(Duration::from_millis(1500));
+        assert_eq!(d.nanos(), 1_500_000_000);
+        d.advance(Duration::MAX);
+        assert_eq!(c.nanos(), u64::MAX);
+    }
+
+    #[test]
+    fn system_recent_never_ahead_of_precise_and_refreshes() {
+        let c = SystemClock::new();
+        let before = c.recent_nanos();
+        let precise = c.nanos();
+        assert!(c.recent_nanos() >= before);
+        assert!(
+            c.recent_nanos() >= precise,
+            "a precise reading refreshes the cache"
+        );
+        let later = c.nanos();
+        assert!(later >= precise);
+    }
+
+    #[test]
+    fn source_readings_agree_for_manual() {
+        let m = ManualClock::new();
+        let s = ClockSource::from(m.clone());
+        m.advance(Duration::from_nanos(42));
+        assert_eq!(s.now(), 42);
+        assert_eq!(s.recent(), 42);
+        assert!(!s.needs_refresh());
+    }
+}

@@ -1,0 +1,97 @@
+//! What every connection of one registry shares: clock, event bus, live defaults.
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use arc_swap::ArcSwap;
+
+use crate::clock::{ClockSource, Nanos};
+use crate::config::Config;
+use crate::event::EventBus;
+use crate::sync::{Arc, AtomicU32, AtomicU64, Ordering};
+
+/// The shared part of a registry that connection cells and handles need.
+pub struct Context {
+    /// The registry's clock.
+    pub clock: ClockSource,
+    /// The registry's event bus.
+    pub bus: EventBus,
+    defaults: ArcSwap<Config>,
+    // Hot scalars of `defaults`, readable with one load on the report paths.
+    default_threshold: AtomicU32,
+    default_probes: AtomicU32,
+    wall_base: SystemTime,
+    mono_base: Nanos,
+    rng: AtomicU64,
+}
+
+impl Context {
+    /// A context with these defaults (already validated), clock and event-queue capacity.
+    pub fn new(defaults: Config, clock: ClockSource, event_queue_capacity: usize) -> Context {
+        let mono_base = clock.now();
+        Context {
+            default_threshold: AtomicU32::new(defaults.failure_threshold),
+            default_probes: AtomicU32::new(defaults.half_open_probes),
+            defaults: ArcSwap::from_pointee(defaults),
+            bus: EventBus::new(event_queue_capacity),
+            wall_base: SystemTime::now(),
+            mono_base,
+            rng: AtomicU64::new(mono_base ^ 0x9E37_79B9_7F4A_7C15),
+            clock,
+        }
+    }
+
+    /// The registry defaults now in force.
+    pub fn defaults(&self) -> Arc<Config> {
+        self.defaults.load_full()
+    }
+
+    /// Replaces the defaults (already validated). Connections without overrides follow.
+    pub fn set_defaults(&self, cfg: Config) {
+        // Relaxed: each scalar is read on its own; `defaults` (arc-swap) orders the rest.
+        self.default_threshold
+            .store(cfg.failure_threshold, Ordering::Relaxed);
+        self.default_probes
+            .store(cfg.half_open_probes, Ordering::Relaxed);
+        self.defaults.store(Arc::new(cfg));
+    }
+
+    #[inline]
+    pub(crate) fn default_threshold(&self) -> u32 {
+        // Relaxed: a lone value; a report racing configure_defaults may use either.
+        self.default_threshold.load(Ordering::Relaxed)
+    }
+
+    #[inline]
+    pub(crate) fn default_probes(&self) -> u32 {
+        // Relaxed: as above.
+        self.default_probes.load(Ordering::Relaxed)
+    }
+
+    /// The wall-clock time of clock reading `t`: the registry's creation time plus the
+    /// monotonic time elapsed, so it is exact under a manual clock.
+    pub fn wall(&self, t: Nanos) -> SystemTime {
+        let delta = Duration::from_nanos(t.saturating_sub(self.mono_base));
+        self.wall_base.checked_add(delta).unwrap_or(self.wall_base)
+    }
+
+    /// A uniform sample in `[0, 1)` for jitter (splitmix64 over a shared counter).
+    pub fn jitter_sample(&self) -> f64 {
+        // Relaxed: only uniqueness of the counter value matters.
+        let x = self.rng.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
+        let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        (z >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+impl fmt::Debug for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context")
+            .field("clock", &self.clock)
+            .field("defaults", &self.defaults.load())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,220 @@
+//! Exact counters that two reporting cores do not fight over.
+//!
+//! A [`Counter`] has [`LANES`] cells. Each of the first [`OWNED_LANES`] cells is written
+//! by at most one thread at a time: the thread that owns that lane in the process-wide
+//! [`LaneTable`]. The owner increments with a plain load and store (no locked
+//! instruction), which is exact because nobody else writes the cell. Threads that could
+//! not claim a lane use the last, shared cell with `fetch_add`. A total is the sum of
+//! the cells.
+//!
+//! Lane ownership passes between threads only through the table's release/acquire
+//! pair, so a new owner sees every increment of the previous one.
+
+use crate::sync::{AtomicBool, AtomicU64, Ordering};
+
+/// Lanes that a thread can own exclusively.
+pub const OWNED_LANES: usize = 3;
+/// All lanes: the owned ones plus one shared lane.
+pub const LANES: usize = OWNED_LANES + 1;
+
+/// A lane index: `0..OWNED_LANES` is owned by the calling thread, `OWNED_LANES` is shared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lane(u8);
+
+impl Lane {
+    /// The shared lane, always safe to use from any thread.
+    pub const SHARED: Lane = Lane(OWNED_LANES as u8);
+
+    /// Whether this lane is exclusively owned by its holder.
+    pub fn is_owned(self) -> bool {
+        (self.0 as usize) < OWNED_LANES
+    }
+}
+
+/// Who owns which lane.
+#[derive(Debug)]
+pub struct LaneTable {
+    owned: [AtomicBool; OWNED_LANES],
+}
+
+impl LaneTable {
+    /// A table with every lane free.
+    pub fn new() -> LaneTable {
+        LaneTable {
+            owned: std::array::from_fn(|_| AtomicBool::new(false)),
+        }
+    }
+
+    /// Claims a free lane for the calling thread, or returns [`Lane::SHARED`].
+    /// The caller must give an owned lane back with [`LaneTable::release`] and must not
+    /// let another thread use it meanwhile.
+    pub fn claim(&self) -> Lane {
+        for (i, flag) in self.owned.iter().enumerate() {
+            // Acquire on success: pairs with the Release in `release`, so this thread sees
+            // every increment the previous owner made in this lane.
+            if flag
+                .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                return Lane(i as u8);
+            }
+        }
+        Lane::SHARED
+    }
+
+    /// Gives an owned lane back; the shared lane is ignored.
+    pub fn release(&self, lane: Lane) {
+        if lane.is_owned() {
+            // Release: publishes this owner's increments to the next claimer.
+            self.owned[lane.0 as usize].store(false, Ordering::Release);
+        }
+    }
+}
+
+impl Default for LaneTable {
+    fn default() -> LaneTable {
+        LaneTable::new()
+    }
+}
+
+/// An exact, monotonically increasing counter with per-lane cells.
+#[derive(Debug)]
+pub struct Counter {
+    cells: [AtomicU64; LANES],
+}
+
+impl Counter {
+    /// A counter at zero.
+    pub fn new() -> Counter {
+        Counter {
+            cells: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
+
+    /// Adds one through `lane`. An owned lane must be owned by the calling thread.
+    #[inline]
+    pub fn incr(&self, lane: Lane) {
+        let cell = &self.cells[lane.0 as usize];
+        if lane.is_owned() {
+            // Relaxed: only this thread writes the cell (lane ownership), so load+store is
+            // exact; readers are ordered by whatever publishes the report (a later
+            // Release on the connection's word, handle count or a thread join).
+            cell.store(
+                cell.load(Ordering::Relaxed).wrapping_add(1),
+                Ordering::Relaxed,
+            );
+        } else {
+            // Relaxed: an independent count; see above for how readers are ordered.
+            cell.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The total over every lane.
+    pub fn sum(&self) -> u64 {
+        // Relaxed: a snapshot; see `incr`.
+        self.cells
+            .iter()
+            .fold(0u64, |acc, c| acc.wrapping_add(c.load(Ordering::Relaxed)))
+    }
+}
+
+impl Default for Counter {
+    fn default() -> Counter {
+        Counter::new()
+    }
+}
+
+#[cfg(not(brama_loom))]
+mod current {
+    use super::{Lane, LaneTable};
+    use std::cell::Cell;
+    use std::sync::OnceLock;
+
+    fn table() -> &'static LaneTable {
+        static TABLE: OnceLock<LaneTable> = OnceLock::new();
+        TABLE.get_or_init(LaneTable::new)
+    }
+
+    struct Holder(Cell<Option<Lane>>);
+
+    impl Drop for Holder {
+        fn drop(&mut self) {
+            if let Some(lane) = self.0.get() {
+                table().release(lane);
+            }
+        }
+    }
+
+    thread_local! {
+        static HOLDER: Holder = const { Holder(Cell::new(None)) };
+    }
+
+    /// The calling thread's lane, claimed on first use and given back at thread exit.
+    #[inline]
+    pub fn lane() -> Lane {
+        HOLDER
+            .try_with(|h| match h.0.get() {
+                Some(lane) => lane,
+                None => {
+                    let lane = table().claim();
+                    h.0.set(Some(lane));
+                    lane
+                }
+            })
+            // During thread teardown the holder is gone: the shared lane is always safe.
+            .unwrap_or(Lane::SHARED)
+    }
+}
+
+#[cfg(brama_loom)]
+mod current {
+    use super::Lane;
+
+    /// Under loom, threads share one OS thread's locals, so every thread uses the
+    /// shared lane; the owned-lane protocol is checked through `LaneTable` directly.
+    #[inline]
+    pub fn lane() -> Lane {
+        Lane::SHARED
+    }
+}
+
+pub use current::lane;
+
+#[cfg(all(test, not(brama_loom)))]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn table_hands_out_each_owned_lane_once() {
+        let t = LaneTable::new();
+        let lanes: Vec<Lane> = (0..OWNED_LANES + 2).map(|_| t.claim()).collect();
+        for (i, lane) in lanes.iter().enumerate().take(OWNED_LANES) {
+            assert_eq!(*lane, Lane(i as u8));
+            assert!(lane.is_owned());
+        }
+        assert_eq!(lanes[OWNED_LANES], Lane::SHARED);
+        assert_eq!(lanes[OWNED_LANES + 1], Lane::SHARED);
+        t.release(lanes[1]);
+        assert_eq!(t.claim(), Lane(1));
+    }
+
+    #[test]
+    fn many_threads_count_exactly() {
+        let c = Arc::new(Counter::new());
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let c = Arc::clone(&c);
+                std::thread::spawn(move || {
+                    for _ in 0..10_000 {
+                        c.incr(lane());
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(c.sum(), 80_000);
+    }
+}

@@ -1,0 +1,134 @@
+//! The registry's map from key to connection, behind one small facade.
+//!
+//! Normally a sharded `dashmap` (readers of different shards never meet; a shard's read
+//! lock is held only for the length of a closure that runs no user code). Under
+//! `--cfg brama_loom` a loom `Mutex<HashMap>` stands in, because loom cannot model
+//! dashmap's locks; the facade's contract (closures run under the entry's lock,
+//! conditional removal is atomic with the condition) holds for both.
+
+use crate::cell::CellRef;
+use crate::key::OwnedKey;
+
+/// Shards: more than dashmap's default so that a sweep of a million connections holds
+/// any one shard for a short time.
+pub const SHARDS: usize = 128;
+
+#[cfg(not(brama_loom))]
+mod imp {
+    use super::*;
+    use dashmap::mapref::entry::Entry;
+    use dashmap::DashMap;
+
+    type Hasher = foldhash::fast::RandomState;
+
+    #[derive(Debug)]
+    pub struct Map {
+        inner: DashMap<OwnedKey, CellRef, Hasher>,
+    }
+
+    impl Map {
+        pub fn new() -> Map {
+            Map {
+                inner: DashMap::with_hasher_and_shard_amount(Hasher::default(), SHARDS),
+            }
+        }
+
+        /// Runs `f` on the entry under its shard's read lock.
+        #[inline]
+        pub fn get<R>(&self, key: &[u8], f: impl FnOnce(&CellRef) -> R) -> Option<R> {
+            self.inner.get(key).map(|r| f(r.value()))
+        }
+
+        /// Inserts unless the key is present; runs `make` only when inserting.
+        pub fn insert_new(
+            &self,
+            key: OwnedKey,
+            make: impl FnOnce(&OwnedKey) -> CellRef,
+        ) -> Option<CellRef> {
+            match self.inner.entry(key) {
+                Entry::Occupied(_) => None,
+                Entry::Vacant(v) => {
+                    let cell = make(v.key());
+                    v.insert(CellRef::clone(&cell));
+                    Some(cell)
+                }
+            }
+        }
+
+        /// Removes the entry if `pred` holds, atomically with the check.
+        pub fn remove_if(
+            &self,
+            key: &[u8],
+            pred: impl FnOnce(&CellRef) -> bool,
+        ) -> Option<CellRef> {
+            self.inner.remove_if(key, |_, v| pred(v)).map(|(_, v)| v)
+        }
+
+        /// Visits every entry, holding one shard's read lock at a time.
+        pub fn for_each(&self, mut f: impl FnMut(&CellRef)) {
+            for r in self.inner.iter() {
+                f(r.value());
+            }
+        }
+    }
+}
+
+#[cfg(brama_loom)]
+mod imp {
+    use super::*;
+    use crate::sync::{lock, Mutex};
+    use std::collections::HashMap;
+
+    #[derive(Debug)]
+    pub struct Map {
+        inner: Mutex<HashMap<OwnedKey, CellRef>>,
+    }
+
+    impl Map {
+        pub fn new() -> Map {
+            Map {
+                inner: Mutex::new(HashMap::new()),
+            }
+        }
+
+        pub fn get<R>(&self, key: &[u8], f: impl FnOnce(&CellRef) -> R) -> Option<R> {
+            lock(&self.inner).get(key).map(f)
+        }
+
+        pub fn insert_new(
+            &self,
+            key: OwnedKey,
+            make: impl FnOnce(&OwnedKey) -> CellRef,
+        ) -> Option<CellRef> {
+            let mut map = lock(&self.inner);
+            if map.contains_key(&key) {
+                return None;
+            }
+            let cell = make(&key);
+            map.insert(key, CellRef::clone(&cell));
+            Some(cell)
+        }
+
+        pub fn remove_if(
+            &self,
+            key: &[u8],
+            pred: impl FnOnce(&CellRef) -> bool,
+        ) -> Option<CellRef> {
+            let mut map = lock(&self.inner);
+            if map.get(key).is_some_and(pred) {
+                map.remove(key)
+            } else {
+                None
+            }
+        }
+
+        pub fn for_each(&self, mut f: impl FnMut(&CellRef)) {
+            let cells: Vec<CellRef> = lock(&self.inner).values().cloned().collect();
+            for c in &cells {
+                f(c);
+            }
+        }
+    }
+}
+
+pub(crate) use imp::Map;

@@ -1,0 +1,598 @@
+//! The registry: every tracked connection of one `Brama`, by key.
+//!
+//! A sharded map from key to an `Arc` of the connection's cell. Lookups encode the
+//! borrowed key on the stack and never allocate. A report by key runs its lock-free
+//! fast path under the shard's read lock, so removal (which takes the write lock) is
+//! exclusive with it; anything slower (a state change, an event) runs after the guard
+//! is dropped, under the cell's own transition lock, which removal also takes. That is
+//! what makes "every report that returned `Ok` is counted exactly once" hold across
+//! eviction and unregistration.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::cell::{CellRef, ConnectionCell, Ticket};
+use crate::clock::{nanos, ClockSource, Nanos};
+use crate::config::{Config, OpenOptions, Options, Settings};
+use crate::context::Context;
+use crate::error::Error;
+use crate::event::{Counts, Event, EventKind, EventType};
+use crate::key::{Key, OwnedKey};
+use crate::map::Map;
+use crate::rules::Outcome;
+use crate::state::State;
+use crate::status::Status;
+use crate::sync::{Arc, AtomicU64, AtomicUsize, Ordering};
+
+/// What one sweep did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Connections looked at.
+    pub examined: usize,
+    /// Open circuits moved to half-open, and half-open circuits whose timed-out probe
+    /// slots were freed.
+    pub transitioned: usize,
+    /// Connections evicted for inactivity.
+    pub evicted: usize,
+}
+
+/// Why a connection left the registry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Removal {
+    Unregistered,
+    Evicted,
+}
+
+/// Every tracked connection of one registry.
+pub struct Registry {
+    map: Map,
+    cx: Arc<Context>,
+    len: AtomicUsize,
+    max_connections: Option<usize>,
+    auto_register: bool,
+    cleanup_interval: AtomicU64,
+    inactive_threshold: AtomicU64,
+    #[cfg(not(brama_loom))]
+    sweep_hook: std::sync::Mutex<Option<Box<dyn Fn() + Send + Sync>>>,
+}
+
+impl Registry {
+    /// A registry with these defaults, settings and clock.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] if a default or setting is out of range.
+    pub fn new(
+        defaults: Config,
+        settings: Settings,
+        clock: ClockSource,
+    ) -> Result<Registry, Error> {
+        defaults.validate()?;
+        settings.validate()?;
+        Ok(Registry {
+            map: Map::new(),
+            cx: Arc::new(Context::new(defaults, clock, settings.event_queue_capacity)),
+            len: AtomicUsize::new(0),
+            max_connections: settings.max_connections,
+            auto_register: settings.auto_register,
+            cleanup_interval: AtomicU64::new(nanos(settings.cleanup_interval)),
+            inactive_threshold: AtomicU64::new(nanos(settings.inactive_threshold)),
+            #[cfg(not(brama_loom))]
+            sweep_hook: std::sync::Mutex::new(None),
+        })
+    }
+
+    /// The shared context (clock, events, defaults).
+    pub fn context(&self) -> &Arc<Context> {
+        &self.cx
+    }
+
+    /// Connections registered now.
+    pub fn len(&self) -> usize {
+        // Relaxed: a gauge.
+        self.len.load(Ordering::Relaxed)
+    }
+
+    /// Whether no connection is registered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    // ----- settings ------------------------------------------------------------------
+
+    /// The janitor's period.
+    pub fn cleanup_interval(&self) -> Duration {
+        // Relaxed: a lone setting, read by the janitor each round.
+        Duration::from_nanos(self.cleanup_interval.load(Ordering::Relaxed))
+    }
+
+    /// Changes the janitor's period (the janitor must be woken to see it at once).
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] if zero or above the maximum duration.
+    pub fn set_cleanup_interval(&self, d: Duration) -> Result<(), Error> {
+        Settings {
+            cleanup_interval: d,
+            ..Settings::default()
+        }
+        .validate()?;
+        // Relaxed: see `cleanup_interval`.
+        self.cleanup_interval.store(nanos(d), Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// How long a connection may stay inactive before a sweep evicts it.
+    pub fn inactive_threshold(&self) -> Duration {
+        // Relaxed: a lone setting read by each sweep.
+        Duration::from_nanos(self.inactive_threshold.load(Ordering::Relaxed))
+    }
+
+    /// Changes the inactivity threshold; the next sweep uses it.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] if zero or above the maximum duration.
+    pub fn set_inactive_threshold(&self, d: Duration) -> Result<(), Error> {
+        Settings {
+            inactive_threshold: d,
+            ..Settings::default()
+        }
+        .validate()?;
+        // Relaxed: see `inactive_threshold`.
+        self.inactive_threshold.store(nanos(d), Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The capacity limit, if any.
+    pub fn max_connections(&self) -> Option<usize> {
+        self.max_connections
+    }
+
+    /// Whether unknown keys are registered on first use.
+    pub fn auto_register(&self) -> bool {
+        self.auto_register
+    }
+
+    // ----- registration --------------------------------------------------------------
+
+    /// Registers a connection.
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`], [`Error::InvalidConfig`] (options), [`Error::AlreadyRegistered`],
+    /// [`Error::CapacityExceeded`]. On error nothing changes.
+    pub fn register(&self, key: Key<'_>, options: &Options) -> Result<Status, Error> {
+        let owned = key.to_owned_key()?;
+        options.apply(&self.cx.defaults())?;
+        let cell = self.insert(owned, options)?;
+        Ok(cell.status(&self.cx))
+    }
+
+    fn insert(&self, owned: OwnedKey, options: &Options) -> Result<CellRef, Error> {
+        let bytes: &[u8] = std::borrow::Borrow::borrow(&owned);
+        if self.map.get(bytes, |_| ()).is_some() {
+            return Err(Error::AlreadyRegistered);
+        }
+        self.reserve()?;
+        let now = self.cx.clock.now();
+        let inserted = self.map.insert_new(owned, |k| {
+            Arc::new(ConnectionCell::new(k.clone(), now, options))
+        });
+        match inserted {
+            Some(cell) => {
+                self.emit(
+                    EventType::Registered,
+                    &cell,
+                    EventKind::Registered,
+                    Counts::default(),
+                    now,
+                );
+                Ok(cell)
+            }
+            None => {
+                self.unreserve();
+                Err(Error::AlreadyRegistered)
+            }
+        }
+    }
+
+    fn reserve(&self) -> Result<(), Error> {
+        match self.max_connections {
+            None => {
+                // Relaxed: a gauge without a limit.
+                self.len.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Some(max) => self
+                .len
+                // Relaxed: the CAS on the gauge alone enforces the limit; nothing else is
+                // published through it.
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                    (n < max).then_some(n + 1)
+                })
+                .map(|_| ())
+                .map_err(|_| Error::CapacityExceeded),
+        }
+    }
+
+    fn unreserve(&self) {
+        // Relaxed: see `reserve`.
+        self.len.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// The cell for `key`, registering it first when `auto_register` is on.
+    fn lookup(&self, key: Key<'_>) -> Result<CellRef, Error> {
+        let enc = key.encode().ok_or(Error::NotFound)?;
+        if let Some(cell) = self.map.get(enc.as_slice(), CellRef::clone) {
+            return Ok(cell);
+        }
+        self.auto(key)
+    }
+
+    fn auto(&self, key: Key<'_>) -> Result<CellRef, Error> {
+        if !self.auto_register {
+            key.validate()?;
+            return Err(Error::NotFound);
+        }
+        let owned = key.to_owned_key()?;
+        match self.insert(owned, &Options::new()) {
+            Ok(cell) => Ok(cell),
+            // Another thread registered it first: use theirs.
+            Err(Error::AlreadyRegistered) => {
+                let enc = key.encode().ok_or(Error::NotFound)?;
+                self.map
+                    .get(enc.as_slice(), CellRef::clone)
+                    .ok_or(Error::NotFound)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Unregisters a connection; returns its last status.
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`], [`Error::NotFound`].
+    pub fn unregister(&self, key: Key<'_>) -> Result<Status, Error> {
+        key.validate()?;
+        let enc = key.encode().ok_or(Error::NotFound)?;
+        let cell = self
+            .map
+            .remove_if(enc.as_slice(), |_| true)
+            .ok_or(Error::NotFound)?;
+        Ok(self.finish_removal(&cell, Removal::Unregistered))
+    }
+
+    fn finish_removal(&self, cell: &CellRef, why: Removal) -> Status {
+        self.unreserve();
+        cell.mark_removed();
+        let status = cell.status(&self.cx);
+        let counts = cell.counts();
+        let now = self.cx.clock.now();
+        let (ty, kind) = match why {
+            Removal::Unregistered => (EventType::Unregistered, EventKind::Unregistered),
+            Removal::Evicted => (EventType::Evicted, EventKind::Evicted),
+        };
+        self.emit(ty, cell, kind, counts, now);
+        status
+    }
+
+    // ----- checks and reports by key ------------------------------------------------
+
+    /// `available(key)`: false for an unknown or invalid key (unless auto-registering).
+    #[inline]
+    pub fn available(&self, key: Key<'_>) -> bool {
+        let Some(enc) = key.encode() else {
+            return false;
+        };
+        // Fast path: one load under the shard's read lock; the rest after it is dropped.
+        match self.map.get(enc.as_slice(), |cell| {
+            (cell.available_fast(), CellRef::clone(cell))
+        }) {
+            Some((true, _)) => true,
+            Some((false, cell)) => cell.available(&self.cx),
+            None => self.auto(key).is_ok_and(|cell| cell.available(&self.cx)),
+        }
+    }
+
+    /// `acquire(key)`: the cell and its admission ticket.
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`], [`Error::NotFound`], [`Error::Rejected`].
+    pub fn acquire(&self, key: Key<'_>) -> Result<(CellRef, Ticket), Error> {
+        let cell = self.lookup(key)?;
+        let ticket = cell.acquire(&self.cx)?;
+        Ok((cell, ticket))
+    }
+
+    /// A success by key.
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`], [`Error::NotFound`].
+    #[inline]
+    pub fn success(&self, key: Key<'_>) -> Result<(), Error> {
+        self.report(key, Outcome::Success, None)
+    }
+
+    /// A failure by key, with an optional reason for the events.
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`], [`Error::NotFound`].
+    #[inline]
+    pub fn failure(&self, key: Key<'_>, reason: Option<&str>) -> Result<(), Error> {
+        self.report(key, Outcome::Failure, reason)
+    }
+
+    #[inline]
+    fn report(&self, key: Key<'_>, outcome: Outcome, reason: Option<&str>) -> Result<(), Error> {
+        let Some(enc) = key.encode() else {
+            key.validate()?;
+            return Err(Error::NotFound);
+        };
+        // The fast path runs under the shard's read lock: removal cannot interleave.
+        let found = self.map.get(enc.as_slice(), |cell| {
+            match cell.report_fast(&self.cx, outcome, None) {
+                Some(done) => Err(done),
+                None => Ok(CellRef::clone(cell)),
+            }
+        });
+        let cell = match found {
+            Some(Err(done)) => return done,
+            Some(Ok(cell)) => cell,
+            None => self.auto(key)?,
+        };
+        cell.report(&self.cx, outcome, None, reason)
+    }
+
+    /// A status snapshot.
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`], [`Error::NotFound`].
+    pub fn status(&self, key: Key<'_>) -> Result<Status, Error> {
+        key.validate()?;
+        Ok(self.existing(key)?.status(&self.cx))
+    }
+
+    fn existing(&self, key: Key<'_>) -> Result<CellRef, Error> {
+        key.validate()?;
+        let enc = key.encode().ok_or(Error::NotFound)?;
+        self.map
+            .get(enc.as_slice(), CellRef::clone)
+            .ok_or(Error::NotFound)
+    }
+
+    /// A handle to the connection: the cell, with its live-handle count raised (under the
+    /// shard lock, so eviction cannot slip in between). Release it with
+    /// [`ConnectionCell::release_handle`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`], [`Error::NotFound`].
+    pub fn handle(&self, key: Key<'_>) -> Result<CellRef, Error> {
+        key.validate()?;
+        let enc = key.encode().ok_or(Error::NotFound)?;
+        let found = self.map.get(enc.as_slice(), |cell| {
+            cell.retain_handle();
+            CellRef::clone(cell)
+        });
+        match found {
+            Some(cell) => Ok(cell),
+            None => {
+                let cell = self.auto(key)?;
+                cell.retain_handle();
+                if cell.is_removed() {
+                    cell.release_handle();
+                    return Err(Error::NotFound);
+                }
+                Ok(cell)
+            }
+        }
+    }
+
+    // ----- manual control ------------------------------------------------------------
+
+    /// `open_circuit`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`], [`Error::NotFound`], [`Error::InvalidConfig`] (duration).
+    pub fn open(&self, key: Key<'_>, options: &OpenOptions) -> Result<(), Error> {
+        options.validate()?;
+        self.existing(key)?.open(&self.cx, options)
+    }
+
+    /// `close_circuit`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`], [`Error::NotFound`].
+    pub fn close(&self, key: Key<'_>) -> Result<(), Error> {
+        self.existing(key)?.close(&self.cx)
+    }
+
+    /// `reset_circuit`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`], [`Error::NotFound`].
+    pub fn reset(&self, key: Key<'_>) -> Result<(), Error> {
+        self.existing(key)?.reset(&self.cx)
+    }
+
+    /// Changes only the given fields of one connection's overrides (and merges metadata).
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`], [`Error::NotFound`], [`Error::InvalidConfig`]; nothing changes on error.
+    pub fn configure(&self, key: Key<'_>, options: &Options) -> Result<(), Error> {
+        let cell = self.existing(key)?;
+        configure_cell(&self.cx, &cell, options)?;
+        let now = self.cx.clock.now();
+        cell.touch(now);
+        self.emit(
+            EventType::Configured,
+            &cell,
+            EventKind::Configured,
+            cell.counts(),
+            now,
+        );
+        Ok(())
+    }
+
+    /// Changes only the given fields of the registry defaults; connections without their
+    /// own value follow at once.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] (including metadata, which is per connection); nothing
+    /// changes on error.
+    pub fn configure_defaults(&self, options: &Options) -> Result<(), Error> {
+        if !options.metadata_map().is_empty() {
+            return Err(Error::invalid_config(
+                "metadata",
+                "metadata belongs to a connection; pass it to register or configure",
+            ));
+        }
+        let next = options.apply(&self.cx.defaults())?;
+        self.cx.set_defaults(next);
+        let now = self.cx.clock.now();
+        self.cx.bus.publish(EventType::Configured, |seq| {
+            Event::new(
+                seq,
+                EventKind::Configured,
+                self.cx.wall(now),
+                None,
+                State::Unknown,
+                Counts::default(),
+            )
+        });
+        Ok(())
+    }
+
+    /// The registry defaults now in force.
+    pub fn defaults(&self) -> Config {
+        (*self.cx.defaults()).clone()
+    }
+
+    // ----- listing -------------------------------------------------------------------
+
+    /// Status of every connection (one shard locked at a time while collecting).
+    pub fn connections(&self) -> Vec<Status> {
+        self.collect(|_| true)
+    }
+
+    /// Status of every connection in `scope`.
+    pub fn connections_in(&self, scope: &str) -> Vec<Status> {
+        self.collect(|c| c.key().scope() == Some(scope))
+    }
+
+    fn collect(&self, keep: impl Fn(&ConnectionCell) -> bool) -> Vec<Status> {
+        let mut cells = Vec::new();
+        self.map.for_each(|c| {
+            if keep(c) {
+                cells.push(CellRef::clone(c));
+            }
+        });
+        cells.iter().map(|c| c.status(&self.cx)).collect()
+    }
+
+    // ----- the sweep -----------------------------------------------------------------
+
+    /// One pass of the janitor's work at the clock's current time: expired `Open`
+    /// circuits move to `HalfOpen`, timed-out probe slots are freed, and connections
+    /// inactive for longer than `inactive_threshold` (and not `Open`, `HalfOpen` or held
+    /// by a handle) are evicted. Holds at most one shard lock at a time, and none while
+    /// changing a circuit or emitting an event. Emits one `Swept` event.
+    pub fn sweep(&self) -> SweepReport {
+        #[cfg(not(brama_loom))]
+        if let Some(hook) = &*crate::sync::lock(&self.sweep_hook) {
+            hook();
+        }
+        let now = self.cx.clock.now();
+        let inactive = nanos(self.inactive_threshold());
+        let mut report = SweepReport::default();
+        let mut due = Vec::new();
+        let mut idle = Vec::new();
+        self.map.for_each(|cell| {
+            report.examined += 1;
+            if cell.tick_due(&self.cx, now) {
+                due.push(CellRef::clone(cell));
+            } else if cell.evictable(now, inactive) {
+                idle.push(CellRef::clone(cell));
+            }
+        });
+        for cell in &due {
+            if cell.tick(&self.cx) {
+                report.transitioned += 1;
+            }
+        }
+        for cell in &idle {
+            let key: &[u8] = std::borrow::Borrow::borrow(cell.key());
+            // Re-checked under the shard's write lock: a report, handle or transition
+            // since the scan keeps the connection.
+            let removed = self
+                .map
+                .remove_if(key, |c| Arc::ptr_eq(c, cell) && c.evictable(now, inactive));
+            if let Some(removed) = removed {
+                self.finish_removal(&removed, Removal::Evicted);
+                report.evicted += 1;
+            }
+        }
+        let (examined, evicted) = (report.examined, report.evicted);
+        self.cx.bus.publish(EventType::Swept, |seq| {
+            Event::new(
+                seq,
+                EventKind::Swept { examined, evicted },
+                self.cx.wall(now),
+                None,
+                State::Unknown,
+                Counts::default(),
+            )
+        });
+        report
+    }
+
+    /// Test hook: runs at the start of every sweep (used to inject a panic).
+    #[cfg(not(brama_loom))]
+    #[doc(hidden)]
+    pub fn set_sweep_hook(&self, hook: Option<Box<dyn Fn() + Send + Sync>>) {
+        *crate::sync::lock(&self.sweep_hook) = hook;
+    }
+
+    fn emit(
+        &self,
+        ty: EventType,
+        cell: &ConnectionCell,
+        kind: EventKind,
+        counts: Counts,
+        now: Nanos,
+    ) {
+        self.cx.bus.publish(ty, |seq| {
+            Event::new(
+                seq,
+                kind,
+                self.cx.wall(now),
+                Some(cell.key().clone()),
+                cell.state(),
+                counts,
+            )
+        });
+    }
+}
+
+/// Validates and applies `options` as new overrides of `cell`; nothing changes on error.
+fn configure_cell(cx: &Context, cell: &ConnectionCell, options: &Options) -> Result<(), Error> {
+    let merged = cell.overrides().overlay(options);
+    merged.apply(&cx.defaults())?;
+    let mut metadata = cell.metadata();
+    metadata.extend(options.metadata_map());
+    let mut check = Options::new();
+    for (k, v) in &metadata {
+        check = check.metadata(k.clone(), v.clone());
+    }
+    check.validate()?;
+    cell.set_overrides(&merged);
+    cell.merge_metadata(options.metadata_map());
+    Ok(())
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry")
+            .field("len", &self.len())
+            .field("max_connections", &self.max_connections)
+            .field("auto_register", &self.auto_register)
+            .field("cx", &self.cx)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,363 @@
+//! The state machine of SPEC §2 as a pure function.
+//!
+//! [`step`] takes a [`Machine`] (everything about one circuit that the rules read),
+//! an [`Input`], the time and the configuration, and returns the next machine and the
+//! [`Effects`]. It is the documentation of the rules in code, the reference model the
+//! property tests compare the atomic implementation against, and the slow path the
+//! connection cell runs (under its transition lock) for every input that changes state.
+//! Fast paths in the cell that skip it are checked against it by tests.
+
+use crate::clock::{nanos, Nanos};
+use crate::config::{Config, OpenDuration};
+use crate::state::{Cause, State};
+
+/// A deadline that never passes (a circuit opened indefinitely).
+pub const NEVER: Nanos = u64::MAX;
+
+/// The rule-relevant state of one circuit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Machine {
+    /// The state.
+    pub state: State,
+    /// Consecutive failures; in `Open`/`HalfOpen`, the count that tripped the circuit.
+    pub consecutive: u32,
+    /// Opens since the circuit was last closed (the backoff step).
+    pub step: u32,
+    /// Half-open probes admitted and not yet reported.
+    pub in_flight: u32,
+    /// Cycle number: changes on every transition except `Unknown` to `Closed`, on probe
+    /// timeouts and on manual actions. Permits decide only their own cycle.
+    pub gen: u32,
+    /// When an `Open` circuit may move to `HalfOpen` ([`NEVER`] if opened indefinitely).
+    pub open_until: Nanos,
+    /// The open duration in force (set when the circuit opens).
+    pub open_duration: Nanos,
+    /// When the latest half-open probe was admitted.
+    pub probe_at: Nanos,
+}
+
+impl Machine {
+    /// A freshly registered circuit.
+    pub const fn new() -> Machine {
+        Machine {
+            state: State::Unknown,
+            consecutive: 0,
+            step: 0,
+            in_flight: 0,
+            gen: 0,
+            open_until: 0,
+            open_duration: 0,
+            probe_at: 0,
+        }
+    }
+
+    /// Whether `available()` would answer true without changing anything (a check on a
+    /// circuit that needs no transition and admits without taking a probe slot).
+    pub fn admits_freely(&self) -> bool {
+        matches!(self.state, State::Unknown | State::Closed)
+    }
+}
+
+impl Default for Machine {
+    fn default() -> Machine {
+        Machine::new()
+    }
+}
+
+/// What happened to a circuit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// `available()` or `acquire()`: may admit, reject, or take a probe slot.
+    Check,
+    /// A success; `Some(gen)` when reported through a permit of that cycle.
+    Success(Option<u32>),
+    /// A failure; `Some(gen)` when reported through a permit of that cycle.
+    Failure(Option<u32>),
+    /// A permit of cycle `gen` ended without a result (ignored or dropped).
+    Release(u32),
+    /// The janitor's sweep: only the time-driven rules apply.
+    Tick,
+    /// `open_circuit`.
+    Open(OpenDuration),
+    /// `close_circuit`.
+    Close,
+    /// `reset_circuit`.
+    Reset,
+}
+
+/// What a report or check amounted to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing to count (tick, release, manual action).
+    None,
+    /// A check that was admitted.
+    Admitted,
+    /// A check that was refused (counted in `total_rejected`).
+    Rejected,
+    /// A success (counted in `total_successes`).
+    Success,
+    /// A failure (counted in `total_failures`).
+    Failure,
+}
+
+/// One state change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Change {
+    /// State before.
+    pub from: State,
+    /// State after.
+    pub to: State,
+    /// Why.
+    pub cause: Cause,
+}
+
+/// Everything [`step`] decided besides the next machine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Effects {
+    /// How the input is counted.
+    pub outcome: Outcome,
+    /// State changes in order (an expiry can precede a probe result): at most two.
+    pub changes: [Option<Change>; 2],
+    /// The circuit opened (trip or manual open from another state): `trips` += 1.
+    pub opened: bool,
+    /// The machine word changed in a way that emits no event (counts, probe slots,
+    /// a manual re-arm of an open circuit).
+    pub quiet_change: bool,
+}
+
+impl Effects {
+    const fn none(outcome: Outcome) -> Effects {
+        Effects {
+            outcome,
+            changes: [None, None],
+            opened: false,
+            quiet_change: false,
+        }
+    }
+
+    fn push(&mut self, from: State, to: State, cause: Cause) {
+        let change = Some(Change { from, to, cause });
+        if self.changes[0].is_none() {
+            self.changes[0] = change;
+        } else {
+            self.changes[1] = change;
+        }
+    }
+
+    /// The state changes, in order.
+    pub fn changes(&self) -> impl Iterator<Item = Change> + '_ {
+        self.changes.iter().flatten().copied()
+    }
+}
+
+/// The most probes the cell can count (the in-flight count has 16 bits).
+pub const MAX_PROBES: u32 = u16::MAX as u32;
+
+/// Applies one input at time `now`. `jitter_u` in `[0, 1)` is the random sample used if
+/// the input opens the circuit with jitter.
+pub fn step(
+    m: Machine,
+    input: Input,
+    now: Nanos,
+    cfg: &Config,
+    jitter_u: f64,
+) -> (Machine, Effects) {
+    let mut m = m;
+    let mut fx = Effects::none(Outcome::None);
+
+    // Time-driven rules first (SPEC §2 rules 3 and 4): the first check or report after
+    // the open duration passes, or the janitor's sweep, moves Open to HalfOpen; probes
+    // that never reported are given up after the probe timeout.
+    if matches!(
+        input,
+        Input::Check | Input::Success(_) | Input::Failure(_) | Input::Tick
+    ) {
+        if m.state == State::Open && m.open_until != NEVER && now >= m.open_until {
+            m.state = State::HalfOpen;
+            m.in_flight = 0;
+            m.gen = next_gen(m.gen);
+            fx.push(State::Open, State::HalfOpen, Cause::Expiry);
+        }
+        if m.state == State::HalfOpen
+            && m.in_flight > 0
+            && now.saturating_sub(m.probe_at) >= nanos(cfg.probe_timeout())
+        {
+            m.in_flight = 0;
+            m.gen = next_gen(m.gen);
+            fx.push(State::HalfOpen, State::HalfOpen, Cause::ProbeTimeout);
+        }
+    }
+
+    match input {
+        Input::Tick => {}
+        Input::Check => match m.state {
+            State::Unknown | State::Closed => fx.outcome = Outcome::Admitted,
+            State::Open => fx.outcome = Outcome::Rejected,
+            State::HalfOpen => {
+                if m.in_flight < cfg.half_open_probes.min(MAX_PROBES) {
+                    m.in_flight += 1;
+                    m.probe_at = now;
+                    fx.outcome = Outcome::Admitted;
+                    fx.quiet_change = true;
+                } else {
+                    fx.outcome = Outcome::Rejected;
+                }
+            }
+        },
+        Input::Success(permit) => {
+            fx.outcome = Outcome::Success;
+            if permit.is_some_and(|g| g != m.gen) {
+                return (m, fx);
+            }
+            match m.state {
+                State::Unknown => {
+                    m.state = State::Closed;
+                    m.consecutive = 0;
+                    fx.push(State::Unknown, State::Closed, Cause::Report);
+                }
+                State::Closed => {
+                    if m.consecutive != 0 {
+                        m.consecutive = 0;
+                        fx.quiet_change = true;
+                    }
+                }
+                State::Open => {}
+                State::HalfOpen => {
+                    m = closed(m);
+                    fx.push(State::HalfOpen, State::Closed, Cause::ProbeSuccess);
+                }
+            }
+        }
+        Input::Failure(permit) => {
+            fx.outcome = Outcome::Failure;
+            if permit.is_some_and(|g| g != m.gen) {
+                return (m, fx);
+            }
+            match m.state {
+                State::Unknown | State::Closed => {
+                    let from = m.state;
+                    let count = m.consecutive.saturating_add(1);
+                    m.consecutive = count;
+                    if count >= cfg.failure_threshold {
+                        open(&mut m, now, cfg, jitter_u, OpenDuration::Current, true);
+                        fx.opened = true;
+                        fx.push(from, State::Open, Cause::Threshold);
+                    } else if from == State::Unknown {
+                        m.state = State::Closed;
+                        fx.push(State::Unknown, State::Closed, Cause::Report);
+                    } else {
+                        fx.quiet_change = true;
+                    }
+                }
+                State::Open => {}
+                State::HalfOpen => {
+                    open(&mut m, now, cfg, jitter_u, OpenDuration::Current, true);
+                    fx.opened = true;
+                    fx.push(State::HalfOpen, State::Open, Cause::ProbeFailure);
+                }
+            }
+        }
+        Input::Release(gen) => {
+            if m.state == State::HalfOpen && gen == m.gen && m.in_flight > 0 {
+                m.in_flight -= 1;
+                fx.quiet_change = true;
+            }
+        }
+        Input::Open(duration) => {
+            let from = m.state;
+            open(&mut m, now, cfg, jitter_u, duration, false);
+            if from == State::Open {
+                fx.quiet_change = true;
+            } else {
+                fx.opened = true;
+                fx.push(from, State::Open, Cause::ManualOpen);
+            }
+        }
+        Input::Close => {
+            let from = m.state;
+            m = closed(m);
+            if from == State::Closed {
+                fx.quiet_change = true;
+            } else {
+                fx.push(from, State::Closed, Cause::ManualClose);
+            }
+        }
+        Input::Reset => {
+            let from = m.state;
+            m = Machine {
+                gen: next_gen(m.gen),
+                ..Machine::new()
+            };
+            if from == State::Unknown {
+                fx.quiet_change = true;
+            } else {
+                fx.push(from, State::Unknown, Cause::ManualReset);
+            }
+        }
+    }
+    (m, fx)
+}
+
+/// The next cycle number (wraps; the cell keeps its low bits).
+pub const fn next_gen(gen: u32) -> u32 {
+    gen.wrapping_add(1)
+}
+
+fn closed(m: Machine) -> Machine {
+    Machine {
+        state: State::Closed,
+        consecutive: 0,
+        step: 0,
+        in_flight: 0,
+        gen: next_gen(m.gen),
+        open_until: m.open_until,
+        open_duration: m.open_duration,
+        probe_at: m.probe_at,
+    }
+}
+
+/// Moves `m` to `Open` at `now`. A trip (`advance`) takes the next backoff step; a
+/// manual open keeps the step and uses the duration asked for.
+fn open(
+    m: &mut Machine,
+    now: Nanos,
+    cfg: &Config,
+    jitter_u: f64,
+    duration: OpenDuration,
+    advance: bool,
+) {
+    if advance {
+        m.step = m.step.saturating_add(1);
+    }
+    let d = match duration {
+        OpenDuration::Current => Some(cfg.jittered(cfg.open_duration(m.step.max(1)), jitter_u)),
+        OpenDuration::For(d) => Some(d),
+        OpenDuration::Indefinitely => None,
+    };
+    m.state = State::Open;
+    m.in_flight = 0;
+    m.gen = next_gen(m.gen);
+    match d {
+        Some(d) => {
+            m.open_duration = nanos(d);
+            m.open_until = now.saturating_add(m.open_duration).min(NEVER - 1);
+        }
+        None => {
+            m.open_duration = NEVER;
+            m.open_until = NEVER;
+        }
+    }
+}
+
+/// The open duration that would be used by the next trip from machine `m`.
+pub fn next_open_duration(m: &Machine, cfg: &Config) -> Nanos {
+    if m.state == State::Open {
+        return m.open_duration;
+    }
+    let step = if m.state == State::HalfOpen {
+        m.step.saturating_add(1)
+    } else {
+        1
+    };
+    nanos(cfg.open_duration(step))
+}

@@ -1,0 +1,53 @@
+//! Status snapshots.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use crate::state::State;
+
+/// A snapshot of one connection (SPEC §3). Fields are read one by one without a lock:
+/// under concurrent reports they may come from slightly different instants.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Status {
+    /// The identifier.
+    pub identifier: String,
+    /// The scope, if any.
+    pub scope: Option<String>,
+    /// The circuit state.
+    pub state: State,
+    /// Consecutive failures (in `Open`/`HalfOpen`: the count that tripped the circuit).
+    pub consecutive_failures: u32,
+    /// Successes reported since registration.
+    pub total_successes: u64,
+    /// Failures reported since registration.
+    pub total_failures: u64,
+    /// Checks answered false.
+    pub total_rejected: u64,
+    /// Times the circuit opened.
+    pub trips: u64,
+    /// When the connection was registered.
+    pub registered_at: SystemTime,
+    /// The last success, if any.
+    pub last_success_at: Option<SystemTime>,
+    /// The last failure, if any.
+    pub last_failure_at: Option<SystemTime>,
+    /// When the circuit last opened, if ever.
+    pub opened_at: Option<SystemTime>,
+    /// The last state change (registration counts as one).
+    pub last_state_change_at: SystemTime,
+    /// Time since the last state change.
+    pub since_state_change: Duration,
+    /// The open duration in force (or that the next trip would use);
+    /// `Duration::MAX` for a circuit opened indefinitely.
+    pub open_duration: Duration,
+    /// User metadata.
+    pub metadata: BTreeMap<String, String>,
+}
+
+impl Status {
+    /// successes / (successes + failures); `None` before the first report.
+    pub fn success_rate(&self) -> Option<f64> {
+        let total = self.total_successes.saturating_add(self.total_failures);
+        (total > 0).then(|| self.total_successes as f64 / total as f64)
+    }
+}

@@ -1,0 +1,172 @@
+//! The connection's state word: everything a transition must change together.
+//!
+//! ```text
+//! bits  0..2   state (Unknown 0, Closed 1, Open 2, HalfOpen 3)
+//! bit   2      removed (unregistered or evicted; terminal)
+//! bits  3..13  backoff step, saturating at 1023
+//! bits 13..32  cycle number (19 bits, wrapping)
+//! bits 32..64  payload: consecutive failures (Unknown, Closed);
+//!              in-flight probes (low 16) and an admission counter (high 16) (HalfOpen)
+//! ```
+//! A check on a healthy circuit is one load and one mask test: bits 1 and 2 are zero
+//! exactly when the state is `Unknown` or `Closed` and the connection is registered.
+
+use crate::rules::Machine;
+use crate::state::State;
+
+/// Mask whose bits are all zero iff the word admits freely.
+pub const FREE_MASK: u64 = 0b110;
+const REMOVED: u64 = 1 << 2;
+const STEP_SHIFT: u32 = 3;
+const STEP_MAX: u64 = (1 << 10) - 1;
+const GEN_SHIFT: u32 = 13;
+/// How many low bits of the cycle number the word keeps.
+pub const GEN_BITS: u32 = 19;
+const GEN_MASK: u64 = (1 << GEN_BITS) - 1;
+const PAYLOAD_SHIFT: u32 = 32;
+
+/// A decoded state word.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Word(pub u64);
+
+impl Word {
+    /// The state.
+    #[inline]
+    pub const fn state(self) -> State {
+        State::from_bits(self.0)
+    }
+
+    /// Whether the connection was removed from its registry.
+    #[inline]
+    pub const fn removed(self) -> bool {
+        self.0 & REMOVED != 0
+    }
+
+    /// Whether a check admits without changing anything.
+    #[inline]
+    pub const fn admits_freely(self) -> bool {
+        self.0 & FREE_MASK == 0
+    }
+
+    /// The backoff step.
+    pub const fn step(self) -> u32 {
+        ((self.0 >> STEP_SHIFT) & STEP_MAX) as u32
+    }
+
+    /// The cycle number (low [`GEN_BITS`] bits).
+    #[inline]
+    pub const fn gen(self) -> u32 {
+        ((self.0 >> GEN_SHIFT) & GEN_MASK) as u32
+    }
+
+    /// The payload.
+    #[inline]
+    pub const fn payload(self) -> u32 {
+        (self.0 >> PAYLOAD_SHIFT) as u32
+    }
+
+    /// Consecutive failures (meaningful in `Unknown` and `Closed`).
+    #[inline]
+    pub const fn consecutive(self) -> u32 {
+        self.payload()
+    }
+
+    /// Probes in flight (meaningful in `HalfOpen`).
+    #[inline]
+    pub const fn in_flight(self) -> u32 {
+        self.payload() & 0xFFFF
+    }
+
+    /// The admission counter (meaningful in `HalfOpen`).
+    pub const fn admissions(self) -> u32 {
+        self.payload() >> 16
+    }
+
+    /// The same word with another payload.
+    #[inline]
+    pub const fn with_payload(self, payload: u32) -> Word {
+        Word((self.0 & 0xFFFF_FFFF) | ((payload as u64) << PAYLOAD_SHIFT))
+    }
+
+    /// The same word, marked removed.
+    pub const fn with_removed(self) -> Word {
+        Word(self.0 | REMOVED)
+    }
+
+    /// A half-open word with one more probe admitted.
+    #[inline]
+    pub const fn with_probe_admitted(self) -> Word {
+        let admissions = (self.admissions() + 1) & 0xFFFF;
+        self.with_payload((admissions << 16) | (self.in_flight() + 1))
+    }
+
+    /// The word for machine `m`. `admissions` is carried over while the circuit stays in
+    /// the same half-open cycle.
+    pub fn encode(m: &Machine, admissions: u32) -> Word {
+        let payload = match m.state {
+            State::Unknown | State::Closed => m.consecutive,
+            State::Open => 0,
+            State::HalfOpen => ((admissions & 0xFFFF) << 16) | (m.in_flight & 0xFFFF),
+        };
+        Word(
+            m.state.to_bits()
+                | ((m.step as u64).min(STEP_MAX) << STEP_SHIFT)
+                | ((m.gen as u64 & GEN_MASK) << GEN_SHIFT)
+                | ((payload as u64) << PAYLOAD_SHIFT),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_every_field() {
+        let m = Machine {
+            state: State::HalfOpen,
+            consecutive: 7,
+            step: 5,
+            in_flight: 3,
+            gen: (1 << GEN_BITS) + 9,
+            ..Machine::new()
+        };
+        let w = Word::encode(&m, 70_000);
+        assert_eq!(w.state(), State::HalfOpen);
+        assert_eq!(w.step(), 5);
+        assert_eq!(w.gen(), 9, "cycle number keeps its low bits");
+        assert_eq!(w.in_flight(), 3);
+        assert_eq!(w.admissions(), 70_000 & 0xFFFF);
+        assert!(!w.removed());
+        assert!(!w.admits_freely());
+        let closed = Word::encode(
+            &Machine {
+                state: State::Closed,
+                consecutive: u32::MAX,
+                ..m
+            },
+            0,
+        );
+        assert_eq!(closed.consecutive(), u32::MAX);
+        assert!(closed.admits_freely());
+        assert!(!closed.with_removed().admits_freely());
+        assert!(closed.with_removed().removed());
+        let big_step = Word::encode(&Machine { step: 5000, ..m }, 0);
+        assert_eq!(big_step.step(), 1023, "the step saturates");
+    }
+
+    #[test]
+    fn probe_admission_counts_and_wraps() {
+        let w = Word::encode(
+            &Machine {
+                state: State::HalfOpen,
+                ..Machine::new()
+            },
+            0xFFFF,
+        );
+        let w2 = w.with_probe_admitted();
+        assert_eq!(w2.in_flight(), 1);
+        assert_eq!(w2.admissions(), 0);
+        assert_eq!(w2.state(), State::HalfOpen);
+    }
+}
