@@ -8,7 +8,7 @@ use arc_swap::ArcSwap;
 use crate::clock::{ClockSource, Nanos};
 use crate::config::Config;
 use crate::event::EventBus;
-use crate::sync::{Arc, AtomicU32, AtomicU64, Ordering};
+use crate::sync::{AtomicU32, AtomicU64, Ordering};
 
 /// The shared part of a registry that connection cells and handles need.
 pub struct Context {
@@ -42,7 +42,7 @@ impl Context {
     }
 
     /// The registry defaults now in force.
-    pub fn defaults(&self) -> Arc<Config> {
+    pub fn defaults(&self) -> std::sync::Arc<Config> {
         self.defaults.load_full()
     }
 
@@ -53,7 +53,7 @@ impl Context {
             .store(cfg.failure_threshold, Ordering::Relaxed);
         self.default_probes
             .store(cfg.half_open_probes, Ordering::Relaxed);
-        self.defaults.store(Arc::new(cfg));
+        self.defaults.store(std::sync::Arc::new(cfg));
     }
 
     #[inline]
