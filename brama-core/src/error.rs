@@ -29,6 +29,11 @@ pub enum Error {
     },
     /// Registering would exceed `max_connections`.
     CapacityExceeded,
+    /// The janitor thread could not be started.
+    Spawn {
+        /// What the operating system said.
+        reason: String,
+    },
     /// The circuit did not admit the call.
     Rejected {
         /// The state the circuit was in.
@@ -72,6 +77,9 @@ impl fmt::Display for Error {
             Error::CapacityExceeded => f.write_str(
                 "max_connections reached: unregister connections or raise max_connections",
             ),
+            Error::Spawn { reason } => {
+                write!(f, "could not start the brama-janitor thread: {reason}")
+            }
             Error::Rejected {
                 state,
                 retry_after: Some(d),

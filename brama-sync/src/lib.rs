@@ -1,1 +1,62 @@
-//! brama-sync (under construction)
+//! # brama
+//!
+//! Circuit breakers for a service's outbound connections (APIs, databases, queues),
+//! built for the hot path: the availability check is one atomic load on a healthy
+//! circuit, lock-free and allocation-free, across thousands to millions of tracked
+//! connections. A background janitor moves expired circuits to half-open and evicts idle
+//! connections. A Rust take on the Elixir library Brama ("gate").
+//!
+//! ```
+//! use std::time::Duration;
+//! use brama_sync::{Brama, Key, Options, State};
+//!
+//! let brama = Brama::builder().failure_threshold(3).expiry(Duration::from_secs(30)).build()?;
+//! let stripe = Key::scoped("payments", "stripe");
+//! brama.register(stripe, Options::new().metadata("team", "billing"))?;
+//!
+//! for _ in 0..3 {
+//!     if brama.available(stripe) {
+//!         brama.failure_with(stripe, "timeout")?; // the call failed
+//!     }
+//! }
+//! assert!(!brama.available(stripe)); // open: calls are refused without trying
+//! assert_eq!(brama.status(stripe)?.state, State::Open);
+//!
+//! // Or let brama wrap the call:
+//! let out: Result<u32, _> = brama.call("db", || Ok::<_, std::io::Error>(1));
+//! assert!(out.is_err()); // "db" was never registered
+//! # Ok::<(), brama_sync::Error>(())
+//! ```
+//!
+//! ## Guarantees
+//! - Every state change is one compare-and-swap and is reported as exactly one
+//!   `StateChanged` event; when many threads report at once, exactly one opens the circuit.
+//! - A half-open circuit admits at most `half_open_probes` callers per cycle; a permit from
+//!   an earlier cycle decides nothing.
+//! - Every report that returned `Ok` by key is counted exactly once, in the connection's
+//!   totals or in the final counts of its `Unregistered`/`Evicted` event.
+//! - No public method panics; bad input is an [`Error`] and changes nothing.
+//!
+//! See `docs/guarantees.md` in the repository for the full list and the tests behind it.
+//!
+//! ## Threads and locks
+//! Building a [`Brama`] spawns one thread, `brama-janitor`, joined when the last clone
+//! drops. Checks and reports on a healthy circuit take no lock; state changes take a
+//! short per-connection lock that never runs user code.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod brama;
+mod call;
+mod connection;
+mod janitor;
+
+pub use brama::{Brama, Builder};
+pub use call::{CallError, CallFuture, Classification};
+pub use connection::{Connection, Permit};
+
+pub use brama_core::{
+    Cause, Clock, ClockSource, Config, Counts, Error, Event, EventKind, EventType, ExpiryStrategy,
+    Filter, Key, ManualClock, OpenDuration, OpenOptions, Options, OwnedKey, Settings, State,
+    Status, Subscription, SweepReport, SystemClock,
+};

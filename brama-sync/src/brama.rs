@@ -1,0 +1,479 @@
+//! `Brama`: the registry users hold, its builder, and the methods of SPEC §3.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use brama_core::{
+    ClockSource, Config, Error, ExpiryStrategy, Filter, Key, OpenOptions, Options, Registry,
+    Settings, Status, Subscription, SweepReport,
+};
+
+use crate::call::{self, CallError, CallFuture, Classification};
+use crate::connection::{Connection, Permit};
+use crate::janitor::Janitor;
+
+/// A registry of connections and their circuits, with its janitor thread.
+///
+/// `Brama` is a cheap `Clone`: clones share one registry. Building one spawns one thread,
+/// `brama-janitor`; it stops and is joined when the last clone is dropped.
+/// Every method takes `&self`; none blocks except where noted, none panics.
+///
+/// # Examples
+/// ```
+/// use std::time::Duration;
+/// use brama_sync::{Brama, Key, ManualClock, Options, State};
+///
+/// let clock = ManualClock::new();
+/// let brama = Brama::builder().failure_threshold(2).expiry(Duration::from_secs(30)).clock(clock.clone()).build()?;
+/// let key = Key::scoped("payments", "stripe");
+/// brama.register(key, Options::new())?;
+/// brama.failure(key)?;
+/// brama.failure(key)?;
+/// assert!(!brama.available(key));
+/// clock.advance(Duration::from_secs(30));
+/// assert!(brama.available(key)); // half-open: this caller is the probe
+/// brama.success(key)?;
+/// assert_eq!(brama.status(key)?.state, State::Closed);
+/// # Ok::<(), brama_sync::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Brama {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    registry: Arc<Registry>,
+    janitor: Janitor,
+}
+
+impl Brama {
+    /// A registry with every default (SPEC §4).
+    ///
+    /// # Panics
+    /// Never; if the janitor thread cannot be spawned, use [`Brama::builder`] to get the
+    /// error instead. This constructor then returns a registry whose janitor is absent
+    /// and whose sweeps run only through [`Brama::sweep`].
+    pub fn new() -> Brama {
+        match Brama::builder().build() {
+            Ok(b) => b,
+            Err(_) => Builder::default().build_without_janitor(),
+        }
+    }
+
+    /// A builder with every default.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    fn reg(&self) -> &Registry {
+        &self.inner.registry
+    }
+
+    /// Registers a connection with per-connection `options` (overrides and metadata).
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`], [`Error::InvalidConfig`], [`Error::AlreadyRegistered`],
+    /// [`Error::CapacityExceeded`]; nothing changes on error.
+    pub fn register<'k>(&self, key: impl Into<Key<'k>>, options: Options) -> Result<Status, Error> {
+        self.reg().register(key.into(), &options)
+    }
+
+    /// Whether a call to the connection may go ahead now: one atomic load on a healthy
+    /// circuit. In `HalfOpen`, a true answer makes the caller one of the probes. Unknown
+    /// or invalid keys answer false (unless built with `auto_register(true)`).
+    #[inline]
+    pub fn available<'k>(&self, key: impl Into<Key<'k>>) -> bool {
+        self.reg().available(key.into())
+    }
+
+    /// Reports a success.
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`], [`Error::NotFound`].
+    #[inline]
+    pub fn success<'k>(&self, key: impl Into<Key<'k>>) -> Result<(), Error> {
+        self.reg().success(key.into())
+    }
+
+    /// Reports a failure.
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`], [`Error::NotFound`].
+    #[inline]
+    pub fn failure<'k>(&self, key: impl Into<Key<'k>>) -> Result<(), Error> {
+        self.reg().failure(key.into(), None)
+    }
+
+    /// Reports a failure with a reason, carried by the `Failure` and `StateChanged` events.
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`], [`Error::NotFound`].
+    pub fn failure_with<'k>(&self, key: impl Into<Key<'k>>, reason: &str) -> Result<(), Error> {
+        self.reg().failure(key.into(), Some(reason))
+    }
+
+    /// A snapshot of one connection.
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`], [`Error::NotFound`].
+    pub fn status<'k>(&self, key: impl Into<Key<'k>>) -> Result<Status, Error> {
+        self.reg().status(key.into())
+    }
+
+    /// Opens the circuit by hand: for the current open duration, a given one, or
+    /// indefinitely (until [`Brama::close_circuit`]).
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`], [`Error::NotFound`], [`Error::InvalidConfig`] (duration).
+    pub fn open_circuit<'k>(
+        &self,
+        key: impl Into<Key<'k>>,
+        options: OpenOptions,
+    ) -> Result<(), Error> {
+        self.reg().open(key.into(), &options)
+    }
+
+    /// Closes the circuit by hand: `Closed`, consecutive count 0, backoff step cleared.
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`], [`Error::NotFound`].
+    pub fn close_circuit<'k>(&self, key: impl Into<Key<'k>>) -> Result<(), Error> {
+        self.reg().close(key.into())
+    }
+
+    /// Resets the circuit: `Unknown`, counters and backoff step cleared, totals kept.
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`], [`Error::NotFound`].
+    pub fn reset_circuit<'k>(&self, key: impl Into<Key<'k>>) -> Result<(), Error> {
+        self.reg().reset(key.into())
+    }
+
+    /// Changes only the given fields of one connection's settings (and merges metadata).
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`], [`Error::NotFound`], [`Error::InvalidConfig`]; nothing changes on error.
+    pub fn configure<'k>(&self, key: impl Into<Key<'k>>, options: Options) -> Result<(), Error> {
+        self.reg().configure(key.into(), &options)
+    }
+
+    /// Changes only the given fields of the registry defaults; connections without their
+    /// own value follow at once.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`]; nothing changes on error.
+    pub fn configure_defaults(&self, options: Options) -> Result<(), Error> {
+        self.reg().configure_defaults(&options)
+    }
+
+    /// Removes a connection; returns its last status. Handles and permits to it then
+    /// answer `false` / `Err(NotFound)`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`], [`Error::NotFound`].
+    pub fn unregister<'k>(&self, key: impl Into<Key<'k>>) -> Result<Status, Error> {
+        self.reg().unregister(key.into())
+    }
+
+    /// Every connection's status (locks one shard at a time while collecting).
+    pub fn connections(&self) -> Vec<Status> {
+        self.reg().connections()
+    }
+
+    /// The status of every connection in `scope`.
+    pub fn connections_in(&self, scope: &str) -> Vec<Status> {
+        self.reg().connections_in(scope)
+    }
+
+    /// Runs the janitor's work now, on this thread.
+    pub fn sweep(&self) -> SweepReport {
+        self.reg().sweep()
+    }
+
+    /// A handle to one connection: checks and reports without a lookup. While it lives
+    /// the connection is never evicted.
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`], [`Error::NotFound`].
+    pub fn connection<'k>(&self, key: impl Into<Key<'k>>) -> Result<Connection, Error> {
+        let cell = self.reg().handle(key.into())?;
+        Ok(Connection::from_parts(
+            cell,
+            Arc::clone(self.reg().context()),
+        ))
+    }
+
+    /// Asks to make one call: a [`Permit`] to report its outcome on, or why not.
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`], [`Error::NotFound`], [`Error::Rejected`].
+    pub fn acquire<'k>(&self, key: impl Into<Key<'k>>) -> Result<Permit<'static>, Error> {
+        self.connection(key)?.into_permit()
+    }
+
+    /// Runs `f` if the circuit admits it: `Ok` counts as a success, `Err` as a failure,
+    /// a panic as a failure (and is resumed).
+    ///
+    /// # Errors
+    /// [`CallError::Rejected`] if not admitted, [`CallError::Failed`] with `f`'s error.
+    pub fn call<'k, T, E, F>(&self, key: impl Into<Key<'k>>, f: F) -> Result<T, CallError<E>>
+    where
+        F: FnOnce() -> Result<T, E>,
+    {
+        let permit = self.acquire(key).map_err(CallError::Rejected)?;
+        call::run(permit, call::by_result, f)
+    }
+
+    /// Like [`Brama::call`], with `classify` deciding success, failure or neither.
+    ///
+    /// # Errors
+    /// As [`Brama::call`].
+    pub fn call_with<'k, T, E, F, C>(
+        &self,
+        key: impl Into<Key<'k>>,
+        classify: C,
+        f: F,
+    ) -> Result<T, CallError<E>>
+    where
+        F: FnOnce() -> Result<T, E>,
+        C: FnOnce(&Result<T, E>) -> Classification,
+    {
+        let permit = self.acquire(key).map_err(CallError::Rejected)?;
+        call::run(permit, classify, f)
+    }
+
+    /// Wraps a future: admitted now or rejected at its first poll; its `Ok`/`Err`/panic
+    /// is reported when it completes; dropped before completing, it counts as neither
+    /// and frees its probe slot. Works on any executor. Boxes the future (one allocation).
+    pub fn call_async<'k, T, E, F>(&self, key: impl Into<Key<'k>>, fut: F) -> CallFuture<F>
+    where
+        F: std::future::Future<Output = Result<T, E>>,
+    {
+        CallFuture::new(self.acquire(key), fut)
+    }
+
+    /// Subscribes to events matching `filter`. The queue holds `event_queue_capacity`
+    /// events; when full, newer events are dropped and counted.
+    pub fn subscribe(&self, filter: Filter) -> Subscription {
+        self.reg().context().bus.subscribe(filter)
+    }
+
+    /// The janitor's period.
+    pub fn cleanup_interval(&self) -> Duration {
+        self.reg().cleanup_interval()
+    }
+
+    /// Changes the janitor's period; takes effect at once.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] if zero or too long.
+    pub fn set_cleanup_interval(&self, d: Duration) -> Result<(), Error> {
+        self.reg().set_cleanup_interval(d)?;
+        self.inner.janitor.wake();
+        Ok(())
+    }
+
+    /// How long a connection may stay inactive before it is evicted.
+    pub fn inactive_threshold(&self) -> Duration {
+        self.reg().inactive_threshold()
+    }
+
+    /// Changes the inactivity threshold; the next sweep uses it.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] if zero or too long.
+    pub fn set_inactive_threshold(&self, d: Duration) -> Result<(), Error> {
+        self.reg().set_inactive_threshold(d)?;
+        self.inner.janitor.wake();
+        Ok(())
+    }
+
+    /// The registry defaults now in force.
+    pub fn defaults(&self) -> Config {
+        self.reg().defaults()
+    }
+
+    /// Connections registered now.
+    pub fn len(&self) -> usize {
+        self.reg().len()
+    }
+
+    /// Whether no connection is registered.
+    pub fn is_empty(&self) -> bool {
+        self.reg().is_empty()
+    }
+
+    /// Sweeps the janitor thread has completed (a statistic).
+    pub fn janitor_sweeps(&self) -> u64 {
+        self.inner.janitor.sweeps()
+    }
+
+    /// Sweeps that panicked and were caught (a statistic).
+    pub fn janitor_panics(&self) -> u64 {
+        self.inner.janitor.panics()
+    }
+
+    /// Test hook: runs at the start of every sweep, e.g. to inject a panic.
+    #[doc(hidden)]
+    pub fn set_sweep_hook(&self, hook: Option<Box<dyn Fn() + Send + Sync>>) {
+        self.reg().set_sweep_hook(hook);
+    }
+
+    /// The engine underneath (for benchmarks and advanced use).
+    pub fn registry(&self) -> &Registry {
+        self.reg()
+    }
+}
+
+impl Default for Brama {
+    fn default() -> Brama {
+        Brama::new()
+    }
+}
+
+impl fmt::Debug for Brama {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Brama")
+            .field("registry", &self.inner.registry)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Brama`]; every setting has the default of SPEC §4.
+///
+/// # Examples
+/// ```
+/// use std::time::Duration;
+/// use brama_sync::{Brama, ExpiryStrategy};
+/// let brama = Brama::builder()
+///     .failure_threshold(3)
+///     .expiry_strategy(ExpiryStrategy::Progressive {
+///         initial: Duration::from_secs(1),
+///         max: Duration::from_secs(60),
+///         factor: 2.0,
+///     })
+///     .max_connections(10_000)
+///     .build()?;
+/// # drop(brama);
+/// # Ok::<(), brama_sync::Error>(())
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Builder {
+    options: Options,
+    settings: Settings,
+    clock: Option<ClockSource>,
+}
+
+impl Builder {
+    /// Consecutive failures that open a circuit (at least 1).
+    pub fn failure_threshold(mut self, n: u32) -> Builder {
+        self.options = self.options.failure_threshold(n);
+        self
+    }
+
+    /// The fixed open duration.
+    pub fn expiry(mut self, d: Duration) -> Builder {
+        self.options = self.options.expiry(d);
+        self
+    }
+
+    /// Fixed or progressive open durations.
+    pub fn expiry_strategy(mut self, s: ExpiryStrategy) -> Builder {
+        self.options = self.options.expiry_strategy(s);
+        self
+    }
+
+    /// Random spread of open durations, a fraction in [0, 1).
+    pub fn jitter(mut self, j: f64) -> Builder {
+        self.options = self.options.jitter(j);
+        self
+    }
+
+    /// Probe calls a half-open circuit admits at once (1 to 65535).
+    pub fn half_open_probes(mut self, n: u32) -> Builder {
+        self.options = self.options.half_open_probes(n);
+        self
+    }
+
+    /// How long a probe may go without reporting before its slot is freed.
+    pub fn probe_timeout(mut self, d: Duration) -> Builder {
+        self.options = self.options.probe_timeout(d);
+        self
+    }
+
+    /// The janitor's period.
+    pub fn cleanup_interval(mut self, d: Duration) -> Builder {
+        self.settings.cleanup_interval = d;
+        self
+    }
+
+    /// Inactivity after which a connection is evicted.
+    pub fn inactive_threshold(mut self, d: Duration) -> Builder {
+        self.settings.inactive_threshold = d;
+        self
+    }
+
+    /// The most connections the registry holds.
+    pub fn max_connections(mut self, n: usize) -> Builder {
+        self.settings.max_connections = Some(n);
+        self
+    }
+
+    /// Register unknown keys on first use, with the defaults.
+    pub fn auto_register(mut self, on: bool) -> Builder {
+        self.settings.auto_register = on;
+        self
+    }
+
+    /// Events each subscriber's queue holds.
+    pub fn event_queue_capacity(mut self, n: usize) -> Builder {
+        self.settings.event_queue_capacity = n;
+        self
+    }
+
+    /// The clock (default: the system's monotonic clock). Pass a [`ManualClock`] in tests.
+    ///
+    /// [`ManualClock`]: crate::ManualClock
+    pub fn clock(mut self, clock: impl Into<ClockSource>) -> Builder {
+        self.clock = Some(clock.into());
+        self
+    }
+
+    fn registry(&self) -> Result<Registry, Error> {
+        let defaults = self.options.apply(&Config::default())?;
+        Registry::new(
+            defaults,
+            self.settings.clone(),
+            self.clock.clone().unwrap_or_default(),
+        )
+    }
+
+    /// Validates the settings, creates the registry and spawns its janitor.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] naming the first bad setting; [`Error::Spawn`] if the
+    /// thread cannot be started.
+    pub fn build(self) -> Result<Brama, Error> {
+        let registry = Arc::new(self.registry()?);
+        let janitor = Janitor::start(Arc::downgrade(&registry))?;
+        Ok(Brama {
+            inner: Arc::new(Inner { registry, janitor }),
+        })
+    }
+
+    fn build_without_janitor(self) -> Brama {
+        let registry = Arc::new(self.registry().unwrap_or_else(|_| {
+            Registry::new(
+                Config::default(),
+                Settings::default(),
+                ClockSource::default(),
+            )
+            .unwrap_or_else(|_| unreachable!("the defaults are valid"))
+        }));
+        let janitor = Janitor::idle();
+        Brama {
+            inner: Arc::new(Inner { registry, janitor }),
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! `Connection` handles and `Permit`s.
+
+use std::fmt;
+use std::sync::Arc;
+
+use brama_core::{CellRef, Context, Error, Key, Status, Ticket};
+
+use crate::call::{self, CallError, Classification};
+
+/// A handle to one connection: checks and reports with no lookup, `available()` is one
+/// atomic load on a healthy circuit. `Clone + Send + Sync`.
+///
+/// While any handle (or permit) lives, the connection is never evicted. After the
+/// connection is unregistered, the handle answers `false` / `Err(NotFound)` and never
+/// brings it back.
+///
+/// # Examples
+/// ```
+/// use brama_sync::{Brama, Options};
+/// let brama = Brama::new();
+/// brama.register("db", Options::new())?;
+/// let db = brama.connection("db")?;
+/// if db.available() {
+///     db.success()?;
+/// }
+/// # Ok::<(), brama_sync::Error>(())
+/// ```
+pub struct Connection {
+    cell: CellRef,
+    cx: Arc<Context>,
+}
+
+impl Connection {
+    /// Wraps a cell whose handle count the caller already raised.
+    pub(crate) fn from_parts(cell: CellRef, cx: Arc<Context>) -> Connection {
+        Connection { cell, cx }
+    }
+
+    /// The key.
+    pub fn key(&self) -> Key<'_> {
+        self.cell.key().as_key()
+    }
+
+    /// The identifier.
+    pub fn identifier(&self) -> &str {
+        self.cell.key().identifier()
+    }
+
+    /// The scope, if any.
+    pub fn scope(&self) -> Option<&str> {
+        self.cell.key().scope()
+    }
+
+    /// Whether a call may go ahead now (see [`Brama::available`](crate::Brama::available)).
+    #[inline]
+    pub fn available(&self) -> bool {
+        self.cell.available(&self.cx)
+    }
+
+    /// Reports a success.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if the connection was unregistered.
+    #[inline]
+    pub fn success(&self) -> Result<(), Error> {
+        self.cell.success(&self.cx, None)
+    }
+
+    /// Reports a failure.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if the connection was unregistered.
+    #[inline]
+    pub fn failure(&self) -> Result<(), Error> {
+        self.cell.failure(&self.cx, None, None)
+    }
+
+    /// Reports a failure with a reason for the events.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if the connection was unregistered.
+    pub fn failure_with(&self, reason: &str) -> Result<(), Error> {
+        self.cell.failure(&self.cx, None, Some(reason))
+    }
+
+    /// A status snapshot.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if the connection was unregistered.
+    pub fn status(&self) -> Result<Status, Error> {
+        if self.cell.is_removed() {
+            return Err(Error::NotFound);
+        }
+        Ok(self.cell.status(&self.cx))
+    }
+
+    /// Asks to make one call; the permit borrows this handle.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], [`Error::Rejected`].
+    #[inline]
+    pub fn acquire(&self) -> Result<Permit<'_>, Error> {
+        let ticket = self.cell.acquire(&self.cx)?;
+        Ok(Permit {
+            conn: Holder::Borrowed(self),
+            ticket,
+            done: false,
+        })
+    }
+
+    pub(crate) fn into_permit(self) -> Result<Permit<'static>, Error> {
+        let ticket = self.cell.acquire(&self.cx)?;
+        Ok(Permit {
+            conn: Holder::Owned(self),
+            ticket,
+            done: false,
+        })
+    }
+
+    /// Runs `f` if admitted (see [`Brama::call`](crate::Brama::call)).
+    ///
+    /// # Errors
+    /// [`CallError::Rejected`] or [`CallError::Failed`].
+    pub fn call<T, E, F>(&self, f: F) -> Result<T, CallError<E>>
+    where
+        F: FnOnce() -> Result<T, E>,
+    {
+        let permit = self.acquire().map_err(CallError::Rejected)?;
+        call::run(permit, call::by_result, f)
+    }
+
+    /// Runs `f` if admitted, with `classify` deciding the outcome.
+    ///
+    /// # Errors
+    /// [`CallError::Rejected`] or [`CallError::Failed`].
+    pub fn call_with<T, E, F, C>(&self, classify: C, f: F) -> Result<T, CallError<E>>
+    where
+        F: FnOnce() -> Result<T, E>,
+        C: FnOnce(&Result<T, E>) -> Classification,
+    {
+        let permit = self.acquire().map_err(CallError::Rejected)?;
+        call::run(permit, classify, f)
+    }
+}
+
+impl Clone for Connection {
+    fn clone(&self) -> Connection {
+        self.cell.retain_handle();
+        Connection {
+            cell: CellRef::clone(&self.cell),
+            cx: Arc::clone(&self.cx),
+        }
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.cell.release_handle();
+    }
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("key", &self.key())
+            .field("state", &self.cell.state())
+            .finish()
+    }
+}
+
+enum Holder<'a> {
+    Borrowed(&'a Connection),
+    Owned(Connection),
+}
+
+impl Holder<'_> {
+    fn get(&self) -> &Connection {
+        match self {
+            Holder::Borrowed(c) => c,
+            Holder::Owned(c) => c,
+        }
+    }
+}
+
+/// Leave to make one call, tied to the circuit cycle it was granted in.
+///
+/// Report the outcome with [`success`](Permit::success), [`failure`](Permit::failure)
+/// or [`ignore`](Permit::ignore) (neither); dropping it unreported is the same as
+/// `ignore`: a half-open probe slot it held is freed. A permit from an earlier cycle
+/// (the circuit changed state since) is counted in the totals but decides nothing.
+#[must_use = "report the call's outcome on the permit, or it counts as neither"]
+pub struct Permit<'a> {
+    conn: Holder<'a>,
+    ticket: Ticket,
+    done: bool,
+}
+
+impl Permit<'_> {
+    /// Whether this permit holds a half-open probe slot.
+    pub fn is_probe(&self) -> bool {
+        self.ticket.probe
+    }
+
+    /// Reports a success.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if the connection was unregistered.
+    pub fn success(mut self) -> Result<(), Error> {
+        self.done = true;
+        let c = self.conn.get();
+        c.cell.success(&c.cx, Some(self.ticket))
+    }
+
+    /// Reports a failure.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if the connection was unregistered.
+    pub fn failure(mut self) -> Result<(), Error> {
+        self.done = true;
+        let c = self.conn.get();
+        c.cell.failure(&c.cx, Some(self.ticket), None)
+    }
+
+    /// Reports a failure with a reason for the events.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if the connection was unregistered.
+    pub fn failure_with(mut self, reason: &str) -> Result<(), Error> {
+        self.done = true;
+        let c = self.conn.get();
+        c.cell.failure(&c.cx, Some(self.ticket), Some(reason))
+    }
+
+    /// Ends the permit without a result; frees its probe slot.
+    pub fn ignore(self) {
+        drop(self);
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.conn.get().cell.release(self.ticket);
+        }
+    }
+}
+
+impl fmt::Debug for Permit<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Permit")
+            .field("connection", self.conn.get())
+            .field("ticket", &self.ticket)
+            .finish()
+    }
+}
