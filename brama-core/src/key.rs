@@ -1,23 +1,21 @@
 //! Connection keys: an identifier and an optional scope (SPEC §1).
 //!
 //! `Key<'a>` is the borrowed, `Copy` form users pass to every method. The registry
-//! stores an [`OwnedKey`], whose bytes are a length-prefixed encoding of both parts;
-//! a lookup encodes the borrowed key into a stack buffer, so it never allocates.
+//! stores an [`OwnedKey`], whose bytes are a length-prefixed encoding of both parts.
+//! The map hashes and compares both through [`KeyView`], so a lookup by a borrowed key
+//! builds nothing and never allocates.
 
 use std::borrow::Borrow;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 
 use crate::error::Error;
 
 /// The longest identifier or scope, in bytes.
 pub const MAX_KEY_PART_BYTES: usize = 256;
 
-/// Room for the encoded form of the longest valid key: a tag byte, a two-byte scope
-/// length, the scope and the identifier.
-const ENCODED_MAX: usize = 3 + 2 * MAX_KEY_PART_BYTES;
-
-const TAG_UNSCOPED: u8 = 0;
-const TAG_SCOPED: u8 = 1;
+/// `OwnedKey::split` of an unscoped key.
+const UNSCOPED: u16 = u16::MAX;
 
 /// A borrowed connection key: an identifier and an optional scope.
 ///
@@ -85,44 +83,20 @@ impl<'a> Key<'a> {
     /// [`Error::InvalidKey`] as for [`Key::validate`].
     pub fn to_owned_key(&self) -> Result<OwnedKey, Error> {
         self.validate()?;
-        let buf = self
-            .encode()
-            .ok_or_else(|| Error::invalid_key("key is too long"))?;
-        Ok(OwnedKey {
-            bytes: buf.as_slice().into(),
-        })
+        Ok(self.concat())
     }
 
-    /// Encodes the key into a stack buffer; `None` if a part is too long to encode
-    /// (such a key cannot be registered, so it is found nowhere).
-    pub(crate) fn encode(&self) -> Option<EncodedKey> {
-        let mut buf = EncodedKey {
-            bytes: [0; ENCODED_MAX],
-            len: 0,
-        };
-        let id = self.identifier.as_bytes();
-        if id.len() > MAX_KEY_PART_BYTES {
-            return None;
+    fn concat(&self) -> OwnedKey {
+        let scope = self.scope.unwrap_or("");
+        let mut text = String::with_capacity(scope.len() + self.identifier.len());
+        text.push_str(scope);
+        text.push_str(self.identifier);
+        // Validated: a scope has at most 256 bytes, so its length fits in u16.
+        let split = self.scope.map_or(UNSCOPED, |s| s.len() as u16);
+        OwnedKey {
+            text: text.into_boxed_str(),
+            split,
         }
-        match self.scope {
-            None => {
-                buf.bytes[0] = TAG_UNSCOPED;
-                buf.bytes[1..1 + id.len()].copy_from_slice(id);
-                buf.len = 1 + id.len();
-            }
-            Some(scope) => {
-                let s = scope.as_bytes();
-                if s.len() > MAX_KEY_PART_BYTES {
-                    return None;
-                }
-                buf.bytes[0] = TAG_SCOPED;
-                buf.bytes[1..3].copy_from_slice(&(s.len() as u16).to_le_bytes());
-                buf.bytes[3..3 + s.len()].copy_from_slice(s);
-                buf.bytes[3 + s.len()..3 + s.len() + id.len()].copy_from_slice(id);
-                buf.len = 3 + s.len() + id.len();
-            }
-        }
-        Some(buf)
     }
 }
 
@@ -175,22 +149,62 @@ impl fmt::Display for Key<'_> {
     }
 }
 
-/// A key encoded on the stack for a map lookup.
-pub(crate) struct EncodedKey {
-    bytes: [u8; ENCODED_MAX],
-    len: usize,
+/// The parts of a key, borrowed or owned: what the map hashes and compares, so a lookup
+/// by a borrowed [`Key`] needs no owned copy and no buffer.
+pub trait KeyView {
+    /// `(scope, identifier)`.
+    fn parts(&self) -> (Option<&str>, &str);
 }
 
-impl EncodedKey {
-    pub(crate) fn as_slice(&self) -> &[u8] {
-        &self.bytes[..self.len]
+impl KeyView for Key<'_> {
+    #[inline]
+    fn parts(&self) -> (Option<&str>, &str) {
+        (self.scope, self.identifier)
     }
 }
 
-/// A validated key owned by the registry.
-#[derive(Clone, PartialEq, Eq, Hash)]
+impl KeyView for OwnedKey {
+    #[inline]
+    fn parts(&self) -> (Option<&str>, &str) {
+        (self.scope(), self.identifier())
+    }
+}
+
+impl Hash for dyn KeyView + '_ {
+    #[inline]
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        let (scope, id) = self.parts();
+        if let Some(scope) = scope {
+            // 0xFF never occurs in UTF-8, so the scope's end is unambiguous.
+            h.write(scope.as_bytes());
+            h.write_u8(0xFF);
+        }
+        h.write(id.as_bytes());
+    }
+}
+
+impl PartialEq for dyn KeyView + '_ {
+    #[inline]
+    fn eq(&self, other: &Self) -> bool {
+        self.parts() == other.parts()
+    }
+}
+
+impl Eq for dyn KeyView + '_ {}
+
+impl<'a> Borrow<dyn KeyView + 'a> for OwnedKey {
+    #[inline]
+    fn borrow(&self) -> &(dyn KeyView + 'a) {
+        self
+    }
+}
+
+/// A validated key owned by the registry: scope and identifier in one string.
+#[derive(Clone, PartialEq, Eq)]
 pub struct OwnedKey {
-    bytes: Box<[u8]>,
+    text: Box<str>,
+    /// Bytes of `text` that are the scope, or [`UNSCOPED`].
+    split: u16,
 }
 
 impl OwnedKey {
@@ -203,38 +217,33 @@ impl OwnedKey {
     }
 
     /// The identifier.
+    #[inline]
     pub fn identifier(&self) -> &str {
-        let start = self.identifier_start();
-        // The bytes were copied from a `&str` at this boundary, so they are UTF-8.
-        std::str::from_utf8(&self.bytes[start..]).unwrap_or("")
+        match self.split {
+            UNSCOPED => &self.text,
+            n => self.text.get(n as usize..).unwrap_or(""),
+        }
     }
 
     /// The scope, if any.
+    #[inline]
     pub fn scope(&self) -> Option<&str> {
-        if self.bytes[0] != TAG_SCOPED {
-            return None;
+        match self.split {
+            UNSCOPED => None,
+            n => self.text.get(..n as usize),
         }
-        let len = u16::from_le_bytes([self.bytes[1], self.bytes[2]]) as usize;
-        std::str::from_utf8(&self.bytes[3..3 + len]).ok()
     }
 
     /// Heap bytes this key owns (reported separately from per-connection overhead).
     pub fn heap_bytes(&self) -> usize {
-        self.bytes.len()
-    }
-
-    fn identifier_start(&self) -> usize {
-        if self.bytes[0] == TAG_SCOPED {
-            3 + u16::from_le_bytes([self.bytes[1], self.bytes[2]]) as usize
-        } else {
-            1
-        }
+        self.text.len()
     }
 }
 
-impl Borrow<[u8]> for OwnedKey {
-    fn borrow(&self) -> &[u8] {
-        &self.bytes
+impl Hash for OwnedKey {
+    #[inline]
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        (self as &dyn KeyView).hash(h);
     }
 }
 
@@ -279,12 +288,23 @@ mod tests {
     }
 
     #[test]
-    fn encoding_matches_owned_bytes() {
-        let k = Key::scoped("s", "id");
-        let owned = k.to_owned_key().unwrap();
-        let enc = k.encode().unwrap();
-        let b: &[u8] = owned.borrow();
-        assert_eq!(enc.as_slice(), b);
+    fn borrowed_and_owned_views_hash_and_compare_alike() {
+        use std::hash::BuildHasher;
+        let s = std::collections::hash_map::RandomState::new();
+        for k in [
+            Key::scoped("s", "id"),
+            Key::new("s\u{ff}id"),
+            Key::new("id"),
+        ] {
+            let owned = k.to_owned_key().unwrap();
+            let view: &dyn KeyView = &k;
+            let owned_view: &dyn KeyView = owned.borrow();
+            assert!(view == owned_view);
+            assert_eq!(s.hash_one(view), s.hash_one(&owned));
+        }
+        let a: &dyn KeyView = &Key::scoped("a", "b");
+        let b: &dyn KeyView = &Key::new("a:b");
+        assert!(a != b);
     }
 
     #[test]
@@ -308,6 +328,6 @@ mod tests {
         ));
         let max = "é".repeat(128); // 256 bytes
         assert!(Key::scoped(&max, &max).validate().is_ok());
-        assert!(Key::new(&long).encode().is_none());
+        assert!(Key::new(&long).to_owned_key().is_err());
     }
 }

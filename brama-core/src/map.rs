@@ -7,7 +7,7 @@
 //! conditional removal is atomic with the condition) holds for both.
 
 use crate::cell::CellRef;
-use crate::key::OwnedKey;
+use crate::key::{KeyView, OwnedKey};
 
 /// Shards: more than dashmap's default so that a sweep of a million connections holds
 /// any one shard for a short time.
@@ -35,7 +35,7 @@ mod imp {
 
         /// Runs `f` on the entry under its shard's read lock.
         #[inline]
-        pub fn get<R>(&self, key: &[u8], f: impl FnOnce(&CellRef) -> R) -> Option<R> {
+        pub fn get<R>(&self, key: &dyn KeyView, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
             self.inner.get(key).map(|r| f(r.value()))
         }
 
@@ -58,7 +58,7 @@ mod imp {
         /// Removes the entry if `pred` holds, atomically with the check.
         pub fn remove_if(
             &self,
-            key: &[u8],
+            key: &dyn KeyView,
             pred: impl FnOnce(&CellRef) -> bool,
         ) -> Option<CellRef> {
             self.inner.remove_if(key, |_, v| pred(v)).map(|(_, v)| v)
@@ -91,7 +91,7 @@ mod imp {
             }
         }
 
-        pub fn get<R>(&self, key: &[u8], f: impl FnOnce(&CellRef) -> R) -> Option<R> {
+        pub fn get<R>(&self, key: &dyn KeyView, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
             lock(&self.inner).get(key).map(f)
         }
 
@@ -111,7 +111,7 @@ mod imp {
 
         pub fn remove_if(
             &self,
-            key: &[u8],
+            key: &dyn KeyView,
             pred: impl FnOnce(&CellRef) -> bool,
         ) -> Option<CellRef> {
             let mut map = lock(&self.inner);

@@ -166,8 +166,7 @@ impl Registry {
     }
 
     fn insert(&self, owned: OwnedKey, options: &Options) -> Result<CellRef, Error> {
-        let bytes: &[u8] = std::borrow::Borrow::borrow(&owned);
-        if self.map.get(bytes, |_| ()).is_some() {
+        if self.map.get(&owned, |_| ()).is_some() {
             return Err(Error::AlreadyRegistered);
         }
         self.reserve()?;
@@ -219,8 +218,7 @@ impl Registry {
 
     /// The cell for `key`, registering it first when `auto_register` is on.
     fn lookup(&self, key: Key<'_>) -> Result<CellRef, Error> {
-        let enc = key.encode().ok_or(Error::NotFound)?;
-        if let Some(cell) = self.map.get(enc.as_slice(), CellRef::clone) {
+        if let Some(cell) = self.map.get(&key, CellRef::clone) {
             return Ok(cell);
         }
         self.auto(key)
@@ -236,10 +234,7 @@ impl Registry {
             Ok(cell) => Ok(cell),
             // Another thread registered it first: use theirs.
             Err(Error::AlreadyRegistered) => {
-                let enc = key.encode().ok_or(Error::NotFound)?;
-                self.map
-                    .get(enc.as_slice(), CellRef::clone)
-                    .ok_or(Error::NotFound)
+                self.map.get(&key, CellRef::clone).ok_or(Error::NotFound)
             }
             Err(e) => Err(e),
         }
@@ -251,11 +246,7 @@ impl Registry {
     /// [`Error::InvalidKey`], [`Error::NotFound`].
     pub fn unregister(&self, key: Key<'_>) -> Result<Status, Error> {
         key.validate()?;
-        let enc = key.encode().ok_or(Error::NotFound)?;
-        let cell = self
-            .map
-            .remove_if(enc.as_slice(), |_| true)
-            .ok_or(Error::NotFound)?;
+        let cell = self.map.remove_if(&key, |_| true).ok_or(Error::NotFound)?;
         Ok(self.finish_removal(&cell, Removal::Unregistered))
     }
 
@@ -278,15 +269,17 @@ impl Registry {
     /// `available(key)`: false for an unknown or invalid key (unless auto-registering).
     #[inline]
     pub fn available(&self, key: Key<'_>) -> bool {
-        let Some(enc) = key.encode() else {
-            return false;
-        };
         // Fast path: one load under the shard's read lock; the rest after it is dropped.
-        match self.map.get(enc.as_slice(), |cell| {
-            (cell.available_fast(), CellRef::clone(cell))
-        }) {
-            Some((true, _)) => true,
-            Some((false, cell)) => cell.available(&self.cx),
+        let found = self.map.get(&key, |cell| {
+            if cell.available_fast() {
+                None
+            } else {
+                Some(CellRef::clone(cell))
+            }
+        });
+        match found {
+            Some(None) => true,
+            Some(Some(cell)) => cell.available(&self.cx),
             None => self.auto(key).is_ok_and(|cell| cell.available(&self.cx)),
         }
     }
@@ -321,12 +314,8 @@ impl Registry {
 
     #[inline]
     fn report(&self, key: Key<'_>, outcome: Outcome, reason: Option<&str>) -> Result<(), Error> {
-        let Some(enc) = key.encode() else {
-            key.validate()?;
-            return Err(Error::NotFound);
-        };
         // The fast path runs under the shard's read lock: removal cannot interleave.
-        let found = self.map.get(enc.as_slice(), |cell| {
+        let found = self.map.get(&key, |cell| {
             match cell.report_fast(&self.cx, outcome, None) {
                 Some(done) => Err(done),
                 None => Ok(CellRef::clone(cell)),
@@ -351,10 +340,7 @@ impl Registry {
 
     fn existing(&self, key: Key<'_>) -> Result<CellRef, Error> {
         key.validate()?;
-        let enc = key.encode().ok_or(Error::NotFound)?;
-        self.map
-            .get(enc.as_slice(), CellRef::clone)
-            .ok_or(Error::NotFound)
+        self.map.get(&key, CellRef::clone).ok_or(Error::NotFound)
     }
 
     /// A handle to the connection: the cell, with its live-handle count raised (under the
@@ -365,8 +351,7 @@ impl Registry {
     /// [`Error::InvalidKey`], [`Error::NotFound`].
     pub fn handle(&self, key: Key<'_>) -> Result<CellRef, Error> {
         key.validate()?;
-        let enc = key.encode().ok_or(Error::NotFound)?;
-        let found = self.map.get(enc.as_slice(), |cell| {
+        let found = self.map.get(&key, |cell| {
             cell.retain_handle();
             CellRef::clone(cell)
         });
@@ -517,7 +502,7 @@ impl Registry {
             }
         }
         for cell in &idle {
-            let key: &[u8] = std::borrow::Borrow::borrow(cell.key());
+            let key: &OwnedKey = cell.key();
             // Re-checked under the shard's write lock: a report, handle or transition
             // since the scan keeps the connection.
             let removed = self
