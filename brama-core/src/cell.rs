@@ -24,7 +24,7 @@ use crate::key::OwnedKey;
 use crate::rules::{step, Change, Effects, Input, Machine, Outcome, NEVER};
 use crate::state::{Cause, State};
 use crate::status::Status;
-use crate::sync::{lock, Arc, AtomicU32, AtomicU64, Mutex, Ordering};
+use crate::sync::{lock, Arc, AtomicU32, AtomicU64, Mutex, MutexGuard, Ordering};
 use crate::word::Word;
 
 /// No timestamp yet.
@@ -752,6 +752,15 @@ impl ConnectionCell {
                 Err(c) => w = Word(c),
             }
         }
+    }
+
+    /// Holds the transition lock until the guard drops: meanwhile no state change of this
+    /// connection, and so none of its events, can happen. The registry holds it across a
+    /// registration and its `Registered` event, and across a `configure` and its
+    /// `Configured` event, so that every event of a connection is published in the order
+    /// of the changes.
+    pub(crate) fn hold_transitions(&self) -> MutexGuard<'_, ()> {
+        lock(&self.transition)
     }
 
     /// A handle or permit starts referring to this connection.

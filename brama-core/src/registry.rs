@@ -171,25 +171,28 @@ impl Registry {
         }
         self.reserve()?;
         let now = self.cx.clock.now();
-        let inserted = self.map.insert_new(owned, |k| {
-            Arc::new(ConnectionCell::new(k.clone(), now, options))
-        });
-        match inserted {
-            Some(cell) => {
-                self.emit(
-                    EventType::Registered,
-                    &cell,
-                    EventKind::Registered,
-                    Counts::default(),
-                    now,
-                );
-                Ok(cell)
-            }
-            None => {
-                self.unreserve();
-                Err(Error::AlreadyRegistered)
-            }
+        let cell = Arc::new(ConnectionCell::new(owned.clone(), now, options));
+        // Held from before the connection is visible until `Registered` is published:
+        // every other event of a connection is published under this lock, so none can
+        // come before it.
+        let held = cell.hold_transitions();
+        if self
+            .map
+            .insert_new(owned, |_| CellRef::clone(&cell))
+            .is_none()
+        {
+            self.unreserve();
+            return Err(Error::AlreadyRegistered);
         }
+        self.emit(
+            EventType::Registered,
+            &cell,
+            EventKind::Registered,
+            Counts::default(),
+            now,
+        );
+        drop(held);
+        Ok(cell)
     }
 
     fn reserve(&self) -> Result<(), Error> {
@@ -402,6 +405,12 @@ impl Registry {
     /// [`Error::InvalidKey`], [`Error::NotFound`], [`Error::InvalidConfig`]; nothing changes on error.
     pub fn configure(&self, key: Key<'_>, options: &Options) -> Result<(), Error> {
         let cell = self.existing(key)?;
+        // Ordered with the connection's state changes (and after its removal, refused),
+        // so `Configured` takes its place in the order of the changes.
+        let _held = cell.hold_transitions();
+        if cell.is_removed() {
+            return Err(Error::NotFound);
+        }
         configure_cell(&self.cx, &cell, options)?;
         let now = self.cx.clock.now();
         cell.touch(now);
