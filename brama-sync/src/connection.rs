@@ -10,7 +10,8 @@ use crate::call::{self, CallError, Classification};
 /// A handle to one connection: checks and reports with no lookup, `available()` is one
 /// atomic load on a healthy circuit. `Clone + Send + Sync`.
 ///
-/// While any handle (or permit) lives, the connection is never evicted. After the
+/// While any handle (or permit) lives, the connection is never evicted, and dropping one
+/// counts as activity: the inactivity threshold runs from that moment. After the
 /// connection is unregistered, the handle answers `false` / `Err(NotFound)` and never
 /// brings it back.
 ///
@@ -155,6 +156,10 @@ impl Clone for Connection {
 
 impl Drop for Connection {
     fn drop(&mut self) {
+        // A live handle is activity (SPEC §6) up to this moment: the inactivity threshold
+        // counts from here. Stamped before the release, which publishes it to a sweep
+        // that sees no handle left.
+        self.cell.touch(self.cx.clock.recent());
         self.cell.release_handle();
     }
 }
