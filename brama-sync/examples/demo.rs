@@ -31,11 +31,31 @@ struct Dependency {
 }
 
 const DEPENDENCIES: [Dependency; 5] = [
-    Dependency { scope: "payments", name: "stripe", pattern: Pattern::Healthy },
-    Dependency { scope: "payments", name: "paypal", pattern: Pattern::Flaky(0.6) },
-    Dependency { scope: "storage", name: "postgres", pattern: Pattern::Outage(2.0, 5.0) },
-    Dependency { scope: "storage", name: "redis", pattern: Pattern::Flaky(0.05) },
-    Dependency { scope: "search", name: "elastic", pattern: Pattern::Dead },
+    Dependency {
+        scope: "payments",
+        name: "stripe",
+        pattern: Pattern::Healthy,
+    },
+    Dependency {
+        scope: "payments",
+        name: "paypal",
+        pattern: Pattern::Flaky(0.6),
+    },
+    Dependency {
+        scope: "storage",
+        name: "postgres",
+        pattern: Pattern::Outage(2.0, 5.0),
+    },
+    Dependency {
+        scope: "storage",
+        name: "redis",
+        pattern: Pattern::Flaky(0.05),
+    },
+    Dependency {
+        scope: "search",
+        name: "elastic",
+        pattern: Pattern::Dead,
+    },
 ];
 
 /// A small xorshift generator, so the demo needs no dependency.
@@ -79,7 +99,10 @@ fn main() -> Result<(), brama_sync::Error> {
         .cleanup_interval(Duration::from_millis(100))
         .build()?;
     for d in &DEPENDENCIES {
-        brama.register(Key::scoped(d.scope, d.name), Options::new().metadata("pattern", pattern_name(d.pattern)))?;
+        brama.register(
+            Key::scoped(d.scope, d.name),
+            Options::new().metadata("pattern", pattern_name(d.pattern)),
+        )?;
     }
 
     let changes = brama.subscribe(Filter::new().event_types([EventType::StateChanged]));
@@ -157,7 +180,9 @@ fn print_table(brama: &Brama, elapsed: Duration, calls: u64) {
     );
     for s in rows {
         let name = format!("{}/{}", s.scope.as_deref().unwrap_or(""), s.identifier);
-        let rate = s.success_rate().map_or("-".to_string(), |r| format!("{:.0}%", r * 100.0));
+        let rate = s
+            .success_rate()
+            .map_or("-".to_string(), |r| format!("{:.0}%", r * 100.0));
         println!(
             "{:<20} {:<13} {:<10} {:>8} {:>6} {:>9} {:>8.1}s",
             name,
