@@ -1,0 +1,181 @@
+//! Single-threaded cost of one availability check / one guarded call.
+//!
+//! Group `hot_path`. Every entry follows the same shape so the numbers compare:
+//!
+//! - the state (breaker, map, cell) is built once, outside the timed loop;
+//! - each timed closure passes its handle and its key through
+//!   [`std::hint::black_box`] and *returns* what it computed, which criterion's
+//!   `iter` passes through `black_box` again, so nothing is optimised away and
+//!   nothing extra is done;
+//! - the wrapped operation of every `call` is [`ok_op`], the same
+//!   `Ok(black_box(1))`, so the breakers' own bookkeeping is what is measured.
+//!
+//! The ids, and what one iteration means for each, are listed in
+//! `docs/benchmarks.md`.
+
+use std::fmt;
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use dashmap::DashMap;
+
+/// Number of entries in every map-backed benchmark.
+const KEYS: usize = 1024;
+/// The entry every map-backed benchmark looks up.
+const HOT_KEY: &str = "conn-0042";
+/// Open duration given to every peer breaker (brama's default expiry).
+const OPEN_WAIT: Duration = Duration::from_secs(60);
+/// Consecutive failures before opening, where a peer has that knob (brama's default).
+const FAILURE_THRESHOLD: u32 = 5;
+
+/// The error type of the wrapped operation. `circuitbreaker-rs` requires
+/// `std::error::Error`; `fmt::Error` is a zero-sized one, so the `Result`
+/// costs the same for every peer.
+type OpError = fmt::Error;
+
+/// The wrapped operation of every `call_ok` entry: succeeds with an opaque value.
+#[inline]
+fn ok_op() -> Result<u8, OpError> {
+    Ok(black_box(1))
+}
+
+fn key(i: usize) -> String {
+    format!("conn-{i:04}")
+}
+
+fn baseline_entries(c: &mut Criterion) {
+    let mut g = c.benchmark_group("hot_path");
+
+    let cell = Arc::new(AtomicU8::new(1));
+    g.bench_function("baseline/atomic_load", |b| {
+        // Acquire: the ordering a breaker's state check needs to see the writes
+        // that published the state.
+        b.iter(|| black_box(&cell).load(Ordering::Acquire))
+    });
+
+    let map: DashMap<String, Arc<AtomicU8>, foldhash::fast::RandomState> =
+        DashMap::with_hasher(foldhash::fast::RandomState::default());
+    for i in 0..KEYS {
+        map.insert(key(i), Arc::new(AtomicU8::new(1)));
+    }
+    g.bench_function("baseline/dashmap_get", |b| {
+        b.iter(|| {
+            black_box(&map)
+                .get(black_box(HOT_KEY))
+                // Acquire: same as baseline/atomic_load.
+                .map(|v| v.load(Ordering::Acquire))
+        })
+    });
+
+    g.finish();
+}
+
+fn recloser_breaker() -> recloser::Recloser {
+    // Defaults otherwise: 100-call closed ring buffer, 50 % error rate.
+    recloser::Recloser::custom().open_wait(OPEN_WAIT).build()
+}
+
+fn peer_entries(c: &mut Criterion) {
+    let mut g = c.benchmark_group("hot_path");
+
+    let rec = recloser_breaker();
+    g.bench_function("recloser/call_ok", |b| {
+        b.iter(|| black_box(&rec).call(ok_op))
+    });
+
+    // failsafe's StateMachine with the policy closest to brama's default:
+    // open after 5 consecutive failures, for a constant 60 s.
+    let sm = failsafe::Config::new()
+        .failure_policy(failsafe::failure_policy::consecutive_failures(
+            FAILURE_THRESHOLD,
+            failsafe::backoff::constant(OPEN_WAIT),
+        ))
+        .build();
+    g.bench_function("failsafe/is_call_permitted", |b| {
+        b.iter(|| black_box(&sm).is_call_permitted())
+    });
+    g.bench_function("failsafe/on_success", |b| {
+        b.iter(|| black_box(&sm).on_success())
+    });
+
+    let cb =
+        circuitbreaker_rs::CircuitBreaker::<circuitbreaker_rs::DefaultPolicy, OpError>::builder()
+            .consecutive_failures(u64::from(FAILURE_THRESHOLD))
+            .cooldown(OPEN_WAIT)
+            .build();
+    g.bench_function("circuitbreaker_rs/call_ok", |b| {
+        b.iter(|| black_box(&cb).call(ok_op))
+    });
+
+    // What users build today: a map of per-connection breakers, looked up by
+    // name on each request. The default (SipHash) hasher, as such code has it.
+    let breakers: DashMap<String, recloser::Recloser> = DashMap::new();
+    for i in 0..KEYS {
+        breakers.insert(key(i), recloser_breaker());
+    }
+    g.bench_function("dashmap_recloser/key_call_ok", |b| {
+        b.iter(|| {
+            black_box(&breakers)
+                .get(black_box(HOT_KEY))
+                .map(|r| r.call(ok_op))
+        })
+    });
+
+    g.finish();
+}
+
+fn brama_entries(c: &mut Criterion) {
+    use brama_sync::{Brama, OpenOptions, Options};
+
+    let mut g = c.benchmark_group("hot_path");
+    // A threshold no benchmark reaches, so `handle_failure` stays Closed.
+    let brama = Brama::builder()
+        .failure_threshold(u32::MAX)
+        .build()
+        .expect("valid settings");
+    for i in 0..KEYS {
+        brama
+            .register(key(i).as_str(), Options::new())
+            .expect("new key");
+    }
+    brama.success(HOT_KEY).expect("registered");
+    let handle = brama.connection(HOT_KEY).expect("registered");
+
+    g.bench_function("brama/handle_available", |b| {
+        b.iter(|| black_box(&handle).available())
+    });
+    g.bench_function("brama/handle_success", |b| {
+        b.iter(|| black_box(&handle).success())
+    });
+    g.bench_function("brama/handle_failure", |b| {
+        b.iter(|| black_box(&handle).failure())
+    });
+    // Back to zero consecutive failures, as every other entry sees it.
+    handle.success().expect("registered");
+    g.bench_function("brama/key_available", |b| {
+        b.iter(|| black_box(&brama).available(black_box(HOT_KEY)))
+    });
+    g.bench_function("brama/key_success", |b| {
+        b.iter(|| black_box(&brama).success(black_box(HOT_KEY)))
+    });
+    g.bench_function("brama/handle_acquire_success", |b| {
+        b.iter(|| black_box(&handle).acquire().map(|p| p.success()))
+    });
+
+    let down = key(KEYS - 1);
+    brama
+        .open_circuit(down.as_str(), OpenOptions::new().duration(OPEN_WAIT))
+        .expect("registered");
+    let down = brama.connection(down.as_str()).expect("registered");
+    g.bench_function("brama/open_reject", |b| {
+        b.iter(|| black_box(&down).available())
+    });
+
+    g.finish();
+}
+
+criterion_group!(benches, baseline_entries, peer_entries, brama_entries);
+criterion_main!(benches);
