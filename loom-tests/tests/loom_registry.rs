@@ -1,0 +1,285 @@
+//! The registry under eviction (SPEC §2 with the registry's guarantee that every report
+//! that returned `Ok` is counted exactly once): a report by key racing the sweep that
+//! evicts its connection either returns `Ok` and is in the counts of the `Evicted`
+//! event, or returns `NotFound`; never lost, never counted twice. Registration racing
+//! a sweep leaves no duplicate entry and an exact `len()`.
+//!
+//! Under `brama_loom` the registry's map is a loom `Mutex<HashMap>`.
+#![cfg(brama_loom)]
+
+mod support;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use brama_core::{
+    ClockSource, Config, ConnectionCell, Context, Counts, Error, Event, EventKind, EventType,
+    Filter, Key, ManualClock, Options, Registry, Settings, State, Subscription,
+};
+use loom::sync::{Arc, Mutex};
+use loom::thread;
+
+const INACTIVE: Duration = Duration::from_secs(1);
+
+/// A registry holding "db", registered at time zero and now inactive, whose evictions
+/// are recorded.
+fn idle_registry() -> (Arc<Registry>, Subscription) {
+    let clock = ManualClock::new();
+    let registry = Registry::new(
+        Config::default(),
+        Settings {
+            inactive_threshold: INACTIVE,
+            event_queue_capacity: 16,
+            ..Settings::default()
+        },
+        ClockSource::from(clock.clone()),
+    )
+    .unwrap();
+    registry.register(Key::new("db"), &Options::new()).unwrap();
+    clock.advance(2 * INACTIVE);
+    let evictions = registry
+        .context()
+        .bus
+        .subscribe(Filter::new().event_type(EventType::Evicted));
+    (Arc::new(registry), evictions)
+}
+
+fn evicted(sub: &Subscription) -> Vec<Counts> {
+    sub.try_iter()
+        .filter(|e: &Event| e.kind == EventKind::Evicted)
+        .map(|e| e.counts)
+        .collect()
+}
+
+/// `len()` agrees with the entries, and no key is listed twice.
+fn assert_consistent(registry: &Registry) {
+    let mut ids: Vec<_> = registry
+        .connections()
+        .into_iter()
+        .map(|s| s.identifier)
+        .collect();
+    assert_eq!(registry.len(), ids.len(), "len is exact");
+    ids.dedup();
+    assert_eq!(registry.len(), ids.len(), "no duplicate entry");
+}
+
+/// What the reports by key and the eviction left: each `Ok` report is counted once,
+/// in the `Evicted` event's counts if the connection was evicted, in its status if not.
+fn assert_reports_counted(registry: &Registry, evictions: &Subscription, oks: u64) {
+    let evicted = evicted(evictions);
+    match registry.status(Key::new("db")) {
+        Ok(status) => {
+            assert!(evicted.is_empty());
+            assert_eq!(status.total_successes, oks, "counted once: {status:?}");
+        }
+        Err(Error::NotFound) => {
+            assert_eq!(evicted.len(), 1, "evicted once");
+            assert_eq!(evicted[0].total_successes, oks, "counted once: {evicted:?}");
+        }
+        Err(e) => panic!("{e:?}"),
+    }
+    assert_consistent(registry);
+}
+
+#[test]
+fn report_racing_eviction_is_never_lost() {
+    support::check("registry/sweep vs report", || {
+        let (registry, evictions) = idle_registry();
+        let janitor = {
+            let registry = Arc::clone(&registry);
+            thread::spawn(move || registry.sweep())
+        };
+        let reporter = {
+            let registry = Arc::clone(&registry);
+            thread::spawn(move || registry.success(Key::new("db")))
+        };
+        janitor.join().unwrap();
+        let report = reporter.join().unwrap();
+        assert!(
+            matches!(report, Ok(()) | Err(Error::NotFound)),
+            "{report:?}"
+        );
+        assert_reports_counted(&registry, &evictions, u64::from(report.is_ok()));
+    });
+}
+
+// The two-reporter models below are ignored because they find a lost report (run
+// them with `-- --ignored`). `Registry::report` drops the map guard and falls back to
+// `ConnectionCell::report`, which runs the lock-free `report_fast` again, outside both
+// the map lock and the transition lock. Once another report has moved the circuit from
+// `Unknown` to `Closed`, that second `report_fast` counts without any lock, so nothing
+// orders it with the removal: the `Evicted`/`Unregistered` event (and the removed
+// connection's final status) can miss a report that returned `Ok`. See
+// loom-tests/README.md, "Finding".
+
+/// Two reports by key on the idle connection racing the sweep.
+#[test]
+#[ignore = "finds a lost report (loom-tests/README.md, Finding)"]
+fn two_reports_racing_eviction_are_never_lost() {
+    support::check("registry/sweep vs 2 reports", || {
+        let (registry, evictions) = idle_registry();
+        let janitor = {
+            let registry = Arc::clone(&registry);
+            thread::spawn(move || registry.sweep())
+        };
+        let reporters: Vec<_> = (0..2)
+            .map(|_| {
+                let registry = Arc::clone(&registry);
+                thread::spawn(move || registry.success(Key::new("db")))
+            })
+            .collect();
+        janitor.join().unwrap();
+        let reports: Vec<_> = reporters.into_iter().map(|h| h.join().unwrap()).collect();
+        assert!(
+            reports
+                .iter()
+                .all(|r| matches!(r, Ok(()) | Err(Error::NotFound))),
+            "{reports:?}"
+        );
+        let oks = reports.iter().filter(|r| r.is_ok()).count() as u64;
+        assert_reports_counted(&registry, &evictions, oks);
+    });
+}
+
+/// Two reports by key racing `unregister`: the `Unregistered` event and the returned
+/// status count every report that returned `Ok`.
+#[test]
+#[ignore = "finds a lost report (loom-tests/README.md, Finding)"]
+fn two_reports_racing_unregister_are_never_lost() {
+    support::check("registry/unregister vs 2 reports", || {
+        let (registry, _evictions) = idle_registry();
+        let removals = registry
+            .context()
+            .bus
+            .subscribe(Filter::new().event_type(EventType::Unregistered));
+        let remover = {
+            let registry = Arc::clone(&registry);
+            thread::spawn(move || registry.unregister(Key::new("db")).unwrap())
+        };
+        let reporters: Vec<_> = (0..2)
+            .map(|_| {
+                let registry = Arc::clone(&registry);
+                thread::spawn(move || registry.success(Key::new("db")))
+            })
+            .collect();
+        let status = remover.join().unwrap();
+        let reports: Vec<_> = reporters.into_iter().map(|h| h.join().unwrap()).collect();
+        let oks = reports.iter().filter(|r| r.is_ok()).count() as u64;
+        let events: Vec<_> = removals.try_iter().map(|e| e.counts).collect();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].total_successes, oks, "counted once: {reports:?}");
+        assert_eq!(status.total_successes, oks, "counted once: {reports:?}");
+        assert_eq!(registry.len(), 0);
+    });
+}
+
+#[test]
+fn registration_racing_eviction_keeps_len_exact() {
+    support::check("registry/sweep vs register", || {
+        let (registry, evictions) = idle_registry();
+        let janitor = {
+            let registry = Arc::clone(&registry);
+            thread::spawn(move || registry.sweep())
+        };
+        let registrar = {
+            let registry = Arc::clone(&registry);
+            thread::spawn(move || registry.register(Key::new("db"), &Options::new()))
+        };
+        let swept = janitor.join().unwrap();
+        let registered = registrar.join().unwrap();
+
+        // The old connection is always evicted (nothing touched it); the new one, if
+        // registered, is fresh and never mistaken for it.
+        assert_eq!(swept.evicted, 1);
+        assert_eq!(evicted(&evictions).len(), 1);
+        match registered {
+            Ok(_) => {
+                assert_eq!(registry.len(), 1);
+                let status = registry.status(Key::new("db")).unwrap();
+                assert_eq!(status.state, State::Unknown);
+            }
+            Err(Error::AlreadyRegistered) => assert_eq!(registry.len(), 0),
+            Err(e) => panic!("{e:?}"),
+        }
+        assert_consistent(&registry);
+    });
+}
+
+// ----- the broken twin ----------------------------------------------------------------
+
+/// The registry's map, report-by-key and eviction in miniature, with the eviction's
+/// count snapshot taken before the connection is marked removed.
+struct MiniRegistry {
+    map: Mutex<HashMap<&'static str, Arc<ConnectionCell>>>,
+    cx: Context,
+}
+
+impl MiniRegistry {
+    /// `Registry::report`: the fast path under the map lock, the rest after it.
+    fn success(&self, key: &str) -> Result<(), Error> {
+        let found = self.map.lock().unwrap().get(key).map(|cell| {
+            match cell.report_fast(&self.cx, brama_core::rules::Outcome::Success, None) {
+                Some(done) => Err(done),
+                None => Ok(Arc::clone(cell)),
+            }
+        });
+        match found {
+            None => Err(Error::NotFound),
+            Some(Err(done)) => done,
+            Some(Ok(cell)) => cell.success(&self.cx, None),
+        }
+    }
+
+    /// `Registry::sweep` and `finish_removal` for one key: the conditional removal is
+    /// right (under the map lock), the order after it is not.
+    fn evict(&self, key: &str, now: u64, inactive: u64) -> Option<Counts> {
+        let removed = {
+            let mut map = self.map.lock().unwrap();
+            match map.get(key) {
+                Some(c) if c.evictable(now, inactive) => map.remove(key),
+                _ => None,
+            }
+        }?;
+        // BROKEN: `finish_removal` marks the cell removed first; a report that got the
+        // cell before the removal can still land between these two lines.
+        let counts = removed.counts();
+        removed.mark_removed();
+        Some(counts)
+    }
+}
+
+#[test]
+#[should_panic(expected = "counted once")]
+fn broken_snapshot_before_mark_removed_is_caught() {
+    support::check("registry/broken twin", || {
+        let clock = ManualClock::new();
+        let cx = Context::new(Config::default(), ClockSource::from(clock.clone()), 16);
+        let key = Key::new("db").to_owned_key().unwrap();
+        let cell = ConnectionCell::new(key, 0, &Options::new());
+        let mini = Arc::new(MiniRegistry {
+            map: Mutex::new(HashMap::from([("db", Arc::new(cell))])),
+            cx,
+        });
+        clock.advance(2 * INACTIVE);
+        let (now, inactive) = (clock.nanos(), support::nanos(INACTIVE));
+
+        let janitor = {
+            let mini = Arc::clone(&mini);
+            thread::spawn(move || mini.evict("db", now, inactive))
+        };
+        let reporter = {
+            let mini = Arc::clone(&mini);
+            thread::spawn(move || mini.success("db"))
+        };
+        let evicted = janitor.join().unwrap();
+        let report = reporter.join().unwrap();
+        let oks = u64::from(report.is_ok());
+        match evicted {
+            Some(counts) => assert_eq!(counts.total_successes, oks, "counted once"),
+            None => {
+                let cell = mini.map.lock().unwrap()["db"].clone();
+                assert_eq!(cell.counts().total_successes, oks, "counted once");
+            }
+        }
+    });
+}
