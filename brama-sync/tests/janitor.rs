@@ -101,7 +101,7 @@ fn a_janitor_thread_lives_exactly_as_long_as_some_brama_clone() {
     thread::spawn(move || drop(moved)).join().unwrap();
     drop(brama);
     assert_eq!(janitor_threads(), base + 1, "stopped while a clone lives");
-    assert!(clone.janitor_panics() == 0);
+    assert_eq!(clone.janitor_panics(), 0);
     drop(clone);
     assert!(threads_become(base), "the thread outlived the last clone");
 }
