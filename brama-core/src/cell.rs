@@ -263,9 +263,11 @@ impl ConnectionCell {
                         });
                     }
                     // Stamp before the CAS, so a timeout decision that sees this admission
-                    // in the word also sees a probe time at least this recent.
+                    // in the word also sees a probe time at least this recent. fetch_max:
+                    // a checker that read the clock earlier and then loses the CAS must not
+                    // move a winner's newer stamp back (loom: loom_timeout, "losing check").
                     // Relaxed: published by the Release of the CAS below.
-                    self.probe_at.store(now, Ordering::Relaxed);
+                    self.probe_at.fetch_max(now, Ordering::Relaxed);
                     match self.word.compare_exchange_weak(
                         w.0,
                         w.with_probe_admitted().0,

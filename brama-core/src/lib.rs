@@ -9,6 +9,8 @@
 #![warn(missing_docs)]
 
 mod context;
+#[cfg(not(brama_loom))]
+mod lookup_cache;
 mod map;
 mod sync;
 

@@ -9,6 +9,7 @@
 use crate::cell::CellRef;
 use crate::key::{KeyView, OwnedKey};
 
+#[cfg(not(brama_loom))]
 /// Shards: more than dashmap's default so that a sweep of a million connections holds
 /// any one shard for a short time.
 pub const SHARDS: usize = 128;
@@ -31,6 +32,13 @@ mod imp {
             Map {
                 inner: DashMap::with_hasher_and_shard_amount(Hasher::default(), SHARDS),
             }
+        }
+
+        /// The map's hash of `key`.
+        #[inline]
+        pub fn hash(&self, key: &dyn KeyView) -> u64 {
+            use std::hash::BuildHasher;
+            self.inner.hasher().hash_one(key)
         }
 
         /// Runs `f` on the entry under its shard's read lock.

@@ -46,6 +46,9 @@ enum Removal {
 /// Every tracked connection of one registry.
 pub struct Registry {
     map: Map,
+    /// A process-unique id, for the per-thread lookup cache.
+    #[cfg(not(brama_loom))]
+    id: u64,
     cx: Arc<Context>,
     len: AtomicUsize,
     max_connections: Option<usize>,
@@ -68,8 +71,13 @@ impl Registry {
     ) -> Result<Registry, Error> {
         defaults.validate()?;
         settings.validate()?;
+        #[cfg(not(brama_loom))]
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Ok(Registry {
             map: Map::new(),
+            // Relaxed: only uniqueness matters.
+            #[cfg(not(brama_loom))]
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             cx: Arc::new(Context::new(defaults, clock, settings.event_queue_capacity)),
             len: AtomicUsize::new(0),
             max_connections: settings.max_connections,
@@ -270,11 +278,22 @@ impl Registry {
     // ----- checks and reports by key ------------------------------------------------
 
     /// `available(key)`: false for an unknown or invalid key (unless auto-registering).
+    ///
+    /// A hot key is answered from a per-thread cache that writes nothing shared; other
+    /// keys take one load under the shard's read lock; anything slower runs after the
+    /// guard is dropped.
     #[inline]
     pub fn available(&self, key: Key<'_>) -> bool {
-        // Fast path: one load under the shard's read lock; the rest after it is dropped.
+        #[cfg(not(brama_loom))]
+        let hash = self.map.hash(&key);
+        #[cfg(not(brama_loom))]
+        if crate::lookup_cache::admits(self.id, hash, &key) {
+            return true;
+        }
         let found = self.map.get(&key, |cell| {
             if cell.available_fast() {
+                #[cfg(not(brama_loom))]
+                crate::lookup_cache::offer(self.id, hash, cell);
                 None
             } else {
                 Some(CellRef::clone(cell))
@@ -329,7 +348,11 @@ impl Registry {
             Some(Ok(cell)) => cell,
             None => self.auto(key)?,
         };
-        cell.report(&self.cx, outcome, None, reason)
+        // Off the guard, only the locked path may count: removal takes the same lock,
+        // so the report is either in the final counts or answered NotFound. (A second
+        // lock-free attempt here could count after the removal's snapshot; the loom
+        // model `two_reports_racing_eviction_are_never_lost` found exactly that.)
+        cell.report_slow(&self.cx, outcome, None, reason)
     }
 
     /// A status snapshot.

@@ -89,7 +89,7 @@ fn by_key_hot_paths_allocate_nothing() {
     assert_eq!(allocations(|| b.failure(key).unwrap()), 0, "failure by key");
     b.success(key).unwrap();
     assert_eq!(
-        allocations(|| assert!(b.available("missing") == false)),
+        allocations(|| assert!(!b.available("missing"))),
         0,
         "unknown key"
     );

@@ -1,0 +1,157 @@
+//! A per-thread cache of recent checks by key, so that `available(key)` on a hot key
+//! writes nothing shared (a dashmap read lock writes its shard's lock word, which two
+//! cores checking the same key then fight over).
+//!
+//! Direct-mapped, 64 slots per thread, keyed by (registry id, key hash). A slot holds an
+//! `Arc` of the cell; a hit still verifies the key and answers only the free case (the
+//! cell registered and `Unknown`/`Closed`). Anything else, including a removed cell,
+//! falls back to the map, so the cache can never answer for a connection that was
+//! unregistered or re-registered. A slot is filled only on the second consecutive miss
+//! for the same key, so random keys do not pay for an `Arc` clone on every check.
+//! Reports never use the cache: their exactness across removal needs the map's lock.
+
+use std::cell::RefCell;
+
+use crate::cell::CellRef;
+use crate::key::{Key, KeyView};
+
+const SLOTS: usize = 64;
+
+#[derive(Default)]
+struct Slot {
+    registry: u64,
+    hash: u64,
+    cell: Option<CellRef>,
+    /// The hash of the last key that missed in this slot (admission filter).
+    pending: u64,
+}
+
+thread_local! {
+    static CACHE: RefCell<Vec<Slot>> = RefCell::new((0..SLOTS).map(|_| Slot::default()).collect());
+}
+
+#[inline]
+fn index(hash: u64) -> usize {
+    (hash >> 7) as usize & (SLOTS - 1)
+}
+
+/// True if this thread's cache holds `key` of `registry`, registered and admitting freely.
+#[inline]
+pub(crate) fn admits(registry: u64, hash: u64, key: &Key<'_>) -> bool {
+    CACHE
+        .try_with(|c| {
+            let c = c.borrow();
+            let slot = &c[index(hash)];
+            slot.registry == registry
+                && slot.hash == hash
+                && slot
+                    .cell
+                    .as_ref()
+                    .is_some_and(|cell| cell.key().parts() == key.parts() && cell.available_fast())
+        })
+        .unwrap_or(false)
+}
+
+/// Offers a cell that was just found admitting freely through the map.
+#[inline]
+pub(crate) fn offer(registry: u64, hash: u64, cell: &CellRef) {
+    let _ = CACHE.try_with(|c| {
+        let Ok(mut c) = c.try_borrow_mut() else {
+            return;
+        };
+        let slot = &mut c[index(hash)];
+        if slot.registry == registry && slot.hash == hash {
+            // Same key, but the cached cell was replaced (re-registered): take the new one.
+            if !slot
+                .cell
+                .as_ref()
+                .is_some_and(|old| CellRef::ptr_eq(old, cell))
+            {
+                slot.cell = Some(CellRef::clone(cell));
+            }
+        } else if slot.pending == hash {
+            *slot = Slot {
+                registry,
+                hash,
+                cell: Some(CellRef::clone(cell)),
+                pending: 0,
+            };
+        } else {
+            slot.pending = hash;
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::clock::{ClockSource, ManualClock};
+    use crate::config::{Config, OpenOptions, Options, Settings};
+    use crate::key::Key;
+    use crate::registry::Registry;
+
+    fn registry() -> Registry {
+        Registry::new(
+            Config::default(),
+            Settings::default(),
+            ClockSource::from(ManualClock::new()),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_cached_key_never_outlives_its_connection_or_state() {
+        let r = registry();
+        let k = Key::scoped("s", "hot");
+        r.register(k, &Options::new()).unwrap();
+        for _ in 0..3 {
+            assert!(r.available(k)); // the second check installs it in this thread's cache
+        }
+        r.open(k, &OpenOptions::new()).unwrap();
+        assert!(
+            !r.available(k),
+            "an open circuit is not answered from the cache"
+        );
+        r.close(k).unwrap();
+        assert!(r.available(k));
+        r.unregister(k).unwrap();
+        assert!(
+            !r.available(k),
+            "an unregistered key is not answered from the cache"
+        );
+        r.register(k, &Options::new()).unwrap();
+        r.open(k, &OpenOptions::new()).unwrap();
+        assert!(
+            !r.available(k),
+            "the re-registered connection is the one answered"
+        );
+        assert_eq!(r.status(k).unwrap().total_rejected, 1);
+    }
+
+    #[test]
+    fn registries_do_not_share_cache_entries() {
+        let (a, b) = (registry(), registry());
+        let k = Key::new("k");
+        a.register(k, &Options::new()).unwrap();
+        for _ in 0..3 {
+            assert!(a.available(k));
+        }
+        assert!(!b.available(k), "unknown in the other registry");
+        b.register(k, &Options::new()).unwrap();
+        b.open(k, &OpenOptions::new()).unwrap();
+        assert!(!b.available(k));
+        assert!(a.available(k));
+    }
+
+    #[test]
+    fn scoped_and_unscoped_keys_with_equal_text_stay_apart() {
+        let r = registry();
+        r.register(Key::new("a:b"), &Options::new()).unwrap();
+        r.register(Key::scoped("a", "b"), &Options::new()).unwrap();
+        for _ in 0..3 {
+            assert!(r.available(Key::new("a:b")));
+        }
+        r.open(Key::scoped("a", "b"), &OpenOptions::new()).unwrap();
+        assert!(!r.available(Key::scoped("a", "b")));
+        assert!(r.available(Key::new("a:b")));
+    }
+}
