@@ -114,7 +114,6 @@ fn report_racing_eviction_is_never_lost() {
 
 /// Two reports by key on the idle connection racing the sweep.
 #[test]
-#[ignore = "finds a lost report (loom-tests/README.md, Finding)"]
 fn two_reports_racing_eviction_are_never_lost() {
     support::check("registry/sweep vs 2 reports", || {
         let (registry, evictions) = idle_registry();
@@ -144,7 +143,6 @@ fn two_reports_racing_eviction_are_never_lost() {
 /// Two reports by key racing `unregister`: the `Unregistered` event and the returned
 /// status count every report that returned `Ok`.
 #[test]
-#[ignore = "finds a lost report (loom-tests/README.md, Finding)"]
 fn two_reports_racing_unregister_are_never_lost() {
     support::check("registry/unregister vs 2 reports", || {
         let (registry, _evictions) = idle_registry();

@@ -76,7 +76,6 @@ fn tick_racing_two_checks_frees_the_slot_once() {
 /// that read the clock earlier and then loses the CAS still overwrites the winner's
 /// stamp with its older time. See loom-tests/README.md, "Findings".
 #[test]
-#[ignore = "finds an early probe timeout (loom-tests/README.md, Findings)"]
 fn losing_check_does_not_move_the_probe_stamp_back() {
     support::check("timeout/stale stamp", || {
         let c = Circuit::expired(1);
