@@ -17,7 +17,7 @@ use arc_swap::ArcSwapOption;
 use crate::clock::Nanos;
 use crate::config::{Config, OpenOptions, Options};
 use crate::context::Context;
-use crate::counter::{lane, Counter};
+use crate::counter::{lane, Tally};
 use crate::error::Error;
 use crate::event::{Counts, Event, EventKind, EventType};
 use crate::key::OwnedKey;
@@ -26,6 +26,10 @@ use crate::state::{Cause, State};
 use crate::status::Status;
 use crate::sync::{lock, Arc, AtomicU32, AtomicU64, Mutex, MutexGuard, Ordering};
 use crate::word::Word;
+
+const SUCCESSES: usize = 0;
+const FAILURES: usize = 1;
+const REJECTED: usize = 2;
 
 /// No timestamp yet.
 const NONE: Nanos = u64::MAX;
@@ -43,18 +47,19 @@ pub struct Ticket {
 /// One tracked connection.
 pub struct ConnectionCell {
     word: AtomicU64,
-    open_until: AtomicU64,
+    // Open: when the circuit may move to HalfOpen (NEVER if opened indefinitely).
+    // HalfOpen: when the latest probe was admitted. One field, because the two are never
+    // needed in the same state.
+    deadline: AtomicU64,
     open_duration: AtomicU64,
-    probe_at: AtomicU64,
     // Consecutive failures shown while Open/HalfOpen (the word's payload is busy then).
     frozen: AtomicU32,
     handles: AtomicU32,
     // Per-connection overrides of the hot scalars; 0 = follow the registry default.
     threshold: AtomicU32,
     probes: AtomicU32,
-    successes: Counter,
-    failures: Counter,
-    rejected: Counter,
+    // Successes, failures, rejected checks (indexes SUCCESSES, FAILURES, REJECTED).
+    tally: Tally<3>,
     trips: AtomicU64,
     registered_at: Nanos,
     last_success: AtomicU64,
@@ -63,7 +68,8 @@ pub struct ConnectionCell {
     changed_at: AtomicU64,
     touched_at: AtomicU64,
     overrides: ArcSwapOption<Options>,
-    metadata: Mutex<BTreeMap<String, String>>,
+    // Rarely written (register, configure under the transition lock); 8 bytes when empty.
+    metadata: ArcSwapOption<BTreeMap<String, String>>,
     transition: Mutex<()>,
     key: OwnedKey,
 }
@@ -74,16 +80,13 @@ impl ConnectionCell {
     pub fn new(key: OwnedKey, now: Nanos, options: &Options) -> ConnectionCell {
         let cell = ConnectionCell {
             word: AtomicU64::new(Word::encode(&Machine::new(), 0).0),
-            open_until: AtomicU64::new(0),
+            deadline: AtomicU64::new(0),
             open_duration: AtomicU64::new(0),
-            probe_at: AtomicU64::new(0),
             frozen: AtomicU32::new(0),
             handles: AtomicU32::new(0),
             threshold: AtomicU32::new(0),
             probes: AtomicU32::new(0),
-            successes: Counter::new(),
-            failures: Counter::new(),
-            rejected: Counter::new(),
+            tally: Tally::new(),
             trips: AtomicU64::new(0),
             registered_at: now,
             last_success: AtomicU64::new(NONE),
@@ -92,7 +95,10 @@ impl ConnectionCell {
             changed_at: AtomicU64::new(now),
             touched_at: AtomicU64::new(now),
             overrides: ArcSwapOption::empty(),
-            metadata: Mutex::new(options.metadata_map()),
+            metadata: ArcSwapOption::new({
+                let m = options.metadata_map();
+                (!m.is_empty()).then(|| std::sync::Arc::new(m))
+            }),
             transition: Mutex::new(()),
             key,
         };
@@ -161,13 +167,15 @@ impl ConnectionCell {
     /// Merges metadata entries into this connection's metadata.
     pub fn merge_metadata(&self, entries: BTreeMap<String, String>) {
         if !entries.is_empty() {
-            lock(&self.metadata).extend(entries);
+            let mut merged = self.metadata();
+            merged.extend(entries);
+            self.metadata.store(Some(std::sync::Arc::new(merged)));
         }
     }
 
     /// A copy of the metadata.
     pub fn metadata(&self) -> BTreeMap<String, String> {
-        lock(&self.metadata).clone()
+        self.metadata.load().as_deref().cloned().unwrap_or_default()
     }
 
     #[inline]
@@ -233,9 +241,9 @@ impl ConnectionCell {
                 State::Open => {
                     let now = cx.clock.recent();
                     // Relaxed: ordered by the Acquire load of `w` (written before its CAS).
-                    let until = self.open_until.load(Ordering::Relaxed);
+                    let until = self.deadline.load(Ordering::Relaxed);
                     if until == NEVER || now < until {
-                        self.rejected.incr(lane());
+                        self.tally.incr(REJECTED, lane());
                         let retry_after =
                             (until != NEVER).then(|| Duration::from_nanos(until - now));
                         return Err(Error::Rejected {
@@ -249,14 +257,14 @@ impl ConnectionCell {
                     let now = cx.clock.recent();
                     if w.in_flight() > 0 {
                         // Relaxed: stamped before the admitting CAS that `w` shows.
-                        let probe_at = self.probe_at.load(Ordering::Relaxed);
+                        let probe_at = self.deadline.load(Ordering::Relaxed);
                         let timeout = crate::clock::nanos(self.config(cx).probe_timeout());
                         if now.saturating_sub(probe_at) >= timeout {
                             return self.locked_check(cx);
                         }
                     }
                     if w.in_flight() >= self.probes(cx).min(crate::rules::MAX_PROBES) {
-                        self.rejected.incr(lane());
+                        self.tally.incr(REJECTED, lane());
                         return Err(Error::Rejected {
                             state: State::HalfOpen,
                             retry_after: None,
@@ -267,7 +275,7 @@ impl ConnectionCell {
                     // a checker that read the clock earlier and then loses the CAS must not
                     // move a winner's newer stamp back (loom: loom_timeout, "losing check").
                     // Relaxed: published by the Release of the CAS below.
-                    self.probe_at.fetch_max(now, Ordering::Relaxed);
+                    self.deadline.fetch_max(now, Ordering::Relaxed);
                     match self.word.compare_exchange_weak(
                         w.0,
                         w.with_probe_admitted().0,
@@ -450,7 +458,7 @@ impl ConnectionCell {
 
     fn open_expired(&self, now: Nanos) -> bool {
         // Relaxed: ordered by the caller's Acquire load of the word.
-        let until = self.open_until.load(Ordering::Relaxed);
+        let until = self.deadline.load(Ordering::Relaxed);
         until != NEVER && now >= until
     }
 
@@ -458,12 +466,12 @@ impl ConnectionCell {
     #[inline]
     fn count(&self, cx: &Context, success: bool) {
         let now = cx.clock.recent();
-        let (counter, stamp) = if success {
-            (&self.successes, &self.last_success)
+        let (kind, stamp) = if success {
+            (SUCCESSES, &self.last_success)
         } else {
-            (&self.failures, &self.last_failure)
+            (FAILURES, &self.last_failure)
         };
-        counter.incr(lane());
+        self.tally.incr(kind, lane());
         touch(stamp, now);
     }
 
@@ -526,7 +534,7 @@ impl ConnectionCell {
             State::Open => self.open_expired(now),
             // Relaxed: ordered by the Acquire load of `w`.
             State::HalfOpen if w.in_flight() > 0 => {
-                now.saturating_sub(self.probe_at.load(Ordering::Relaxed))
+                now.saturating_sub(self.deadline.load(Ordering::Relaxed))
                     >= crate::clock::nanos(self.config(cx).probe_timeout())
             }
             _ => false,
@@ -569,15 +577,19 @@ impl ConnectionCell {
             if w2 != w {
                 // Fields readers look at after seeing the new word; the CAS publishes them.
                 // Relaxed: each is published by the Release of the CAS below.
-                if m2.open_until != m.open_until {
-                    self.open_until.store(m2.open_until, Ordering::Relaxed);
+                let deadline = match m2.state {
+                    State::Open => Some(m2.open_until),
+                    State::HalfOpen => Some(m2.probe_at),
+                    State::Unknown | State::Closed => None,
+                };
+                if let Some(d) = deadline {
+                    if d != self.deadline.load(Ordering::Relaxed) {
+                        self.deadline.store(d, Ordering::Relaxed);
+                    }
                 }
                 if m2.open_duration != m.open_duration {
                     self.open_duration
                         .store(m2.open_duration, Ordering::Relaxed);
-                }
-                if m2.probe_at != m.probe_at {
-                    self.probe_at.store(m2.probe_at, Ordering::Relaxed);
                 }
                 if m2.consecutive != m.consecutive || m2.state != m.state {
                     self.frozen.store(m2.consecutive, Ordering::Relaxed);
@@ -620,19 +632,19 @@ impl ConnectionCell {
         match fx.outcome {
             Outcome::Success => {
                 self.emit_report(cx, Outcome::Success, None, before, pre_state, now);
-                self.successes.incr(lane());
+                self.tally.incr(SUCCESSES, lane());
                 touch(&self.last_success, now);
                 after.total_successes += 1;
             }
             Outcome::Failure => {
                 self.emit_report(cx, Outcome::Failure, reason, before, pre_state, now);
-                self.failures.incr(lane());
+                self.tally.incr(FAILURES, lane());
                 touch(&self.last_failure, now);
                 after.total_failures += 1;
                 after.consecutive_failures = m2.consecutive.max(before.consecutive_failures);
             }
             Outcome::Rejected => {
-                self.rejected.incr(lane());
+                self.tally.incr(REJECTED, lane());
                 after.total_rejected += 1;
             }
             Outcome::Admitted | Outcome::None => {}
@@ -712,6 +724,7 @@ impl ConnectionCell {
     fn machine(&self, w: Word) -> Machine {
         // Relaxed loads: ordered by the Acquire load that produced `w`.
         let open_or_half = matches!(w.state(), State::Open | State::HalfOpen);
+        let deadline = self.deadline.load(Ordering::Relaxed);
         Machine {
             state: w.state(),
             consecutive: if open_or_half {
@@ -726,9 +739,17 @@ impl ConnectionCell {
                 0
             },
             gen: w.gen(),
-            open_until: self.open_until.load(Ordering::Relaxed),
+            open_until: if w.state() == State::Open {
+                deadline
+            } else {
+                0
+            },
             open_duration: self.open_duration.load(Ordering::Relaxed),
-            probe_at: self.probe_at.load(Ordering::Relaxed),
+            probe_at: if w.state() == State::HalfOpen {
+                deadline
+            } else {
+                0
+            },
         }
     }
 
@@ -818,9 +839,9 @@ impl ConnectionCell {
         };
         Counts {
             consecutive_failures: consecutive,
-            total_successes: self.successes.sum(),
-            total_failures: self.failures.sum(),
-            total_rejected: self.rejected.sum(),
+            total_successes: self.tally.sum(SUCCESSES),
+            total_failures: self.tally.sum(FAILURES),
+            total_rejected: self.tally.sum(REJECTED),
             // Relaxed: a snapshot.
             trips: self.trips.load(Ordering::Relaxed),
         }

@@ -77,50 +77,93 @@ impl Default for LaneTable {
     }
 }
 
-/// An exact, monotonically increasing counter with per-lane cells.
+/// The owned lanes of one [`Tally`]: each lane's cells on their own cache line, so two
+/// reporting cores never write the same line.
+#[repr(align(64))]
 #[derive(Debug)]
-pub struct Counter {
-    cells: [AtomicU64; LANES],
+struct LaneCells<const N: usize>([AtomicU64; N]);
+
+/// `N` exact counters sharing one set of lanes.
+///
+/// The shared lane lives inline; the owned lanes are allocated on the first increment
+/// through one, so a connection that is never reported on costs `8 * N + 16` bytes and a
+/// hot one gets a cache line per lane.
+#[derive(Debug)]
+pub struct Tally<const N: usize> {
+    shared: [AtomicU64; N],
+    lanes: std::sync::OnceLock<Box<[LaneCells<N>; OWNED_LANES]>>,
 }
 
-impl Counter {
-    /// A counter at zero.
-    pub fn new() -> Counter {
-        Counter {
-            cells: std::array::from_fn(|_| AtomicU64::new(0)),
+impl<const N: usize> Tally<N> {
+    /// Every counter at zero.
+    pub fn new() -> Tally<N> {
+        Tally {
+            shared: std::array::from_fn(|_| AtomicU64::new(0)),
+            lanes: std::sync::OnceLock::new(),
         }
     }
 
-    /// Adds one through `lane`. An owned lane must be owned by the calling thread.
+    /// Adds one to counter `kind` through `lane`. An owned lane must be owned by the
+    /// calling thread.
     #[inline]
-    pub fn incr(&self, lane: Lane) {
-        let cell = &self.cells[lane.0 as usize];
+    pub fn incr(&self, kind: usize, lane: Lane) {
         if lane.is_owned() {
+            let lanes = self.lanes.get_or_init(|| {
+                Box::new(std::array::from_fn(|_| {
+                    LaneCells(std::array::from_fn(|_| AtomicU64::new(0)))
+                }))
+            });
+            let cell = &lanes[lane.0 as usize].0[kind];
             // Relaxed: only this thread writes the cell (lane ownership), so load+store is
             // exact; readers are ordered by whatever publishes the report (a later
-            // Release on the connection's word, handle count or a thread join).
+            // Release on the connection's word, handle count, map lock or thread join).
             cell.store(
                 cell.load(Ordering::Relaxed).wrapping_add(1),
                 Ordering::Relaxed,
             );
         } else {
             // Relaxed: an independent count; see above for how readers are ordered.
-            cell.fetch_add(1, Ordering::Relaxed);
+            self.shared[kind].fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// The total of counter `kind` over every lane.
+    pub fn sum(&self, kind: usize) -> u64 {
+        // Relaxed: a snapshot; see `incr`.
+        let shared = self.shared[kind].load(Ordering::Relaxed);
+        self.lanes.get().map_or(shared, |lanes| {
+            lanes.iter().fold(shared, |acc, l| {
+                acc.wrapping_add(l.0[kind].load(Ordering::Relaxed))
+            })
+        })
+    }
+}
+
+impl<const N: usize> Default for Tally<N> {
+    fn default() -> Tally<N> {
+        Tally::new()
+    }
+}
+
+/// One exact, monotonically increasing counter (a [`Tally`] of one).
+#[derive(Debug, Default)]
+pub struct Counter(Tally<1>);
+
+impl Counter {
+    /// A counter at zero.
+    pub fn new() -> Counter {
+        Counter(Tally::new())
+    }
+
+    /// Adds one through `lane`. An owned lane must be owned by the calling thread.
+    #[inline]
+    pub fn incr(&self, lane: Lane) {
+        self.0.incr(0, lane);
     }
 
     /// The total over every lane.
     pub fn sum(&self) -> u64 {
-        // Relaxed: a snapshot; see `incr`.
-        self.cells
-            .iter()
-            .fold(0u64, |acc, c| acc.wrapping_add(c.load(Ordering::Relaxed)))
-    }
-}
-
-impl Default for Counter {
-    fn default() -> Counter {
-        Counter::new()
+        self.0.sum(0)
     }
 }
 

@@ -7,7 +7,7 @@
 //! conditional removal is atomic with the condition) holds for both.
 
 use crate::cell::CellRef;
-use crate::key::{KeyView, OwnedKey};
+use crate::key::KeyView;
 
 #[cfg(not(brama_loom))]
 /// Shards: more than dashmap's default so that a sweep of a million connections holds
@@ -17,14 +17,42 @@ pub const SHARDS: usize = 128;
 #[cfg(not(brama_loom))]
 mod imp {
     use super::*;
-    use dashmap::mapref::entry::Entry;
+    use std::borrow::Borrow;
+    use std::hash::Hash;
+
+    use dashmap::mapref::entry::Entry as MapEntry;
     use dashmap::DashMap;
 
     type Hasher = foldhash::fast::RandomState;
 
+    /// A map entry is the connection itself: its key lives once, in the cell, and the
+    /// table holds one pointer per connection.
+    #[derive(Debug)]
+    struct Entry(CellRef);
+
+    impl Hash for Entry {
+        fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+            (self.0.key() as &dyn KeyView).hash(h);
+        }
+    }
+
+    impl PartialEq for Entry {
+        fn eq(&self, other: &Entry) -> bool {
+            self.0.key() == other.0.key()
+        }
+    }
+
+    impl Eq for Entry {}
+
+    impl<'a> Borrow<dyn KeyView + 'a> for Entry {
+        fn borrow(&self) -> &(dyn KeyView + 'a) {
+            self.0.key()
+        }
+    }
+
     #[derive(Debug)]
     pub struct Map {
-        inner: DashMap<OwnedKey, CellRef, Hasher>,
+        inner: DashMap<Entry, (), Hasher>,
     }
 
     impl Map {
@@ -44,21 +72,16 @@ mod imp {
         /// Runs `f` on the entry under its shard's read lock.
         #[inline]
         pub fn get<R>(&self, key: &dyn KeyView, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
-            self.inner.get(key).map(|r| f(r.value()))
+            self.inner.get(key).map(|r| f(&r.key().0))
         }
 
-        /// Inserts unless the key is present; runs `make` only when inserting.
-        pub fn insert_new(
-            &self,
-            key: OwnedKey,
-            make: impl FnOnce(&OwnedKey) -> CellRef,
-        ) -> Option<CellRef> {
-            match self.inner.entry(key) {
-                Entry::Occupied(_) => None,
-                Entry::Vacant(v) => {
-                    let cell = make(v.key());
-                    v.insert(CellRef::clone(&cell));
-                    Some(cell)
+        /// Inserts `cell` under its own key unless that key is present.
+        pub fn insert_new(&self, cell: &CellRef) -> bool {
+            match self.inner.entry(Entry(CellRef::clone(cell))) {
+                MapEntry::Occupied(_) => false,
+                MapEntry::Vacant(v) => {
+                    v.insert(());
+                    true
                 }
             }
         }
@@ -69,13 +92,15 @@ mod imp {
             key: &dyn KeyView,
             pred: impl FnOnce(&CellRef) -> bool,
         ) -> Option<CellRef> {
-            self.inner.remove_if(key, |_, v| pred(v)).map(|(_, v)| v)
+            self.inner
+                .remove_if(key, |k, _| pred(&k.0))
+                .map(|(k, _)| k.0)
         }
 
         /// Visits every entry, holding one shard's read lock at a time.
         pub fn for_each(&self, mut f: impl FnMut(&CellRef)) {
             for r in self.inner.iter() {
-                f(r.value());
+                f(&r.key().0);
             }
         }
     }
@@ -84,6 +109,7 @@ mod imp {
 #[cfg(brama_loom)]
 mod imp {
     use super::*;
+    use crate::key::OwnedKey;
     use crate::sync::{lock, Mutex};
     use std::collections::HashMap;
 
@@ -103,18 +129,13 @@ mod imp {
             lock(&self.inner).get(key).map(f)
         }
 
-        pub fn insert_new(
-            &self,
-            key: OwnedKey,
-            make: impl FnOnce(&OwnedKey) -> CellRef,
-        ) -> Option<CellRef> {
+        pub fn insert_new(&self, cell: &CellRef) -> bool {
             let mut map = lock(&self.inner);
-            if map.contains_key(&key) {
-                return None;
+            if map.contains_key(cell.key()) {
+                return false;
             }
-            let cell = make(&key);
-            map.insert(key, CellRef::clone(&cell));
-            Some(cell)
+            map.insert(cell.key().clone(), CellRef::clone(cell));
+            true
         }
 
         pub fn remove_if(

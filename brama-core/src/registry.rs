@@ -179,16 +179,12 @@ impl Registry {
         }
         self.reserve()?;
         let now = self.cx.clock.now();
-        let cell = Arc::new(ConnectionCell::new(owned.clone(), now, options));
+        let cell = Arc::new(ConnectionCell::new(owned, now, options));
         // Held from before the connection is visible until `Registered` is published:
         // every other event of a connection is published under this lock, so none can
         // come before it.
         let held = cell.hold_transitions();
-        if self
-            .map
-            .insert_new(owned, |_| CellRef::clone(&cell))
-            .is_none()
-        {
+        if !self.map.insert_new(&cell) {
             self.unreserve();
             return Err(Error::AlreadyRegistered);
         }
