@@ -253,22 +253,35 @@ impl Registry {
     /// [`Error::InvalidKey`], [`Error::NotFound`].
     pub fn unregister(&self, key: Key<'_>) -> Result<Status, Error> {
         key.validate()?;
-        let cell = self.map.remove_if(&key, |_| true).ok_or(Error::NotFound)?;
-        Ok(self.finish_removal(&cell, Removal::Unregistered))
+        let now = self.cx.clock.now();
+        let cell = self
+            .map
+            .remove_if(&key, |c| {
+                self.retire(c, Removal::Unregistered, now);
+                true
+            })
+            .ok_or(Error::NotFound)?;
+        self.unreserve();
+        Ok(cell.status(&self.cx))
     }
 
-    fn finish_removal(&self, cell: &CellRef, why: Removal) -> Status {
-        self.unreserve();
+    /// Marks a connection removed and publishes its `Unregistered`/`Evicted` event with
+    /// its final counts. Runs inside the removal, under the shard's write lock, so the
+    /// event is out before the key can be registered again: the next connection's
+    /// `Registered`, and every event of it, come after it (SPEC §5, "in the order of
+    /// the changes"). `mark_removed` waits for a state change in progress, so the
+    /// connection's own events come before it too. This is the one place a shard lock
+    /// is held across an event (STYLE 2): nothing else takes a transition lock under a
+    /// shard lock, publishing takes only the bus's sequencer, and `now` is read before
+    /// the lock, so no user code runs under it and the nesting cannot deadlock.
+    fn retire(&self, cell: &ConnectionCell, why: Removal, now: Nanos) {
         cell.mark_removed();
-        let status = cell.status(&self.cx);
         let counts = cell.counts();
-        let now = self.cx.clock.now();
         let (ty, kind) = match why {
             Removal::Unregistered => (EventType::Unregistered, EventKind::Unregistered),
             Removal::Evicted => (EventType::Evicted, EventKind::Evicted),
         };
         self.emit(ty, cell, kind, counts, now);
-        status
     }
 
     // ----- checks and reports by key ------------------------------------------------
@@ -533,11 +546,15 @@ impl Registry {
             let key: &OwnedKey = cell.key();
             // Re-checked under the shard's write lock: a report, handle or transition
             // since the scan keeps the connection.
-            let removed = self
-                .map
-                .remove_if(key, |c| Arc::ptr_eq(c, cell) && c.evictable(now, inactive));
-            if let Some(removed) = removed {
-                self.finish_removal(&removed, Removal::Evicted);
+            let removed = self.map.remove_if(key, |c| {
+                let evict = Arc::ptr_eq(c, cell) && c.evictable(now, inactive);
+                if evict {
+                    self.retire(c, Removal::Evicted, now);
+                }
+                evict
+            });
+            if removed.is_some() {
+                self.unreserve();
                 report.evicted += 1;
             }
         }
