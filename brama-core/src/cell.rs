@@ -44,6 +44,26 @@ pub struct Ticket {
     pub probe: bool,
 }
 
+/// What the lock-free part of a report did. One byte, so the hot path returns it in a
+/// register (a `Result<(), Error>` is 40 bytes and goes through the stack).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fast {
+    /// Counted; nothing else to do.
+    Counted,
+    /// The connection was removed: the report is `NotFound`.
+    Removed,
+    /// The report needs the locked path.
+    Slow,
+}
+
+/// Why a check did not admit (one byte; the full [`Error`] is built only by `acquire`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Refusal {
+    Removed,
+    Open,
+    HalfOpen,
+}
+
 /// One tracked connection.
 pub struct ConnectionCell {
     word: AtomicU64,
@@ -206,7 +226,47 @@ impl ConnectionCell {
         if w.admits_freely() {
             return true;
         }
+        if w.state() == State::Open && !w.removed() && self.reject_open(cx) {
+            return false;
+        }
         self.check_slow(cx, w).is_ok()
+    }
+
+    /// A check on an `Open` circuit that has not expired: counts the rejection and
+    /// returns true; false means the deadline passed (the caller takes the slow path).
+    #[inline(always)]
+    fn reject_open(&self, cx: &Context) -> bool {
+        // Relaxed: ordered by the caller's Acquire load of the word (the deadline is
+        // written before the CAS that opened the circuit).
+        let until = self.deadline.load(Ordering::Relaxed);
+        if until == NEVER || cx.clock.recent() < until {
+            self.tally.incr(REJECTED, lane());
+            return true;
+        }
+        false
+    }
+
+    /// The full error for a refused check, with the time until the deadline when open.
+    #[cold]
+    fn refusal_error(&self, cx: &Context, r: Refusal) -> Error {
+        match r {
+            Refusal::Removed => Error::NotFound,
+            Refusal::HalfOpen => Error::Rejected {
+                state: State::HalfOpen,
+                retry_after: None,
+            },
+            Refusal::Open => {
+                // Relaxed: a hint for the caller, read after the refusal's Acquire load.
+                let until = self.deadline.load(Ordering::Relaxed);
+                let now = cx.clock.recent();
+                let retry_after =
+                    (until != NEVER).then(|| Duration::from_nanos(until.saturating_sub(now)));
+                Error::Rejected {
+                    state: State::Open,
+                    retry_after,
+                }
+            }
+        }
     }
 
     /// Like [`available`](Self::available), but returns the admission ticket or why not.
@@ -223,13 +283,14 @@ impl ConnectionCell {
             });
         }
         self.check_slow(cx, w)
+            .map_err(|r| self.refusal_error(cx, r))
     }
 
     #[cold]
-    fn check_slow(&self, cx: &Context, mut w: Word) -> Result<Ticket, Error> {
+    fn check_slow(&self, cx: &Context, mut w: Word) -> Result<Ticket, Refusal> {
         loop {
             if w.removed() {
-                return Err(Error::NotFound);
+                return Err(Refusal::Removed);
             }
             match w.state() {
                 State::Unknown | State::Closed => {
@@ -239,17 +300,8 @@ impl ConnectionCell {
                     })
                 }
                 State::Open => {
-                    let now = cx.clock.recent();
-                    // Relaxed: ordered by the Acquire load of `w` (written before its CAS).
-                    let until = self.deadline.load(Ordering::Relaxed);
-                    if until == NEVER || now < until {
-                        self.tally.incr(REJECTED, lane());
-                        let retry_after =
-                            (until != NEVER).then(|| Duration::from_nanos(until - now));
-                        return Err(Error::Rejected {
-                            state: State::Open,
-                            retry_after,
-                        });
+                    if self.reject_open(cx) {
+                        return Err(Refusal::Open);
                     }
                     return self.locked_check(cx);
                 }
@@ -265,10 +317,7 @@ impl ConnectionCell {
                     }
                     if w.in_flight() >= self.probes(cx).min(crate::rules::MAX_PROBES) {
                         self.tally.incr(REJECTED, lane());
-                        return Err(Error::Rejected {
-                            state: State::HalfOpen,
-                            retry_after: None,
-                        });
+                        return Err(Refusal::HalfOpen);
                     }
                     // Stamp before the CAS, so a timeout decision that sees this admission
                     // in the word also sees a probe time at least this recent. fetch_max:
@@ -297,17 +346,13 @@ impl ConnectionCell {
     }
 
     #[cold]
-    fn locked_check(&self, cx: &Context) -> Result<Ticket, Error> {
-        let (fx, m2, now) = self.locked(cx, Input::Check, None)?;
-        match fx.outcome {
-            Outcome::Rejected => {
-                let retry_after = (m2.state == State::Open && m2.open_until != NEVER)
-                    .then(|| Duration::from_nanos(m2.open_until.saturating_sub(now)));
-                Err(Error::Rejected {
-                    state: m2.state,
-                    retry_after,
-                })
-            }
+    fn locked_check(&self, cx: &Context) -> Result<Ticket, Refusal> {
+        let (fx, m2, _) = self
+            .locked(cx, Input::Check, None)
+            .map_err(|_| Refusal::Removed)?;
+        match (fx.outcome, m2.state) {
+            (Outcome::Rejected, State::Open) => Err(Refusal::Open),
+            (Outcome::Rejected, _) => Err(Refusal::HalfOpen),
             _ => Ok(Ticket {
                 gen: Word::encode(&m2, 0).gen(),
                 probe: m2.state == State::HalfOpen,
@@ -360,32 +405,28 @@ impl ConnectionCell {
         reason: Option<&str>,
     ) -> Result<(), Error> {
         match self.report_fast(cx, outcome, ticket) {
-            Some(done) => done,
-            None => self.report_slow(cx, outcome, ticket, reason),
+            Fast::Counted => Ok(()),
+            Fast::Removed => Err(Error::NotFound),
+            Fast::Slow => self.report_slow(cx, outcome, ticket, reason),
         }
     }
 
     /// The lock-free part of a report: counts it if that changes no state, with at most
-    /// one CAS (zeroing or raising the consecutive count) and no event. `None` means the
-    /// report needs [`report_slow`](Self::report_slow): a state change, a lost CAS race,
+    /// one CAS (zeroing or raising the consecutive count) and no event. [`Fast::Slow`]
+    /// means the report needs [`report_slow`](Self::report_slow): a state change, a lost CAS race,
     /// or a subscriber that wants the report's event.
-    #[inline]
-    pub fn report_fast(
-        &self,
-        cx: &Context,
-        outcome: Outcome,
-        ticket: Option<Ticket>,
-    ) -> Option<Result<(), Error>> {
+    #[inline(always)]
+    pub fn report_fast(&self, cx: &Context, outcome: Outcome, ticket: Option<Ticket>) -> Fast {
         let w = self.word();
         if w.removed() {
-            return Some(Err(Error::NotFound));
+            return Fast::Removed;
         }
         let (success, ty) = match outcome {
             Outcome::Success => (true, EventType::Success),
             _ => (false, EventType::Failure),
         };
         if cx.bus.wants(ty) {
-            return None;
+            return Fast::Slow;
         }
         let current = ticket.is_none_or(|t| t.gen == w.gen());
         let next = match w.state() {
@@ -395,7 +436,7 @@ impl ConnectionCell {
                 w.with_payload(w.consecutive() + 1)
             }
             State::Open if !self.open_expired(cx.clock.recent()) => w,
-            _ => return None,
+            _ => return Fast::Slow,
         };
         if next != w
             && self
@@ -404,10 +445,10 @@ impl ConnectionCell {
                 .compare_exchange(w.0, next.0, Ordering::AcqRel, Ordering::Acquire)
                 .is_err()
         {
-            return None;
+            return Fast::Slow;
         }
         self.count(cx, success);
-        Some(Ok(()))
+        Fast::Counted
     }
 
     /// The locked part of a report: [`step`] under the transition lock.
@@ -463,7 +504,7 @@ impl ConnectionCell {
     }
 
     /// Counts a report that changes no state (the lock-free path; no event is wanted).
-    #[inline]
+    #[inline(always)]
     fn count(&self, cx: &Context, success: bool) {
         let now = cx.clock.recent();
         let (kind, stamp) = if success {

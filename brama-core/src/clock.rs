@@ -94,7 +94,7 @@ pub struct SystemClock {
 
 struct SystemInner {
     origin: Instant,
-    recent: AtomicU64,
+    recent: Arc<AtomicU64>,
 }
 
 impl SystemClock {
@@ -103,7 +103,7 @@ impl SystemClock {
         SystemClock {
             inner: Arc::new(SystemInner {
                 origin: Instant::now(),
-                recent: AtomicU64::new(0),
+                recent: Arc::new(AtomicU64::new(0)),
             }),
         }
     }
@@ -152,14 +152,19 @@ impl fmt::Debug for SystemClock {
 
 /// The clock a registry runs on: the system clock, a [`ManualClock`], or any [`Clock`].
 ///
-/// An enum rather than a trait object so the hot-path reading is an inlined atomic load.
+/// The hot-path reading is one load of a shared atomic (the system clock's cached
+/// reading, or the manual clock's time) with no dispatch; only a custom clock is called.
 #[derive(Clone)]
-pub enum ClockSource {
-    /// The system's monotonic clock (the default).
+pub struct ClockSource {
+    kind: Kind,
+    /// What `recent()` loads: the system clock's cache or the manual clock's time.
+    fast: Arc<AtomicU64>,
+}
+
+#[derive(Clone)]
+enum Kind {
     System(SystemClock),
-    /// A manual clock (tests).
     Manual(ManualClock),
-    /// A user clock; both readings call it.
     Custom(Arc<dyn Clock>),
 }
 
@@ -167,10 +172,10 @@ impl ClockSource {
     /// The precise time since origin.
     #[inline]
     pub fn now(&self) -> Nanos {
-        match self {
-            ClockSource::System(c) => c.nanos(),
-            ClockSource::Manual(c) => c.nanos(),
-            ClockSource::Custom(c) => nanos(c.now()),
+        match &self.kind {
+            Kind::System(c) => c.nanos(),
+            Kind::Manual(c) => c.nanos(),
+            Kind::Custom(c) => nanos(c.now()),
         }
     }
 
@@ -178,55 +183,64 @@ impl ClockSource {
     /// behind for the system clock.
     #[inline]
     pub fn recent(&self) -> Nanos {
-        match self {
-            ClockSource::System(c) => c.recent_nanos(),
-            ClockSource::Manual(c) => c.nanos(),
-            ClockSource::Custom(c) => nanos(c.now()),
+        if let Kind::Custom(c) = &self.kind {
+            return nanos(c.now());
         }
+        // Relaxed: a lone monotonic value (see `SystemClock::recent_nanos`).
+        self.fast.load(Ordering::Relaxed)
     }
 
     /// Refreshes the cached reading, where there is one.
     pub fn refresh(&self) {
-        if let ClockSource::System(c) = self {
+        if let Kind::System(c) = &self.kind {
             c.refresh();
         }
     }
 
     /// Whether the hot-path reading needs [`ClockSource::refresh`] to advance.
     pub fn needs_refresh(&self) -> bool {
-        matches!(self, ClockSource::System(_))
+        matches!(self.kind, Kind::System(_))
     }
 
     /// Wraps any clock.
     pub fn custom(clock: impl Clock) -> ClockSource {
-        ClockSource::Custom(Arc::new(clock))
+        ClockSource {
+            kind: Kind::Custom(Arc::new(clock)),
+            fast: Arc::new(AtomicU64::new(0)),
+        }
     }
 }
 
 impl Default for ClockSource {
     fn default() -> ClockSource {
-        ClockSource::System(SystemClock::new())
+        ClockSource::from(SystemClock::new())
     }
 }
 
 impl From<ManualClock> for ClockSource {
     fn from(c: ManualClock) -> ClockSource {
-        ClockSource::Manual(c)
+        ClockSource {
+            fast: Arc::clone(&c.now),
+            kind: Kind::Manual(c),
+        }
     }
 }
 
 impl From<SystemClock> for ClockSource {
     fn from(c: SystemClock) -> ClockSource {
-        ClockSource::System(c)
+        ClockSource {
+            fast: Arc::clone(&c.inner.recent),
+            kind: Kind::System(c),
+        }
     }
 }
 
 impl fmt::Debug for ClockSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ClockSource::System(c) => c.fmt(f),
-            ClockSource::Manual(c) => c.fmt(f),
-            ClockSource::Custom(_) => f.write_str("ClockSource::Custom"),
+        match &self.kind {
+            Kind::System(c) => c.fmt(f),
+            Kind::Manual(c) => c.fmt(f),
+            Kind::Custom(_) => f.write_str("ClockSource::Custom"),
         }
     }
 }

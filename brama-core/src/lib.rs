@@ -27,7 +27,7 @@ pub mod state;
 pub mod status;
 pub mod word;
 
-pub use cell::{CellRef, ConnectionCell, Ticket};
+pub use cell::{CellRef, ConnectionCell, Fast, Ticket};
 pub use clock::{Clock, ClockSource, ManualClock, SystemClock};
 pub use config::{Config, ExpiryStrategy, OpenDuration, OpenOptions, Options, Settings};
 pub use context::Context;

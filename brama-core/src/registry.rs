@@ -11,7 +11,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::cell::{CellRef, ConnectionCell, Ticket};
+use crate::cell::{CellRef, ConnectionCell, Fast, Ticket};
 use crate::clock::{nanos, ClockSource, Nanos};
 use crate::config::{Config, OpenOptions, Options, Settings};
 use crate::context::Context;
@@ -348,13 +348,13 @@ impl Registry {
         // The fast path runs under the shard's read lock: removal cannot interleave.
         let found = self.map.get(&key, |cell| {
             match cell.report_fast(&self.cx, outcome, None) {
-                Some(done) => Err(done),
-                None => Ok(CellRef::clone(cell)),
+                Fast::Counted => None,
+                Fast::Removed | Fast::Slow => Some(CellRef::clone(cell)),
             }
         });
         let cell = match found {
-            Some(Err(done)) => return done,
-            Some(Ok(cell)) => cell,
+            Some(None) => return Ok(()),
+            Some(Some(cell)) => cell,
             None => self.auto(key)?,
         };
         // Off the guard, only the locked path may count: removal takes the same lock,

@@ -48,6 +48,13 @@ impl Word {
         self.0 & FREE_MASK == 0
     }
 
+    /// Whether the circuit is `Closed`, registered, with no consecutive failures: the
+    /// state in which a success changes nothing (one mask and compare).
+    #[inline]
+    pub const fn is_clean_closed(self) -> bool {
+        self.0 & (0xFFFF_FFFF << PAYLOAD_SHIFT | REMOVED | 0b11) == 1
+    }
+
     /// The backoff step.
     pub const fn step(self) -> u32 {
         ((self.0 >> STEP_SHIFT) & STEP_MAX) as u32
@@ -149,6 +156,13 @@ mod tests {
         );
         assert_eq!(closed.consecutive(), u32::MAX);
         assert!(closed.admits_freely());
+        assert!(!closed.is_clean_closed(), "failures pending");
+        assert!(closed.with_payload(0).is_clean_closed());
+        assert!(!closed.with_payload(0).with_removed().is_clean_closed());
+        assert!(
+            !Word::encode(&Machine::new(), 0).is_clean_closed(),
+            "Unknown is not Closed"
+        );
         assert!(!closed.with_removed().admits_freely());
         assert!(closed.with_removed().removed());
         let big_step = Word::encode(&Machine { step: 5000, ..m }, 0);
