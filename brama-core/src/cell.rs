@@ -65,33 +65,36 @@ enum Refusal {
 }
 
 /// One tracked connection.
+#[repr(C)] // field order is the cache-line layout: see below
 pub struct ConnectionCell {
+    // First cache line: everything a sweep reads (state, deadline, activity, handles).
     word: AtomicU64,
     // Open: when the circuit may move to HalfOpen (NEVER if opened indefinitely).
     // HalfOpen: when the latest probe was admitted. One field, because the two are never
     // needed in the same state.
     deadline: AtomicU64,
-    open_duration: AtomicU64,
+    last_success: AtomicU64,
+    last_failure: AtomicU64,
+    changed_at: AtomicU64,
+    touched_at: AtomicU64,
+    registered_at: Nanos,
+    handles: AtomicU32,
     // Consecutive failures shown while Open/HalfOpen (the word's payload is busy then).
     frozen: AtomicU32,
-    handles: AtomicU32,
+    // Second line: the key and what reports and transitions read.
+    key: OwnedKey,
     // Per-connection overrides of the hot scalars; 0 = follow the registry default.
     threshold: AtomicU32,
     probes: AtomicU32,
+    open_duration: AtomicU64,
+    trips: AtomicU64,
+    opened_at: AtomicU64,
     // Successes, failures, rejected checks (indexes SUCCESSES, FAILURES, REJECTED).
     tally: Tally<3>,
-    trips: AtomicU64,
-    registered_at: Nanos,
-    last_success: AtomicU64,
-    last_failure: AtomicU64,
-    opened_at: AtomicU64,
-    changed_at: AtomicU64,
-    touched_at: AtomicU64,
     overrides: ArcSwapOption<Options>,
     // Rarely written (register, configure under the transition lock); 8 bytes when empty.
     metadata: ArcSwapOption<BTreeMap<String, String>>,
     transition: Mutex<()>,
-    key: OwnedKey,
 }
 
 impl ConnectionCell {
@@ -226,6 +229,14 @@ impl ConnectionCell {
         if w.admits_freely() {
             return true;
         }
+        self.available_not_free(cx, w)
+    }
+
+    /// `available` off the free path: the common rejection by an open circuit inline,
+    /// everything else through `check_slow`. Kept out of line so `available` itself
+    /// stays one load and one branch wherever it is inlined.
+    #[inline(never)]
+    fn available_not_free(&self, cx: &Context, w: Word) -> bool {
         if w.state() == State::Open && !w.removed() && self.reject_open(cx) {
             return false;
         }

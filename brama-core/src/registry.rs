@@ -174,10 +174,14 @@ impl Registry {
     }
 
     fn insert(&self, owned: OwnedKey, options: &Options) -> Result<CellRef, Error> {
-        if self.map.get(&owned, |_| ()).is_some() {
-            return Err(Error::AlreadyRegistered);
+        if let Err(full) = self.reserve() {
+            // At capacity, a duplicate is still reported as the duplicate it is.
+            return Err(if self.map.get(&owned, |_| ()).is_some() {
+                Error::AlreadyRegistered
+            } else {
+                full
+            });
         }
-        self.reserve()?;
         let now = self.cx.clock.now();
         let cell = Arc::new(ConnectionCell::new(owned, now, options));
         // Held from before the connection is visible until `Registered` is published:
