@@ -198,6 +198,60 @@ fn cycle_of(p: &Permit<'_>) -> u32 {
         .unwrap_or_else(|_| panic!("no cycle number in {s}"))
 }
 
+/// A barrier for rounds of work that a panicking thread breaks: its peers then fail
+/// too instead of waiting for it forever (a failed assertion in one worker must fail
+/// the test, not hang it).
+struct Rounds {
+    state: Mutex<(usize, u64, bool)>, // (arrived, generation, broken)
+    changed: std::sync::Condvar,
+    n: usize,
+}
+
+impl Rounds {
+    fn new(n: usize) -> Arc<Rounds> {
+        Arc::new(Rounds {
+            state: Mutex::new((0, 0, false)),
+            changed: std::sync::Condvar::new(),
+            n,
+        })
+    }
+
+    /// Waits for all `n` threads; true in exactly one of them (the leader).
+    fn wait(&self) -> bool {
+        let mut g = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        assert!(!g.2, "a peer thread failed");
+        let generation = g.1;
+        g.0 += 1;
+        if g.0 == self.n {
+            g.0 = 0;
+            g.1 += 1;
+            self.changed.notify_all();
+            return true;
+        }
+        while g.1 == generation && !g.2 {
+            g = self.changed.wait(g).unwrap_or_else(|p| p.into_inner());
+        }
+        assert!(!g.2, "a peer thread failed");
+        false
+    }
+
+    /// Held by each participant: if the thread unwinds, the barrier breaks.
+    fn guard(self: &Arc<Rounds>) -> RoundsGuard {
+        RoundsGuard(Arc::clone(self))
+    }
+}
+
+struct RoundsGuard(Arc<Rounds>);
+
+impl Drop for RoundsGuard {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            self.0.state.lock().unwrap_or_else(|p| p.into_inner()).2 = true;
+            self.0.changed.notify_all();
+        }
+    }
+}
+
 /// Registers `key` (after `NotFound`); returns whether this call registered it.
 fn register_again(brama: &Brama, key: Key<'_>) -> bool {
     match brama.register(key, Options::new()) {
@@ -281,12 +335,13 @@ fn state_changes_are_legal_paths(
     // admission and down right before the report, so never above the true number.
     let in_flight: Arc<Mutex<HashMap<(usize, u32), u32>>> = Arc::default();
     let most = Arc::new(AtomicUsize::new(0));
-    let barrier = Arc::new(Barrier::new(threads));
+    let barrier = Rounds::new(threads);
     let workers: Vec<_> = (0..threads)
         .map(|t| {
             let (brama, barrier) = (brama.clone(), Arc::clone(&barrier));
             let (in_flight, most) = (Arc::clone(&in_flight), Arc::clone(&most));
             thread::spawn(move || {
+                let _breaks = barrier.guard();
                 let mut rng = Rng::new(t as u64 + 1);
                 barrier.wait();
                 for _ in 0..rounds {
@@ -338,7 +393,7 @@ fn state_changes_are_legal_paths(
                         }
                     }
                     // A quiet spell: circuits close, then idle ones get evicted.
-                    if barrier.wait().is_leader() {
+                    if barrier.wait() {
                         quiet_spell(&brama, Duration::from_millis(3), Duration::from_millis(8));
                     }
                     barrier.wait();
@@ -417,11 +472,12 @@ fn reports_are_conserved(threads: usize, rounds: usize, iterations: usize, churn
     let n = KEYS.len();
     let stop = Arc::new(AtomicBool::new(false));
     let barrier = Arc::new(Barrier::new(threads + usize::from(churn)));
-    let round = Arc::new(Barrier::new(threads));
+    let round = Rounds::new(threads);
     let workers: Vec<_> = (0..threads)
         .map(|t| {
             let (brama, barrier, round) = (brama.clone(), Arc::clone(&barrier), Arc::clone(&round));
             thread::spawn(move || {
+                let _breaks = round.guard();
                 let mut rng = Rng::new(100 + t as u64);
                 let mut ok = vec![0u64; n];
                 let mut registered = vec![0usize; n];
@@ -443,7 +499,7 @@ fn reports_are_conserved(threads: usize, rounds: usize, iterations: usize, churn
                         }
                     }
                     // A quiet spell: circuits close, then idle ones get evicted.
-                    if round.wait().is_leader() {
+                    if round.wait() {
                         let (closed, again) =
                             quiet_spell(&brama, Duration::from_millis(3), Duration::from_millis(8));
                         for k in 0..n {
@@ -479,14 +535,15 @@ fn reports_are_conserved(threads: usize, rounds: usize, iterations: usize, churn
     });
     let mut ok = vec![0u64; n];
     let mut registered = vec![1usize; n];
-    for w in workers {
-        let (o, r) = w.join().expect("worker");
+    let joined: Vec<_> = workers.into_iter().map(JoinHandle::join).collect();
+    stop.store(true, Ordering::Relaxed);
+    for w in joined {
+        let (o, r) = w.expect("worker");
         for k in 0..n {
             ok[k] += o[k];
             registered[k] += r[k];
         }
     }
-    stop.store(true, Ordering::Relaxed);
     let mut unregistered = vec![0usize; n];
     if let Some(c) = churner {
         let (r, u) = c.join().expect("churner");
