@@ -10,6 +10,8 @@ Usage (from the workspace root, after the benches have run):
     cargo bench -p benches --bench hot_path
     cargo bench -p benches --bench contention
     python3 scripts/bench_chart.py [--criterion-dir DIR] [--out-dir DIR]
+    python3 scripts/bench_chart.py --from-summary docs/benchmarks/summary.json
+        (re-draw the charts and the table from a saved summary instead)
 
 Input: criterion's output, <criterion-dir>/<group>/<id...>/new/estimates.json
 (the mean's point estimate, in ns) and the benchmark.json beside it (the real
@@ -40,12 +42,13 @@ ROOT = Path(__file__).resolve().parent.parent
 HOT_PATH_ORDER = [
     "baseline/atomic_load",
     "baseline/dashmap_get",
-    "brama/conn_available",
-    "brama/available",
-    "brama/conn_success",
-    "brama/success",
-    "brama/conn_permit_ok",
-    "brama/call_ok",
+    "brama/handle_available",
+    "brama/handle_success",
+    "brama/handle_failure",
+    "brama/key_available",
+    "brama/key_success",
+    "brama/handle_acquire_success",
+    "brama/open_reject",
     "recloser/call_ok",
     "failsafe/is_call_permitted",
     "failsafe/on_success",
@@ -58,24 +61,65 @@ CONTENTION_CASES = ["same_key/1t", "same_key/2t", "diff_keys/2t"]
 
 # (numerator, denominator) pairs for the ratio table, hot_path group.
 HOT_PATH_RATIOS = [
+    ("brama/handle_available", "baseline/atomic_load"),
+    ("brama/key_available", "baseline/dashmap_get"),
+    ("brama/handle_success", "baseline/atomic_load"),
+    ("brama/handle_failure", "baseline/atomic_load"),
+    ("brama/open_reject", "baseline/atomic_load"),
     ("baseline/dashmap_get", "baseline/atomic_load"),
-    ("brama/conn_available", "baseline/atomic_load"),
-    ("brama/available", "baseline/dashmap_get"),
-    ("brama/call_ok", "dashmap_recloser/key_call_ok"),
-    ("brama/call_ok", "baseline/dashmap_get"),
-    ("recloser/call_ok", "baseline/atomic_load"),
-    ("failsafe/is_call_permitted", "baseline/atomic_load"),
-    ("failsafe/on_success", "baseline/atomic_load"),
-    ("circuitbreaker_rs/call_ok", "baseline/atomic_load"),
     ("dashmap_recloser/key_call_ok", "baseline/dashmap_get"),
-    ("dashmap_recloser/key_call_ok", "recloser/call_ok"),
 ]
 
 
+def _m(group: dict, i: str):
+    e = group.get(i)
+    return e["mean_ns"] if e else None
+
+
+def _div(a, b):
+    return None if a is None or b in (None, 0) else a / b
+
+
+def _add(a, b):
+    return None if a is None or b is None else a + b
+
+
+# The targets of issue "Benchmarks and speed": (figure, how it is computed, bound, sense).
+TARGETS = [
+    ("handle_available / atomic_load", lambda h, c: _div(_m(h, "brama/handle_available"), _m(h, "baseline/atomic_load")), 1.3, "<="),
+    ("key_available / dashmap_get", lambda h, c: _div(_m(h, "brama/key_available"), _m(h, "baseline/dashmap_get")), 1.2, "<="),
+    ("handle_success / atomic_load", lambda h, c: _div(_m(h, "brama/handle_success"), _m(h, "baseline/atomic_load")), 4.0, "<="),
+    ("handle_failure / atomic_load", lambda h, c: _div(_m(h, "brama/handle_failure"), _m(h, "baseline/atomic_load")), 4.0, "<="),
+    ("open_reject / atomic_load", lambda h, c: _div(_m(h, "brama/open_reject"), _m(h, "baseline/atomic_load")), 6.0, "<="),
+    ("recloser/call_ok / (handle_available + handle_success)", lambda h, c: _div(_m(h, "recloser/call_ok"), _add(_m(h, "brama/handle_available"), _m(h, "brama/handle_success"))), 4.0, ">="),
+    ("dashmap_recloser/key_call_ok / (key_available + key_success)", lambda h, c: _div(_m(h, "dashmap_recloser/key_call_ok"), _add(_m(h, "brama/key_available"), _m(h, "brama/key_success"))), 1.5, ">="),
+    ("contention key_available same key 2t / 1t", lambda h, c: _div(_m(c, "brama/key_available/same_key/2t"), _m(c, "brama/key_available/same_key/1t")), 1.3, "<="),
+    ("contention handle_success same key 2t / 1t", lambda h, c: _div(_m(c, "brama/handle_success/same_key/2t"), _m(c, "brama/handle_success/same_key/1t")), 2.5, "<="),
+    ("contention same key 2t: recloser / (handle_available + handle_success)", lambda h, c: _div(_m(c, "recloser/call_ok/same_key/2t"), _add(_m(c, "brama/handle_available/same_key/2t"), _m(c, "brama/handle_success/same_key/2t"))), 10.0, ">="),
+]
+
+
+def build_targets(hot: dict, cont: dict) -> list[dict]:
+    rows = []
+    for name, f, bound, sense in TARGETS:
+        v = f(hot, cont)
+        met = None if v is None else (v <= bound if sense == "<=" else v >= bound)
+        rows.append({"figure": name, "value": v, "target": f"{sense} {bound}", "met": met})
+    return rows
+
+
 def default_criterion_dir() -> Path:
+    # criterion resolves the target dir from the bench's working directory, which
+    # cargo sets to the package (benches/), so look there as well as at the root.
     target = os.environ.get("CARGO_TARGET_DIR")
-    base = Path(target) if target else ROOT / "target"
-    return base / "criterion"
+    candidates = []
+    if target:
+        candidates += [Path(target), ROOT / "benches" / target, ROOT / target]
+    candidates += [ROOT / "target", ROOT / "benches" / "target"]
+    for base in candidates:
+        if (base / "criterion" / "hot_path").is_dir():
+            return base / "criterion"
+    return candidates[0] / "criterion"
 
 
 def read_group(criterion_dir: Path, group: str) -> dict[str, dict]:
@@ -173,6 +217,13 @@ def print_tables(hot: dict, cont: dict, ratios: list[dict]) -> None:
             vals = [fmt_ns(cont.get(f"{impl}/{c}", {}).get("mean_ns")) for c in CONTENTION_CASES]
             print(f"  {impl:<{w}}  " + "  ".join(f"{v:>13}" for v in vals))
         print()
+    print("targets (one run)")
+    tw = max(len(t["figure"]) for t in build_targets(hot, cont))
+    for t in build_targets(hot, cont):
+        v = "-" if t["value"] is None else f"{t['value']:.2f}"
+        met = {True: "met", False: "NOT met", None: "-"}[t["met"]]
+        print(f"  {t['figure']:<{tw}}  {v:>8}  target {t['target']:<7} {met}")
+    print()
     print("ratios (mean / mean)")
     w = max(len(f"{r['num']} / {r['den']}") for r in ratios)
     for r in ratios:
@@ -248,7 +299,9 @@ def plot_contention(plt, cont: dict, path: Path) -> bool:
         ax.set_yscale("log")
     ax.set_ylabel("mean ns per operation per thread" + (" (log)" if log else ""))
     ax.set_title("contention: 1 vs 2 threads, same key vs different keys")
-    ax.legend()
+    if not log and all_vals:
+        ax.set_ylim(top=max(all_vals) * 1.25)  # room for the legend above the bars
+    ax.legend(loc="upper center", ncol=len(CONTENTION_CASES), fontsize=8)
     ax.grid(axis="y", alpha=0.3, which="both")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -260,21 +313,34 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--criterion-dir", type=Path, default=default_criterion_dir())
     ap.add_argument("--out-dir", type=Path, default=ROOT / "docs" / "benchmarks")
+    ap.add_argument(
+        "--from-summary",
+        type=Path,
+        help="read the entries from a summary.json this script wrote, not from criterion",
+    )
     args = ap.parse_args()
 
-    hot = read_group(args.criterion_dir, "hot_path")
-    cont = read_group(args.criterion_dir, "contention")
-    if not hot and not cont:
-        print(f"warning: no criterion results under {args.criterion_dir}", file=sys.stderr)
+    if args.from_summary:
+        saved = json.loads(args.from_summary.read_text())
+        hot = saved.get("groups", {}).get("hot_path", {})
+        cont = saved.get("groups", {}).get("contention", {})
+        generated_at = saved.get("generated_at")
+    else:
+        hot = read_group(args.criterion_dir, "hot_path")
+        cont = read_group(args.criterion_dir, "contention")
+        generated_at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        if not hot and not cont:
+            print(f"warning: no criterion results under {args.criterion_dir}", file=sys.stderr)
 
     ratios = build_ratios(hot, cont)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     summary = {
-        "generated_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "generated_at": generated_at,
         "unit": "ns",
         "statistic": "criterion mean point estimate (ci_*: 95 % confidence interval)",
         "groups": {"hot_path": hot, "contention": cont},
         "ratios": ratios,
+        "targets": build_targets(hot, cont),
     }
     (args.out_dir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
 
@@ -302,4 +368,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BrokenPipeError:  # e.g. piped into `head`
+        sys.exit(0)
