@@ -625,6 +625,7 @@ fn reports_are_conserved_large() {
 fn max_connections_never_overshoots(threads: usize, per_thread: usize, max: usize) {
     let brama = Brama::builder()
         .max_connections(max)
+        .event_queue_capacity(1 << 20)
         .build()
         .expect("valid");
     let collector = collect(brama.subscribe(Filter::new().event_type(EventType::Registered)));
