@@ -91,7 +91,19 @@ struct LaneCells<const N: usize>([AtomicU64; N]);
 #[derive(Debug)]
 pub struct Tally<const N: usize> {
     shared: [AtomicU64; N],
+    #[cfg(not(brama_loom))]
     lanes: std::sync::OnceLock<Box<[LaneCells<N>; OWNED_LANES]>>,
+    // Under loom the lanes are allocated up front: std's OnceLock synchronises in a way
+    // loom cannot see, and what the models check is the lane protocol, not the
+    // (trusted) one-time allocation.
+    #[cfg(brama_loom)]
+    lanes: Box<[LaneCells<N>; OWNED_LANES]>,
+}
+
+fn new_lanes<const N: usize>() -> Box<[LaneCells<N>; OWNED_LANES]> {
+    Box::new(std::array::from_fn(|_| {
+        LaneCells(std::array::from_fn(|_| AtomicU64::new(0)))
+    }))
 }
 
 impl<const N: usize> Tally<N> {
@@ -99,8 +111,29 @@ impl<const N: usize> Tally<N> {
     pub fn new() -> Tally<N> {
         Tally {
             shared: std::array::from_fn(|_| AtomicU64::new(0)),
+            #[cfg(not(brama_loom))]
             lanes: std::sync::OnceLock::new(),
+            #[cfg(brama_loom)]
+            lanes: new_lanes(),
         }
+    }
+
+    /// The owned lanes, allocated on first use.
+    #[inline]
+    fn lanes(&self) -> &[LaneCells<N>; OWNED_LANES] {
+        #[cfg(not(brama_loom))]
+        return self.lanes.get_or_init(new_lanes);
+        #[cfg(brama_loom)]
+        return &self.lanes;
+    }
+
+    /// The owned lanes, if any were allocated.
+    #[inline]
+    fn lanes_if_any(&self) -> Option<&[LaneCells<N>; OWNED_LANES]> {
+        #[cfg(not(brama_loom))]
+        return self.lanes.get().map(|b| &**b);
+        #[cfg(brama_loom)]
+        return Some(&self.lanes);
     }
 
     /// Adds one to counter `kind` through `lane`. An owned lane must be owned by the
@@ -108,12 +141,7 @@ impl<const N: usize> Tally<N> {
     #[inline]
     pub fn incr(&self, kind: usize, lane: Lane) {
         if lane.is_owned() {
-            let lanes = self.lanes.get_or_init(|| {
-                Box::new(std::array::from_fn(|_| {
-                    LaneCells(std::array::from_fn(|_| AtomicU64::new(0)))
-                }))
-            });
-            let cell = &lanes[lane.0 as usize].0[kind];
+            let cell = &self.lanes()[lane.0 as usize].0[kind];
             // Relaxed: only this thread writes the cell (lane ownership), so load+store is
             // exact; readers are ordered by whatever publishes the report (a later
             // Release on the connection's word, handle count, map lock or thread join).
@@ -131,7 +159,7 @@ impl<const N: usize> Tally<N> {
     pub fn sum(&self, kind: usize) -> u64 {
         // Relaxed: a snapshot; see `incr`.
         let shared = self.shared[kind].load(Ordering::Relaxed);
-        self.lanes.get().map_or(shared, |lanes| {
+        self.lanes_if_any().map_or(shared, |lanes| {
             lanes.iter().fold(shared, |acc, l| {
                 acc.wrapping_add(l.0[kind].load(Ordering::Relaxed))
             })
