@@ -15,32 +15,13 @@ use std::time::{Duration, Instant};
 
 use brama_sync::{Brama, Cause, EventKind, EventType, Filter, OpenOptions, Options, State};
 
-const WATCHDOG: Duration = Duration::from_secs(10);
+mod watchdog;
+use watchdog::with_watchdog;
 
 /// This file's tests count janitor threads: one at a time.
 fn serial() -> MutexGuard<'static, ()> {
     static SERIAL: Mutex<()> = Mutex::new(());
     SERIAL.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Runs `f` on its own thread and fails the test if it has not finished within
-/// [`WATCHDOG`] (a hang becomes a failure; the stuck thread is left behind).
-fn with_watchdog<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    let worker = thread::spawn(move || {
-        let out = f();
-        let _ = tx.send(());
-        out
-    });
-    match rx.recv_timeout(WATCHDOG) {
-        Ok(()) => worker.join().expect("worker"),
-        // The worker panicked: surface its panic.
-        Err(mpsc::RecvTimeoutError::Disconnected) => match worker.join() {
-            Ok(out) => out,
-            Err(panic) => std::panic::resume_unwind(panic),
-        },
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("{what}: still running after {WATCHDOG:?}"),
-    }
 }
 
 /// The kernel ids of this process's threads named `brama-janitor`.

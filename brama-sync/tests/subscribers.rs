@@ -5,33 +5,14 @@
 //! a watchdog that fails the test after 10 s instead of hanging.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
 use brama_sync::{Brama, Error, EventKind, EventType, Filter, Options};
 
-const WATCHDOG: Duration = Duration::from_secs(10);
-
-/// Runs `f` on its own thread and fails the test if it has not finished within
-/// [`WATCHDOG`] (a deadlock becomes a failure; the stuck threads are left behind).
-fn with_watchdog<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    let worker = thread::spawn(move || {
-        let out = f();
-        let _ = tx.send(());
-        out
-    });
-    match rx.recv_timeout(WATCHDOG) {
-        Ok(()) => worker.join().expect("worker"),
-        Err(mpsc::RecvTimeoutError::Disconnected) => match worker.join() {
-            Ok(out) => out,
-            Err(panic) => std::panic::resume_unwind(panic),
-        },
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("{what}: still running after {WATCHDOG:?}"),
-    }
-}
+mod watchdog;
+use watchdog::with_watchdog;
 
 /// Reports on `key` `n` times in a pattern that trips the circuit, lets it expire and
 /// closes it again; returns (successes, failures) that returned `Ok`.
