@@ -217,14 +217,17 @@ impl MiniRegistry {
     fn success(&self, key: &str) -> Result<(), Error> {
         let found = self.map.lock().unwrap().get(key).map(|cell| {
             match cell.report_fast(&self.cx, brama_core::rules::Outcome::Success, None) {
-                Some(done) => Err(done),
-                None => Ok(Arc::clone(cell)),
+                brama_core::Fast::Counted => None,
+                brama_core::Fast::Removed | brama_core::Fast::Slow => Some(Arc::clone(cell)),
             }
         });
         match found {
             None => Err(Error::NotFound),
-            Some(Err(done)) => done,
-            Some(Ok(cell)) => cell.success(&self.cx, None),
+            Some(None) => Ok(()),
+            // Off the map lock only the locked path counts, as in `Registry::report`.
+            Some(Some(cell)) => {
+                cell.report_slow(&self.cx, brama_core::rules::Outcome::Success, None, None)
+            }
         }
     }
 
