@@ -12,7 +12,7 @@ use crate::key::KeyView;
 #[cfg(not(brama_loom))]
 /// Shards: more than dashmap's default so that a sweep of a million connections holds
 /// any one shard for a short time.
-pub const SHARDS: usize = 128;
+pub const SHARDS: usize = 512;
 
 #[cfg(not(brama_loom))]
 mod imp {
