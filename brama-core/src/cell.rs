@@ -247,14 +247,11 @@ impl ConnectionCell {
     /// returns true; false means the deadline passed (the caller takes the slow path).
     #[inline(always)]
     fn reject_open(&self, cx: &Context) -> bool {
-        // Relaxed: ordered by the caller's Acquire load of the word (the deadline is
-        // written before the CAS that opened the circuit).
-        let until = self.deadline.load(Ordering::Relaxed);
-        if until == NEVER || cx.clock.recent() < until {
-            self.tally.incr(REJECTED, lane());
-            return true;
+        if self.open_expired(cx.clock.recent()) {
+            return false;
         }
-        false
+        self.tally.incr(REJECTED, lane());
+        true
     }
 
     /// The full error for a refused check, with the time until the deadline when open.

@@ -233,11 +233,6 @@ impl OwnedKey {
             n => self.text.get(..n as usize),
         }
     }
-
-    /// Heap bytes this key owns (reported separately from per-connection overhead).
-    pub fn heap_bytes(&self) -> usize {
-        self.text.len()
-    }
 }
 
 impl Hash for OwnedKey {

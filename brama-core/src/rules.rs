@@ -50,12 +50,6 @@ impl Machine {
             probe_at: 0,
         }
     }
-
-    /// Whether `available()` would answer true without changing anything (a check on a
-    /// circuit that needs no transition and admits without taking a probe slot).
-    pub fn admits_freely(&self) -> bool {
-        matches!(self.state, State::Unknown | State::Closed)
-    }
 }
 
 impl Default for Machine {
