@@ -414,8 +414,25 @@ impl ConnectionCell {
     ) -> Result<(), Error> {
         match self.report_fast(cx, outcome, ticket) {
             Fast::Counted => Ok(()),
+            fast => self.report_not_counted(cx, outcome, ticket, reason, fast),
+        }
+    }
+
+    /// The rest of [`report`](Self::report), out of line so that what callers inline is
+    /// only the counted case.
+    #[cold]
+    #[inline(never)]
+    fn report_not_counted(
+        &self,
+        cx: &Context,
+        outcome: Outcome,
+        ticket: Option<Ticket>,
+        reason: Option<&str>,
+        fast: Fast,
+    ) -> Result<(), Error> {
+        match fast {
             Fast::Removed => Err(Error::NotFound),
-            Fast::Slow => self.report_slow(cx, outcome, ticket, reason),
+            _ => self.report_slow(cx, outcome, ticket, reason),
         }
     }
 
@@ -426,6 +443,26 @@ impl ConnectionCell {
     #[inline(always)]
     pub fn report_fast(&self, cx: &Context, outcome: Outcome, ticket: Option<Ticket>) -> Fast {
         let w = self.word();
+        // The common case first: a success on a healthy circuit changes nothing, whatever
+        // the ticket's cycle (one mask and compare covers state, removal and count).
+        if outcome == Outcome::Success && w.is_clean_closed() && !cx.bus.wants(EventType::Success) {
+            self.count(cx, true);
+            return Fast::Counted;
+        }
+        self.report_fast_general(cx, outcome, ticket, w)
+    }
+
+    /// [`report_fast`](Self::report_fast) for everything but a success on a healthy
+    /// circuit; out of line so that callers inline only that case. `w` is the word the
+    /// caller loaded.
+    #[inline(never)]
+    fn report_fast_general(
+        &self,
+        cx: &Context,
+        outcome: Outcome,
+        ticket: Option<Ticket>,
+        w: Word,
+    ) -> Fast {
         if w.removed() {
             return Fast::Removed;
         }

@@ -206,34 +206,49 @@ mod current {
         TABLE.get_or_init(LaneTable::new)
     }
 
-    struct Holder(Cell<Option<Lane>>);
-
-    impl Drop for Holder {
-        fn drop(&mut self) {
-            if let Some(lane) = self.0.get() {
-                table().release(lane);
-            }
-        }
-    }
+    /// This thread's lane, or [`UNCLAIMED`]. No destructor, so reading it is one
+    /// thread-local load with no liveness check, even during thread teardown.
+    const UNCLAIMED: u8 = u8::MAX;
 
     thread_local! {
-        static HOLDER: Holder = const { Holder(Cell::new(None)) };
+        static LANE: Cell<u8> = const { Cell::new(UNCLAIMED) };
+        /// Armed once this thread owns a lane; its destructor gives the lane back.
+        static RELEASER: Releaser = const { Releaser(Cell::new(false)) };
+    }
+
+    struct Releaser(Cell<bool>);
+
+    impl Drop for Releaser {
+        fn drop(&mut self) {
+            // From here on this thread counts on the shared lane: a destructor of another
+            // thread-local that reports must not write a lane someone else may now own.
+            let lane = LANE.with(|l| l.replace(Lane::SHARED.0));
+            if self.0.get() && lane != UNCLAIMED {
+                table().release(Lane(lane));
+            }
+        }
     }
 
     /// The calling thread's lane, claimed on first use and given back at thread exit.
     #[inline]
     pub fn lane() -> Lane {
-        HOLDER
-            .try_with(|h| match h.0.get() {
-                Some(lane) => lane,
-                None => {
-                    let lane = table().claim();
-                    h.0.set(Some(lane));
-                    lane
-                }
-            })
-            // During thread teardown the holder is gone: the shared lane is always safe.
-            .unwrap_or(Lane::SHARED)
+        match LANE.with(Cell::get) {
+            UNCLAIMED => claim(),
+            lane => Lane(lane),
+        }
+    }
+
+    #[cold]
+    fn claim() -> Lane {
+        let mut lane = table().claim();
+        // An owned lane must be given back: if the releaser cannot be armed (the thread
+        // is tearing down), give it back now and count on the shared lane.
+        if lane.is_owned() && RELEASER.try_with(|r| r.0.set(true)).is_err() {
+            table().release(lane);
+            lane = Lane::SHARED;
+        }
+        LANE.with(|l| l.set(lane.0));
+        lane
     }
 }
 
