@@ -229,17 +229,17 @@ impl ConnectionCell {
         if w.admits_freely() {
             return true;
         }
-        self.available_not_free(cx, w)
-    }
-
-    /// `available` off the free path: the common rejection by an open circuit inline,
-    /// everything else through `check_slow`. Kept out of line so `available` itself
-    /// stays one load and one branch wherever it is inlined.
-    #[inline(never)]
-    fn available_not_free(&self, cx: &Context, w: Word) -> bool {
-        if w.state() == State::Open && !w.removed() && self.reject_open(cx) {
+        // The common refusal, an open circuit before its deadline, inline as well.
+        if w.is_open_registered() && self.reject_open(cx) {
             return false;
         }
+        self.available_slow(cx, w)
+    }
+
+    /// `available` for everything else, through `check_slow`.
+    #[cold]
+    #[inline(never)]
+    fn available_slow(&self, cx: &Context, w: Word) -> bool {
         self.check_slow(cx, w).is_ok()
     }
 

@@ -48,6 +48,12 @@ impl Word {
         self.0 & FREE_MASK == 0
     }
 
+    /// Whether the circuit is `Open` and registered (one mask and compare).
+    #[inline]
+    pub const fn is_open_registered(self) -> bool {
+        self.0 & (REMOVED | 0b11) == State::Open.to_bits()
+    }
+
     /// Whether the circuit is `Closed`, registered, with no consecutive failures: the
     /// state in which a success changes nothing (one mask and compare).
     #[inline]
