@@ -542,6 +542,7 @@ impl ConnectionCell {
         }
     }
 
+    #[inline]
     fn open_expired(&self, now: Nanos) -> bool {
         // Relaxed: ordered by the caller's Acquire load of the word.
         let until = self.deadline.load(Ordering::Relaxed);

@@ -26,6 +26,7 @@ impl Lane {
     pub const SHARED: Lane = Lane(OWNED_LANES as u8);
 
     /// Whether this lane is exclusively owned by its holder.
+    #[inline]
     pub fn is_owned(self) -> bool {
         (self.0 as usize) < OWNED_LANES
     }
