@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 HOT_PATH_ORDER = [
     "baseline/atomic_load",
     "baseline/dashmap_get",
+    "baseline/compare_exchange",
     "brama/handle_available",
     "brama/handle_success",
     "brama/handle_failure",
@@ -67,6 +68,8 @@ HOT_PATH_RATIOS = [
     ("brama/handle_failure", "baseline/atomic_load"),
     ("brama/open_reject", "baseline/atomic_load"),
     ("baseline/dashmap_get", "baseline/atomic_load"),
+    ("baseline/compare_exchange", "baseline/atomic_load"),
+    ("brama/handle_failure", "baseline/compare_exchange"),
     ("dashmap_recloser/key_call_ok", "baseline/dashmap_get"),
 ]
 

@@ -15,7 +15,7 @@
 
 use std::fmt;
 use std::hint::black_box;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,6 +54,20 @@ fn baseline_entries(c: &mut Criterion) {
         // Acquire: the ordering a breaker's state check needs to see the writes
         // that published the state.
         b.iter(|| black_box(&cell).load(Ordering::Acquire))
+    });
+
+    // The cost of one locked instruction, uncontended, in the same run: the floor of any
+    // report that must change shared state exactly (a failure below the threshold
+    // changes the consecutive count with one compare-and-swap). Not a target; it is
+    // what says whether a target can be reached at all.
+    let word = Arc::new(AtomicU64::new(0));
+    g.bench_function("baseline/compare_exchange", |b| {
+        b.iter(|| {
+            let w = black_box(&word);
+            let v = w.load(Ordering::Relaxed);
+            // AcqRel/Acquire: what brama's report CAS uses.
+            w.compare_exchange(v, v.wrapping_add(1), Ordering::AcqRel, Ordering::Acquire)
+        })
     });
 
     let map: DashMap<String, Arc<AtomicU8>, foldhash::fast::RandomState> =
