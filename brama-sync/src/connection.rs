@@ -179,6 +179,7 @@ enum Holder<'a> {
 }
 
 impl Holder<'_> {
+    #[inline]
     fn get(&self) -> &Connection {
         match self {
             Holder::Borrowed(c) => c,
@@ -210,6 +211,7 @@ impl Permit<'_> {
     ///
     /// # Errors
     /// [`Error::NotFound`] if the connection was unregistered.
+    #[inline]
     pub fn success(mut self) -> Result<(), Error> {
         self.done = true;
         let c = self.conn.get();
@@ -220,6 +222,7 @@ impl Permit<'_> {
     ///
     /// # Errors
     /// [`Error::NotFound`] if the connection was unregistered.
+    #[inline]
     pub fn failure(mut self) -> Result<(), Error> {
         self.done = true;
         let c = self.conn.get();
@@ -243,6 +246,7 @@ impl Permit<'_> {
 }
 
 impl Drop for Permit<'_> {
+    #[inline]
     fn drop(&mut self) {
         if !self.done {
             self.conn.get().cell.release(self.ticket);
