@@ -442,19 +442,40 @@ impl ConnectionCell {
     /// or a subscriber that wants the report's event.
     #[inline(always)]
     pub fn report_fast(&self, cx: &Context, outcome: Outcome, ticket: Option<Ticket>) -> Fast {
-        let w = self.word();
-        // The common case first: a success on a healthy circuit changes nothing, whatever
-        // the ticket's cycle (one mask and compare covers state, removal and count).
-        if outcome == Outcome::Success && w.is_clean_closed() && !cx.bus.wants(EventType::Success) {
-            self.count(cx, true);
-            return Fast::Counted;
+        let mut w = self.word();
+        if outcome == Outcome::Success {
+            // A success on a healthy circuit changes nothing, whatever the ticket's cycle
+            // (one mask and compare covers state, removal and count).
+            if w.is_clean_closed() && !cx.bus.wants(EventType::Success) {
+                self.count(cx, true);
+                return Fast::Counted;
+            }
+        } else if w.is_closed_registered()
+            && ticket.is_none_or(|t| t.gen == w.gen())
+            && w.consecutive().saturating_add(1) < self.threshold(cx)
+            && !cx.bus.wants(EventType::Failure)
+        {
+            // A failure below the threshold: one CAS raises the consecutive count.
+            match self.word.compare_exchange(
+                w.0,
+                w.with_payload(w.consecutive() + 1).0,
+                // AcqRel: orders with transitions and other reports on the same word.
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    self.count(cx, false);
+                    return Fast::Counted;
+                }
+                Err(current) => w = Word(current),
+            }
         }
         self.report_fast_general(cx, outcome, ticket, w)
     }
 
-    /// [`report_fast`](Self::report_fast) for everything but a success on a healthy
-    /// circuit; out of line so that callers inline only that case. `w` is the word the
-    /// caller loaded.
+    /// [`report_fast`](Self::report_fast) for everything but the two common cases (a
+    /// success on a healthy circuit, a failure below the threshold); out of line so that
+    /// callers inline only those. `w` is the word as last loaded.
     #[inline(never)]
     fn report_fast_general(
         &self,

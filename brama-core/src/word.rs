@@ -54,6 +54,12 @@ impl Word {
         self.0 & (REMOVED | 0b11) == State::Open.to_bits()
     }
 
+    /// Whether the circuit is `Closed` and registered (one mask and compare).
+    #[inline]
+    pub const fn is_closed_registered(self) -> bool {
+        self.0 & (REMOVED | 0b11) == State::Closed.to_bits()
+    }
+
     /// Whether the circuit is `Closed`, registered, with no consecutive failures: the
     /// state in which a success changes nothing (one mask and compare).
     #[inline]
@@ -173,6 +179,46 @@ mod tests {
         assert!(closed.with_removed().removed());
         let big_step = Word::encode(&Machine { step: 5000, ..m }, 0);
         assert_eq!(big_step.step(), 1023, "the step saturates");
+    }
+
+    #[test]
+    fn state_tests_agree_with_the_decoded_state_and_removal() {
+        for state in [State::Unknown, State::Closed, State::Open, State::HalfOpen] {
+            for consecutive in [0, 1, u32::MAX] {
+                let m = Machine {
+                    state,
+                    consecutive,
+                    step: 1023,
+                    gen: GEN_MASK as u32,
+                    ..Machine::new()
+                };
+                for w in [Word::encode(&m, 0xFFFF), Word::encode(&m, 0)] {
+                    for w in [w, w.with_removed()] {
+                        let live = !w.removed();
+                        assert_eq!(
+                            w.is_closed_registered(),
+                            live && w.state() == State::Closed,
+                            "{w:?}"
+                        );
+                        assert_eq!(
+                            w.is_open_registered(),
+                            live && w.state() == State::Open,
+                            "{w:?}"
+                        );
+                        assert_eq!(
+                            w.is_clean_closed(),
+                            live && w.state() == State::Closed && w.consecutive() == 0,
+                            "{w:?}"
+                        );
+                        assert_eq!(
+                            w.admits_freely(),
+                            live && matches!(w.state(), State::Unknown | State::Closed),
+                            "{w:?}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]
