@@ -509,3 +509,202 @@ mod slots {
 }
 
 pub(crate) use imp::Map;
+
+#[cfg(all(test, not(brama_loom)))]
+mod tests {
+    use std::collections::HashMap;
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::thread;
+
+    use super::{Map, SEGMENT};
+    use crate::cell::{CellRef, ConnectionCell};
+    use crate::config::Options;
+    use crate::key::Key;
+
+    fn cell(id: &str) -> CellRef {
+        let key = Key::new(id).to_owned_key().expect("valid key");
+        Arc::new(ConnectionCell::new(key, 0, &Options::new()))
+    }
+
+    fn address(c: &ConnectionCell) -> usize {
+        std::ptr::from_ref(c) as usize
+    }
+
+    /// How many times one sweep visited each cell, by address.
+    fn visits(map: &Map) -> HashMap<usize, u32> {
+        let mut seen = HashMap::new();
+        map.sweep(|segment| {
+            for (_, c) in segment.cells() {
+                *seen.entry(address(c)).or_insert(0) += 1;
+            }
+        });
+        seen
+    }
+
+    #[test]
+    fn the_slot_costs_the_cell_no_bytes() {
+        // 184 bytes + the Arc's two counts = a 208-byte malloc chunk; one byte more is 224.
+        assert!(std::mem::size_of::<ConnectionCell>() <= 184);
+    }
+
+    #[test]
+    fn a_sweep_visits_every_connection_present_throughout_exactly_once() {
+        let map = Arc::new(Map::new());
+        let stable: Vec<CellRef> = (0..3 * SEGMENT + 7)
+            .map(|i| cell(&format!("stable-{i}")))
+            .collect();
+        for c in &stable {
+            assert!(map.insert_new(c));
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let churn: Vec<_> = (0..2)
+            .map(|t| {
+                let (map, stop) = (Arc::clone(&map), Arc::clone(&stop));
+                thread::spawn(move || {
+                    let mut i = 0u32;
+                    // Relaxed: a flag polled in a loop; the join orders the rest.
+                    while !stop.load(Ordering::Relaxed) || i < 200 {
+                        let c = cell(&format!("churn-{t}-{}", i % 50));
+                        assert!(map.insert_new(&c));
+                        assert!(map.remove_if(c.key(), |_| true).is_some());
+                        i += 1;
+                    }
+                })
+            })
+            .collect();
+        for _ in 0..20 {
+            let seen = visits(&map);
+            for c in &stable {
+                assert_eq!(seen.get(&address(c)), Some(&1), "visited exactly once");
+            }
+            assert!(seen.values().all(|&n| n == 1), "no cell twice");
+        }
+        // Relaxed: see above.
+        stop.store(true, Ordering::Relaxed);
+        for t in churn {
+            t.join().expect("churn thread");
+        }
+        let seen = visits(&map);
+        assert_eq!(seen.len(), stable.len(), "the churn left nothing behind");
+    }
+
+    #[test]
+    fn a_freed_slot_is_reused() {
+        let map = Map::new();
+        let a = cell("a");
+        assert!(map.insert_new(&a));
+        let slot = a.slot();
+        assert!(map.remove_if(a.key(), |_| true).is_some());
+        assert_eq!(
+            Arc::strong_count(&a),
+            1,
+            "neither the map nor the list holds it"
+        );
+        let b = cell("b");
+        assert!(map.insert_new(&b));
+        assert_eq!(b.slot(), slot);
+    }
+
+    #[test]
+    fn a_duplicate_leaves_the_list_again() {
+        let map = Map::new();
+        let (a, twin) = (cell("a"), cell("a"));
+        assert!(map.insert_new(&a));
+        assert!(!map.insert_new(&twin));
+        assert_eq!(Arc::strong_count(&twin), 1);
+        assert_eq!(visits(&map).len(), 1);
+    }
+
+    #[test]
+    fn changes_while_a_sweep_has_the_list_out_are_applied_when_it_comes_back() {
+        let map = Map::new();
+        let (a, b, c) = (cell("a"), cell("b"), cell("c"));
+        assert!(map.insert_new(&a));
+        assert!(map.insert_new(&b));
+        let slot_a = a.slot();
+        let mut visited = Vec::new();
+        map.sweep(|segment| {
+            if segment.cells().any(|(_, x)| Arc::ptr_eq(x, &a)) {
+                // This thread's stripe is out: both changes are queued.
+                assert!(map.remove_if(a.key(), |_| true).is_some());
+                assert!(map.insert_new(&c));
+            }
+            visited.extend(segment.cells().map(|(_, x)| address(x)));
+        });
+        assert_eq!(
+            visited,
+            [address(&a), address(&b)],
+            "the list as it was taken"
+        );
+        let seen = visits(&map);
+        assert_eq!(seen.len(), 2);
+        assert!(seen.contains_key(&address(&b)) && seen.contains_key(&address(&c)));
+        assert_eq!(Arc::strong_count(&a), 1, "a's queued removal was applied");
+        let d = cell("d");
+        assert!(map.insert_new(&d));
+        assert_eq!(d.slot(), slot_a, "and its slot freed");
+    }
+
+    #[test]
+    fn a_slot_released_by_the_sweep_is_reused() {
+        let map = Map::new();
+        let (a, b) = (cell("a"), cell("b"));
+        assert!(map.insert_new(&a));
+        assert!(map.insert_new(&b));
+        let slot_a = a.slot();
+        map.sweep(|segment| {
+            let pos = segment
+                .cells()
+                .find(|(_, x)| Arc::ptr_eq(x, &a))
+                .map(|(pos, _)| pos);
+            if let Some(pos) = pos {
+                assert!(map.remove_swept(a.key(), |_| true).is_some());
+                segment.release(pos);
+            }
+        });
+        assert_eq!(Arc::strong_count(&a), 1);
+        assert_eq!(visits(&map).len(), 1);
+        let c = cell("c");
+        assert!(map.insert_new(&c));
+        assert_eq!(c.slot(), slot_a);
+    }
+
+    #[test]
+    fn a_panicking_sweep_puts_the_list_back() {
+        let map = Map::new();
+        let cells: Vec<CellRef> = (0..10).map(|i| cell(&format!("c{i}"))).collect();
+        for c in &cells {
+            assert!(map.insert_new(c));
+        }
+        let panicked = catch_unwind(AssertUnwindSafe(|| {
+            map.sweep(|_| panic!("a sweep that fails"));
+        }));
+        assert!(panicked.is_err());
+        let late = cell("late");
+        assert!(map.insert_new(&late));
+        assert_eq!(visits(&map).len(), 11);
+    }
+
+    #[test]
+    fn concurrent_sweeps_each_visit_every_connection_once() {
+        let map = Arc::new(Map::new());
+        let cells: Vec<CellRef> = (0..2 * SEGMENT).map(|i| cell(&format!("c{i}"))).collect();
+        for c in &cells {
+            assert!(map.insert_new(c));
+        }
+        let sweepers: Vec<_> = (0..2)
+            .map(|_| {
+                let map = Arc::clone(&map);
+                thread::spawn(move || (0..10).map(|_| visits(&map)).collect::<Vec<_>>())
+            })
+            .collect();
+        for s in sweepers {
+            for seen in s.join().expect("sweeper") {
+                assert_eq!(seen.len(), cells.len());
+                assert!(seen.values().all(|&n| n == 1));
+            }
+        }
+    }
+}
