@@ -457,6 +457,12 @@ mod slots {
                     }
                 }
             }
+            // The longer list is kept and the shorter one appended, so that putting back
+            // the slots of a sweep that evicted many does not grow (and page-fault in) a
+            // new free list under the lock.
+            if list.free.len() < self.freed.len() {
+                std::mem::swap(&mut list.free, &mut self.freed);
+            }
             list.free.append(&mut self.freed);
             list.cells = cells;
             list.out = false;
