@@ -18,8 +18,9 @@ use crate::key::KeyView;
 pub const SEGMENT: usize = 1024;
 
 #[cfg(not(brama_loom))]
-/// Shards: more than dashmap's default so that a sweep of a million connections holds
-/// any one shard for a short time.
+/// Shards: more than dashmap's default, so that writers (registration, removal) meet
+/// readers of the same shard rarely. (The sweep no longer walks the shards; see
+/// `slots`.)
 pub const SHARDS: usize = 512;
 
 #[cfg(not(brama_loom))]
