@@ -91,10 +91,36 @@ pub struct ConnectionCell {
     opened_at: AtomicU64,
     // Successes, failures, rejected checks (indexes SUCCESSES, FAILURES, REJECTED).
     tally: Tally<3>,
-    overrides: ArcSwapOption<Options>,
-    // Rarely written (register, configure under the transition lock); 8 bytes when empty.
-    metadata: ArcSwapOption<BTreeMap<String, String>>,
+    // Overrides and metadata, behind one pointer: rarely written (register, configure
+    // under the transition lock), 8 bytes when both are empty.
+    extras: ArcSwapOption<Extras>,
     transition: Mutex<()>,
+    // Where the registry's sweep list keeps this connection (`map::Slots`).
+    #[cfg(not(brama_loom))]
+    slot: AtomicU64,
+}
+
+/// What a connection rarely changes: its overrides (without metadata) and its metadata.
+/// One allocation for both, so that the cell spends one pointer on them.
+#[derive(Debug, Default)]
+struct Extras {
+    overrides: Options,
+    metadata: BTreeMap<String, String>,
+}
+
+impl Extras {
+    /// `None` when both are empty.
+    fn of(
+        overrides: Options,
+        metadata: BTreeMap<String, String>,
+    ) -> Option<std::sync::Arc<Extras>> {
+        (!overrides.is_empty() || !metadata.is_empty()).then(|| {
+            std::sync::Arc::new(Extras {
+                overrides,
+                metadata,
+            })
+        })
+    }
 }
 
 impl ConnectionCell {
@@ -117,15 +143,17 @@ impl ConnectionCell {
             opened_at: AtomicU64::new(NONE),
             changed_at: AtomicU64::new(now),
             touched_at: AtomicU64::new(now),
-            overrides: ArcSwapOption::empty(),
-            metadata: ArcSwapOption::new({
-                let m = options.metadata_map();
-                (!m.is_empty()).then(|| std::sync::Arc::new(m))
+            extras: ArcSwapOption::new(if options.is_empty() {
+                None
+            } else {
+                Extras::of(options.without_metadata(), options.metadata_map())
             }),
             transition: Mutex::new(()),
+            #[cfg(not(brama_loom))]
+            slot: AtomicU64::new(u64::MAX),
             key,
         };
-        cell.set_overrides(options);
+        cell.set_scalar_overrides(options);
         cell
     }
 
@@ -156,49 +184,70 @@ impl ConnectionCell {
     /// The effective configuration: registry defaults with this connection's overrides.
     pub fn config(&self, cx: &Context) -> Config {
         let defaults = cx.defaults();
-        match &*self.overrides.load() {
+        match &*self.extras.load() {
             // Overrides were validated against every default they can meet.
-            Some(o) => o.apply(&defaults).unwrap_or_else(|_| (*defaults).clone()),
-            None => (*defaults).clone(),
+            Some(e) if !e.overrides.is_empty() => e
+                .overrides
+                .apply(&defaults)
+                .unwrap_or_else(|_| (*defaults).clone()),
+            _ => (*defaults).clone(),
         }
     }
 
     /// The overrides in force (without metadata).
     pub fn overrides(&self) -> Options {
-        self.overrides
+        self.extras
             .load()
             .as_deref()
-            .cloned()
+            .map(|e| e.overrides.clone())
             .unwrap_or_default()
     }
 
-    /// Replaces the overrides (validated by the caller); merges `options`' metadata.
+    /// Replaces the overrides (validated by the caller); keeps the metadata (see
+    /// [`merge_metadata`](Self::merge_metadata)).
     pub fn set_overrides(&self, options: &Options) {
+        self.set_scalar_overrides(options);
+        let plain = options.without_metadata();
+        self.extras.rcu(|old| {
+            Extras::of(
+                plain.clone(),
+                old.as_deref()
+                    .map(|e| e.metadata.clone())
+                    .unwrap_or_default(),
+            )
+        });
+    }
+
+    fn set_scalar_overrides(&self, options: &Options) {
         let threshold = options.failure_threshold_value().unwrap_or(0);
         let probes = options.half_open_probes_value().unwrap_or(0);
         // Relaxed: lone values read by reports; a report racing configure may use either.
         self.threshold.store(threshold, Ordering::Relaxed);
         self.probes.store(probes, Ordering::Relaxed);
-        let plain = options.without_metadata();
-        self.overrides.store(if plain.is_empty() {
-            None
-        } else {
-            Some(std::sync::Arc::new(plain))
-        });
     }
 
     /// Merges metadata entries into this connection's metadata.
     pub fn merge_metadata(&self, entries: BTreeMap<String, String>) {
         if !entries.is_empty() {
-            let mut merged = self.metadata();
-            merged.extend(entries);
-            self.metadata.store(Some(std::sync::Arc::new(merged)));
+            self.extras.rcu(|old| {
+                let old = old.as_deref();
+                let mut metadata = old.map(|e| e.metadata.clone()).unwrap_or_default();
+                metadata.extend(entries.iter().map(|(k, v)| (k.clone(), v.clone())));
+                Extras::of(
+                    old.map(|e| e.overrides.clone()).unwrap_or_default(),
+                    metadata,
+                )
+            });
         }
     }
 
     /// A copy of the metadata.
     pub fn metadata(&self) -> BTreeMap<String, String> {
-        self.metadata.load().as_deref().cloned().unwrap_or_default()
+        self.extras
+            .load()
+            .as_deref()
+            .map(|e| e.metadata.clone())
+            .unwrap_or_default()
     }
 
     #[inline]
@@ -862,6 +911,22 @@ impl ConnectionCell {
     }
 
     // ----- removal, handles, eviction ------------------------------------------------
+
+    /// The registry's sweep-list slot of this connection (`u64::MAX` before it has one).
+    #[cfg(not(brama_loom))]
+    pub(crate) fn slot(&self) -> u64 {
+        // Relaxed: written under the sweep list's stripe lock before the connection enters
+        // the map; every reader found the connection through the map (whose shard lock
+        // orders it after that write) or holds the same stripe lock.
+        self.slot.load(Ordering::Relaxed)
+    }
+
+    /// Records the connection's sweep-list slot (under that list's stripe lock).
+    #[cfg(not(brama_loom))]
+    pub(crate) fn set_slot(&self, slot: u64) {
+        // Relaxed: see `slot`.
+        self.slot.store(slot, Ordering::Relaxed);
+    }
 
     /// Marks the connection removed (terminal). Exclusive with every state change.
     /// Returns false if it was already removed.

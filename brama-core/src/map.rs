@@ -1,17 +1,26 @@
 //! The registry's map from key to connection, behind one small facade.
 //!
 //! Normally a sharded `dashmap` (readers of different shards never meet; a shard's read
-//! lock is held only for the length of a closure that runs no user code). Under
-//! `--cfg brama_loom` a loom `Mutex<HashMap>` stands in, because loom cannot model
-//! dashmap's locks; the facade's contract (closures run under the entry's lock,
-//! conditional removal is atomic with the condition) holds for both.
+//! lock is held only for the length of a closure that runs no user code), plus a sweep
+//! list (`slots::Slots`) that keeps every connection in registration order for the
+//! janitor. Under `--cfg brama_loom` a loom `Mutex<HashMap>` stands in, because loom
+//! cannot model dashmap's locks; the facade's contract (closures run under the entry's
+//! lock, conditional removal is atomic with the condition, a sweep visits every entry
+//! present for its whole length exactly once, in segments) holds for both.
+
+use std::time::Duration;
 
 use crate::cell::CellRef;
 use crate::key::KeyView;
 
+/// Entries the sweep reads before it acts on what it found (ticks, evictions), so that
+/// its lists of candidates stay small.
+pub const SEGMENT: usize = 1024;
+
 #[cfg(not(brama_loom))]
-/// Shards: more than dashmap's default so that a sweep of a million connections holds
-/// any one shard for a short time.
+/// Shards: more than dashmap's default, so that writers (registration, removal) meet
+/// readers of the same shard rarely. (The sweep no longer walks the shards; see
+/// `slots`.)
 pub const SHARDS: usize = 512;
 
 #[cfg(not(brama_loom))]
@@ -24,6 +33,9 @@ mod imp {
     use dashmap::DashMap;
 
     type Hasher = foldhash::fast::RandomState;
+
+    pub use super::slots::Segment;
+    use super::slots::Slots;
 
     /// A map entry is the connection itself: its key lives once, in the cell, and the
     /// table holds one pointer per connection.
@@ -53,12 +65,15 @@ mod imp {
     #[derive(Debug)]
     pub struct Map {
         inner: DashMap<Entry, (), Hasher>,
+        /// Every entry again, in registration order, for the sweep.
+        slots: Slots,
     }
 
     impl Map {
         pub fn new() -> Map {
             Map {
                 inner: DashMap::with_hasher_and_shard_amount(Hasher::default(), SHARDS),
+                slots: Slots::new(),
             }
         }
 
@@ -76,9 +91,19 @@ mod imp {
         }
 
         /// Inserts `cell` under its own key unless that key is present.
+        ///
+        /// The cell enters the sweep list first, so that it has its slot before anyone
+        /// can find it in the map (and so remove it); a loser of a duplicate race
+        /// leaves the list again. A sweep that meets it in between only reads it, and
+        /// its eviction would find no entry for it (`remove_if` compares pointers).
         pub fn insert_new(&self, cell: &CellRef) -> bool {
+            self.slots.insert(cell);
             match self.inner.entry(Entry(CellRef::clone(cell))) {
-                MapEntry::Occupied(_) => false,
+                MapEntry::Occupied(o) => {
+                    drop(o);
+                    self.slots.remove(cell);
+                    false
+                }
                 MapEntry::Vacant(v) => {
                     v.insert(());
                     true
@@ -86,8 +111,28 @@ mod imp {
             }
         }
 
-        /// Removes the entry if `pred` holds, atomically with the check.
+        /// Removes the entry if `pred` holds, atomically with the check; then the
+        /// connection leaves the sweep list (after the shard lock is released: a sweep
+        /// that sees it in between finds it marked removed and skips it).
         pub fn remove_if(
+            &self,
+            key: &dyn KeyView,
+            pred: impl FnOnce(&CellRef) -> bool,
+        ) -> Option<CellRef> {
+            let removed = self
+                .inner
+                .remove_if(key, |k, _| pred(&k.0))
+                .map(|(k, _)| k.0);
+            if let Some(cell) = &removed {
+                self.slots.remove(cell);
+            }
+            removed
+        }
+
+        /// Removes the entry if `pred` holds, atomically with the check, leaving the
+        /// sweep list alone: for the sweep's own evictions, which free the slot through
+        /// the [`Segment`] the cell was found in.
+        pub fn remove_swept(
             &self,
             key: &dyn KeyView,
             pred: impl FnOnce(&CellRef) -> bool,
@@ -95,6 +140,13 @@ mod imp {
             self.inner
                 .remove_if(key, |k, _| pred(&k.0))
                 .map(|(k, _)| k.0)
+        }
+
+        /// The sweep's walk: every connection, in registration order, handed to `f`
+        /// a [`Segment`] of at most [`SEGMENT`] at a time. No lock is held while `f`
+        /// runs (see `slots`). Returns the longest a stripe lock was held.
+        pub fn sweep(&self, f: impl FnMut(&mut Segment<'_>)) -> Duration {
+            self.slots.sweep(f)
         }
 
         /// Visits every entry, holding one shard's read lock at a time.
@@ -157,7 +209,509 @@ mod imp {
                 f(c);
             }
         }
+
+        pub fn remove_swept(
+            &self,
+            key: &dyn KeyView,
+            pred: impl FnOnce(&CellRef) -> bool,
+        ) -> Option<CellRef> {
+            self.remove_if(key, pred)
+        }
+
+        /// Segments of a snapshot taken under the lock (loom cannot time the hold).
+        pub fn sweep(&self, mut f: impl FnMut(&mut Segment<'_>)) -> Duration {
+            let cells: Vec<CellRef> = lock(&self.inner).values().cloned().collect();
+            for (i, chunk) in cells.chunks(SEGMENT).enumerate() {
+                f(&mut Segment {
+                    cells: chunk,
+                    base: i * SEGMENT,
+                });
+            }
+            Duration::ZERO
+        }
+    }
+
+    /// A run of the sweep's snapshot.
+    pub struct Segment<'a> {
+        cells: &'a [CellRef],
+        base: usize,
+    }
+
+    impl Segment<'_> {
+        pub fn cells(&self) -> impl Iterator<Item = (usize, &CellRef)> {
+            let base = self.base;
+            self.cells
+                .iter()
+                .enumerate()
+                .map(move |(i, c)| (base + i, c))
+        }
+
+        /// Nothing to free: the snapshot is dropped after the sweep.
+        pub fn release(&mut self, _pos: usize) {}
+    }
+}
+
+#[cfg(not(brama_loom))]
+mod slots {
+    //! The sweep list: every connection in registration order, so that the sweep walks
+    //! memory in (roughly) the order it was allocated instead of in hash order.
+    //!
+    //! The list is striped; a registering thread keeps to one stripe. A sweep takes a
+    //! stripe's whole list *out* (one `mem::take` under the stripe lock), walks it with
+    //! no lock held, and puts it back under the lock. Meanwhile registrations and
+    //! removals of that stripe are queued as `Change`s under the lock and applied when
+    //! the list comes back; the sweep frees the slots of its own evictions itself. So
+    //! the sweep holds a stripe lock only to take a list and to put it back (applying
+    //! what was queued), however many connections it walks, and never a shard lock
+    //! while walking.
+
+    use std::time::{Duration, Instant};
+
+    use super::SEGMENT;
+    use crate::cell::{CellRef, ConnectionCell};
+    use crate::sync::{lock, Mutex};
+
+    /// Stripes: a registering thread keeps to one, so registrations from different
+    /// threads rarely meet on a lock, and one thread's connections sit side by side.
+    const STRIPES: usize = 16;
+    const STRIPE_BITS: u32 = STRIPES.trailing_zeros();
+    /// A cell's slot before it has one.
+    const NO_SLOT: u64 = u64::MAX;
+
+    /// One stripe on its own cache line.
+    #[repr(align(64))]
+    #[derive(Debug, Default)]
+    struct Stripe(Mutex<List>);
+
+    #[derive(Debug, Default)]
+    struct List {
+        /// `None` where a connection left (reused through `free`). Empty while out.
+        cells: Vec<Option<CellRef>>,
+        /// Slots handed out: `cells.len()` while the list is home.
+        len: usize,
+        free: Vec<usize>,
+        /// Whether a sweep has the list out.
+        out: bool,
+        /// What happened while the list was out, in order.
+        pending: Vec<Change>,
+    }
+
+    #[derive(Debug)]
+    enum Change {
+        /// A registration took this slot.
+        Put(usize, CellRef),
+        /// The connection at this address left this slot. The address cannot be reused
+        /// by another connection meanwhile: the list that is out still holds this one.
+        Take(usize, usize),
+    }
+
+    fn address(cell: &ConnectionCell) -> usize {
+        std::ptr::from_ref(cell) as usize
+    }
+
+    fn holds(entry: Option<&Option<CellRef>>, addr: usize) -> bool {
+        entry.and_then(Option::as_deref).map(address) == Some(addr)
+    }
+
+    /// Striped lists of every connection, each slot recorded in its cell.
+    #[derive(Debug)]
+    pub struct Slots {
+        stripes: Box<[Stripe]>,
+        /// One sweep at a time (a manual sweep and the janitor's wait for each other).
+        /// Only sweeps take it; no check, report or registration ever waits on it.
+        turn: Mutex<()>,
+    }
+
+    /// The calling thread's stripe, dealt round-robin on first use.
+    fn home_stripe() -> usize {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        thread_local! {
+            // Relaxed: only the spread of the values matters.
+            static HOME: usize = NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES;
+        }
+        HOME.with(|h| *h)
+    }
+
+    impl Slots {
+        pub fn new() -> Slots {
+            Slots {
+                stripes: (0..STRIPES).map(|_| Stripe::default()).collect(),
+                turn: Mutex::new(()),
+            }
+        }
+
+        /// Adds `cell` to the calling thread's stripe and records the slot in the cell.
+        pub fn insert(&self, cell: &CellRef) {
+            let stripe = home_stripe();
+            let mut list = lock(&self.stripes[stripe].0);
+            let index = list.free.pop().unwrap_or_else(|| {
+                list.len += 1;
+                list.len - 1
+            });
+            if list.out {
+                list.pending.push(Change::Put(index, CellRef::clone(cell)));
+            } else if index == list.cells.len() {
+                list.cells.push(Some(CellRef::clone(cell)));
+            } else {
+                list.cells[index] = Some(CellRef::clone(cell));
+            }
+            // Under the stripe lock, which a remover takes too.
+            cell.set_slot(((index as u64) << STRIPE_BITS) | stripe as u64);
+        }
+
+        /// Takes `cell` out of its slot, if it is there, and frees the slot.
+        pub fn remove(&self, cell: &ConnectionCell) {
+            let slot = cell.slot();
+            if slot == NO_SLOT {
+                return;
+            }
+            let stripe = (slot & (STRIPES as u64 - 1)) as usize;
+            let index = (slot >> STRIPE_BITS) as usize;
+            let taken = {
+                let mut list = lock(&self.stripes[stripe].0);
+                if list.out {
+                    list.pending.push(Change::Take(index, address(cell)));
+                    None
+                } else if holds(list.cells.get(index), address(cell)) {
+                    list.free.push(index);
+                    list.cells[index].take()
+                } else {
+                    None
+                }
+            };
+            // The list's reference is dropped here, off the lock.
+            drop(taken);
+        }
+
+        /// See `Map::sweep`.
+        pub fn sweep(&self, mut f: impl FnMut(&mut Segment<'_>)) -> Duration {
+            let _turn = lock(&self.turn);
+            let mut longest = Duration::ZERO;
+            for stripe in self.stripes.iter() {
+                let mut out = Out::take(stripe);
+                longest = longest.max(out.held);
+                let len = out.cells.len();
+                for base in (0..len).step_by(SEGMENT) {
+                    let end = len.min(base + SEGMENT);
+                    f(&mut Segment {
+                        cells: &mut out.cells[base..end],
+                        base,
+                        freed: &mut out.freed,
+                    });
+                }
+                longest = longest.max(out.put_back());
+            }
+            longest
+        }
+    }
+
+    /// A stripe's list while a sweep has it out; put back on drop, even if the sweep
+    /// panics.
+    struct Out<'a> {
+        stripe: &'a Stripe,
+        cells: Vec<Option<CellRef>>,
+        /// Slots the sweep's own evictions freed.
+        freed: Vec<usize>,
+        held: Duration,
+        home: bool,
+    }
+
+    impl<'a> Out<'a> {
+        fn take(stripe: &'a Stripe) -> Out<'a> {
+            let mut list = lock(&stripe.0);
+            let start = Instant::now();
+            list.out = true;
+            let cells = std::mem::take(&mut list.cells);
+            let held = start.elapsed();
+            drop(list);
+            Out {
+                stripe,
+                cells,
+                freed: Vec::new(),
+                held,
+                home: false,
+            }
+        }
+
+        /// Applies what was queued, puts the list back; returns how long that held the
+        /// stripe lock.
+        fn put_back(&mut self) -> Duration {
+            let mut cells = std::mem::take(&mut self.cells);
+            let mut dropped = Vec::new();
+            let mut list = lock(&self.stripe.0);
+            let start = Instant::now();
+            let pending = std::mem::take(&mut list.pending);
+            for change in pending {
+                match change {
+                    Change::Put(index, cell) => {
+                        if index >= cells.len() {
+                            cells.resize_with(index + 1, || None);
+                        }
+                        cells[index] = Some(cell);
+                    }
+                    Change::Take(index, addr) => {
+                        if holds(cells.get(index), addr) {
+                            dropped.push(cells[index].take());
+                            list.free.push(index);
+                        }
+                    }
+                }
+            }
+            // The longer list is kept and the shorter one appended, so that putting back
+            // the slots of a sweep that evicted many does not grow (and page-fault in) a
+            // new free list under the lock.
+            if list.free.len() < self.freed.len() {
+                std::mem::swap(&mut list.free, &mut self.freed);
+            }
+            list.free.append(&mut self.freed);
+            list.cells = cells;
+            list.out = false;
+            self.home = true;
+            let held = start.elapsed();
+            drop(list);
+            drop(dropped);
+            held
+        }
+    }
+
+    impl Drop for Out<'_> {
+        fn drop(&mut self) {
+            if !self.home {
+                self.put_back();
+            }
+        }
+    }
+
+    /// A run of a stripe's list, as the sweep reads it (no lock held).
+    pub struct Segment<'a> {
+        cells: &'a mut [Option<CellRef>],
+        base: usize,
+        freed: &'a mut Vec<usize>,
+    }
+
+    impl Segment<'_> {
+        /// The connections of the run, with their positions for [`release`](Self::release).
+        pub fn cells(&self) -> impl Iterator<Item = (usize, &CellRef)> {
+            let base = self.base;
+            self.cells
+                .iter()
+                .enumerate()
+                .filter_map(move |(i, c)| c.as_ref().map(|c| (base + i, c)))
+        }
+
+        /// Frees the slot at `pos` after the sweep evicted its connection (through
+        /// `Map::remove_swept`).
+        pub fn release(&mut self, pos: usize) {
+            let entry = pos
+                .checked_sub(self.base)
+                .and_then(|i| self.cells.get_mut(i));
+            if let Some(entry) = entry {
+                if entry.take().is_some() {
+                    self.freed.push(pos);
+                }
+            }
+        }
     }
 }
 
 pub(crate) use imp::Map;
+
+#[cfg(all(test, not(brama_loom)))]
+mod tests {
+    use std::collections::HashMap;
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::thread;
+
+    use super::{Map, SEGMENT};
+    use crate::cell::{CellRef, ConnectionCell};
+    use crate::config::Options;
+    use crate::key::Key;
+
+    fn cell(id: &str) -> CellRef {
+        let key = Key::new(id).to_owned_key().expect("valid key");
+        Arc::new(ConnectionCell::new(key, 0, &Options::new()))
+    }
+
+    fn address(c: &ConnectionCell) -> usize {
+        std::ptr::from_ref(c) as usize
+    }
+
+    /// How many times one sweep visited each cell, by address.
+    fn visits(map: &Map) -> HashMap<usize, u32> {
+        let mut seen = HashMap::new();
+        map.sweep(|segment| {
+            for (_, c) in segment.cells() {
+                *seen.entry(address(c)).or_insert(0) += 1;
+            }
+        });
+        seen
+    }
+
+    #[test]
+    fn the_slot_costs_the_cell_no_bytes() {
+        // 184 bytes + the Arc's two counts = a 208-byte malloc chunk; one byte more is 224.
+        assert!(std::mem::size_of::<ConnectionCell>() <= 184);
+    }
+
+    #[test]
+    fn a_sweep_visits_every_connection_present_throughout_exactly_once() {
+        let map = Arc::new(Map::new());
+        let stable: Vec<CellRef> = (0..3 * SEGMENT + 7)
+            .map(|i| cell(&format!("stable-{i}")))
+            .collect();
+        for c in &stable {
+            assert!(map.insert_new(c));
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let churn: Vec<_> = (0..2)
+            .map(|t| {
+                let (map, stop) = (Arc::clone(&map), Arc::clone(&stop));
+                thread::spawn(move || {
+                    let mut i = 0u32;
+                    // Relaxed: a flag polled in a loop; the join orders the rest.
+                    while !stop.load(Ordering::Relaxed) || i < 200 {
+                        let c = cell(&format!("churn-{t}-{}", i % 50));
+                        assert!(map.insert_new(&c));
+                        assert!(map.remove_if(c.key(), |_| true).is_some());
+                        i += 1;
+                    }
+                })
+            })
+            .collect();
+        for _ in 0..20 {
+            let seen = visits(&map);
+            for c in &stable {
+                assert_eq!(seen.get(&address(c)), Some(&1), "visited exactly once");
+            }
+            assert!(seen.values().all(|&n| n == 1), "no cell twice");
+        }
+        // Relaxed: see above.
+        stop.store(true, Ordering::Relaxed);
+        for t in churn {
+            t.join().expect("churn thread");
+        }
+        let seen = visits(&map);
+        assert_eq!(seen.len(), stable.len(), "the churn left nothing behind");
+    }
+
+    #[test]
+    fn a_freed_slot_is_reused() {
+        let map = Map::new();
+        let a = cell("a");
+        assert!(map.insert_new(&a));
+        let slot = a.slot();
+        assert!(map.remove_if(a.key(), |_| true).is_some());
+        assert_eq!(
+            Arc::strong_count(&a),
+            1,
+            "neither the map nor the list holds it"
+        );
+        let b = cell("b");
+        assert!(map.insert_new(&b));
+        assert_eq!(b.slot(), slot);
+    }
+
+    #[test]
+    fn a_duplicate_leaves_the_list_again() {
+        let map = Map::new();
+        let (a, twin) = (cell("a"), cell("a"));
+        assert!(map.insert_new(&a));
+        assert!(!map.insert_new(&twin));
+        assert_eq!(Arc::strong_count(&twin), 1);
+        assert_eq!(visits(&map).len(), 1);
+    }
+
+    #[test]
+    fn changes_while_a_sweep_has_the_list_out_are_applied_when_it_comes_back() {
+        let map = Map::new();
+        let (a, b, c) = (cell("a"), cell("b"), cell("c"));
+        assert!(map.insert_new(&a));
+        assert!(map.insert_new(&b));
+        let slot_a = a.slot();
+        let mut visited = Vec::new();
+        map.sweep(|segment| {
+            if segment.cells().any(|(_, x)| Arc::ptr_eq(x, &a)) {
+                // This thread's stripe is out: both changes are queued.
+                assert!(map.remove_if(a.key(), |_| true).is_some());
+                assert!(map.insert_new(&c));
+            }
+            visited.extend(segment.cells().map(|(_, x)| address(x)));
+        });
+        assert_eq!(
+            visited,
+            [address(&a), address(&b)],
+            "the list as it was taken"
+        );
+        let seen = visits(&map);
+        assert_eq!(seen.len(), 2);
+        assert!(seen.contains_key(&address(&b)) && seen.contains_key(&address(&c)));
+        assert_eq!(Arc::strong_count(&a), 1, "a's queued removal was applied");
+        let d = cell("d");
+        assert!(map.insert_new(&d));
+        assert_eq!(d.slot(), slot_a, "and its slot freed");
+    }
+
+    #[test]
+    fn a_slot_released_by_the_sweep_is_reused() {
+        let map = Map::new();
+        let (a, b) = (cell("a"), cell("b"));
+        assert!(map.insert_new(&a));
+        assert!(map.insert_new(&b));
+        let slot_a = a.slot();
+        map.sweep(|segment| {
+            let pos = segment
+                .cells()
+                .find(|(_, x)| Arc::ptr_eq(x, &a))
+                .map(|(pos, _)| pos);
+            if let Some(pos) = pos {
+                assert!(map.remove_swept(a.key(), |_| true).is_some());
+                segment.release(pos);
+            }
+        });
+        assert_eq!(Arc::strong_count(&a), 1);
+        assert_eq!(visits(&map).len(), 1);
+        let c = cell("c");
+        assert!(map.insert_new(&c));
+        assert_eq!(c.slot(), slot_a);
+    }
+
+    #[test]
+    fn a_panicking_sweep_puts_the_list_back() {
+        let map = Map::new();
+        let cells: Vec<CellRef> = (0..10).map(|i| cell(&format!("c{i}"))).collect();
+        for c in &cells {
+            assert!(map.insert_new(c));
+        }
+        let panicked = catch_unwind(AssertUnwindSafe(|| {
+            map.sweep(|_| panic!("a sweep that fails"));
+        }));
+        assert!(panicked.is_err());
+        let late = cell("late");
+        assert!(map.insert_new(&late));
+        assert_eq!(visits(&map).len(), 11);
+    }
+
+    #[test]
+    fn concurrent_sweeps_each_visit_every_connection_once() {
+        let map = Arc::new(Map::new());
+        let cells: Vec<CellRef> = (0..2 * SEGMENT).map(|i| cell(&format!("c{i}"))).collect();
+        for c in &cells {
+            assert!(map.insert_new(c));
+        }
+        let sweepers: Vec<_> = (0..2)
+            .map(|_| {
+                let map = Arc::clone(&map);
+                thread::spawn(move || (0..10).map(|_| visits(&map)).collect::<Vec<_>>())
+            })
+            .collect();
+        for s in sweepers {
+            for seen in s.join().expect("sweeper") {
+                assert_eq!(seen.len(), cells.len());
+                assert!(seen.values().all(|&n| n == 1));
+            }
+        }
+    }
+}

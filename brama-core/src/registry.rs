@@ -34,6 +34,12 @@ pub struct SweepReport {
     pub transitioned: usize,
     /// Connections evicted for inactivity.
     pub evicted: usize,
+    /// The longest this sweep held any one lock that checks, reports or registrations
+    /// take: a stripe of the sweep list while taking it out or putting it back (timed
+    /// from acquisition to release), or a shard's write lock while evicting one
+    /// connection (timed around the removal, so an upper bound that includes the wait
+    /// for the lock). Zero under loom.
+    pub longest_lock_hold: Duration,
 }
 
 /// Why a connection left the registry.
@@ -168,7 +174,10 @@ impl Registry {
     /// [`Error::CapacityExceeded`]. On error nothing changes.
     pub fn register(&self, key: Key<'_>, options: &Options) -> Result<Status, Error> {
         let owned = key.to_owned_key()?;
-        options.apply(&self.cx.defaults())?;
+        // Empty options leave the defaults, which were validated when they were set.
+        if !options.is_empty() {
+            options.apply(&self.cx.defaults())?;
+        }
         let cell = self.insert(owned, options)?;
         Ok(cell.status(&self.cx))
     }
@@ -521,8 +530,10 @@ impl Registry {
     /// One pass of the janitor's work at the clock's current time: expired `Open`
     /// circuits move to `HalfOpen`, timed-out probe slots are freed, and connections
     /// inactive for longer than `inactive_threshold` (and not `Open`, `HalfOpen` or held
-    /// by a handle) are evicted. Holds at most one shard lock at a time, and none while
-    /// changing a circuit or emitting an event. Emits one `Swept` event.
+    /// by a handle) are evicted. Walks the connections in registration order through the
+    /// map's sweep list, holding no lock while it reads them; after each segment it
+    /// changes the circuits that are due and evicts, each eviction under one shard's
+    /// write lock. Emits one `Swept` event.
     pub fn sweep(&self) -> SweepReport {
         #[cfg(not(brama_loom))]
         if let Some(hook) = &*crate::sync::lock(&self.sweep_hook) {
@@ -533,35 +544,34 @@ impl Registry {
         let mut report = SweepReport::default();
         let mut due = Vec::new();
         let mut idle = Vec::new();
-        self.map.for_each(|cell| {
-            report.examined += 1;
-            if cell.tick_due(&self.cx, now) {
-                due.push(CellRef::clone(cell));
-            } else if cell.evictable(now, inactive) {
-                idle.push(CellRef::clone(cell));
+        // A segment at a time: read (no lock held), then act.
+        let held = self.map.sweep(|segment| {
+            for (pos, cell) in segment.cells() {
+                if cell.is_removed() {
+                    continue; // left the map; its slot is being freed
+                }
+                report.examined += 1;
+                if cell.tick_due(&self.cx, now) {
+                    due.push(CellRef::clone(cell));
+                } else if cell.evictable(now, inactive) {
+                    idle.push((pos, CellRef::clone(cell)));
+                }
+            }
+            for cell in due.drain(..) {
+                if cell.tick(&self.cx) {
+                    report.transitioned += 1;
+                }
+            }
+            for (pos, cell) in idle.drain(..) {
+                let (evicted, held) = self.evict(&cell, now, inactive);
+                report.longest_lock_hold = report.longest_lock_hold.max(held);
+                if evicted {
+                    segment.release(pos);
+                    report.evicted += 1;
+                }
             }
         });
-        for cell in &due {
-            if cell.tick(&self.cx) {
-                report.transitioned += 1;
-            }
-        }
-        for cell in &idle {
-            let key: &OwnedKey = cell.key();
-            // Re-checked under the shard's write lock: a report, handle or transition
-            // since the scan keeps the connection.
-            let removed = self.map.remove_if(key, |c| {
-                let evict = Arc::ptr_eq(c, cell) && c.evictable(now, inactive);
-                if evict {
-                    self.retire(c, Removal::Evicted, now);
-                }
-                evict
-            });
-            if removed.is_some() {
-                self.unreserve();
-                report.evicted += 1;
-            }
-        }
+        report.longest_lock_hold = report.longest_lock_hold.max(held);
         let (examined, evicted) = (report.examined, report.evicted);
         self.cx.bus.publish(EventType::Swept, |seq| {
             Event::new(
@@ -574,6 +584,31 @@ impl Registry {
             )
         });
         report
+    }
+
+    /// Evicts `cell` if it is still evictable, re-checked under its shard's write lock
+    /// (a report, handle or transition since the scan keeps it). Returns whether it was
+    /// evicted, and the time the removal took: an upper bound on the shard lock's hold,
+    /// since it includes the wait for the lock.
+    fn evict(&self, cell: &CellRef, now: Nanos, inactive: Nanos) -> (bool, Duration) {
+        let key: &OwnedKey = cell.key();
+        #[cfg(not(brama_loom))]
+        let start = std::time::Instant::now();
+        let removed = self.map.remove_swept(key, |c| {
+            let evict = Arc::ptr_eq(c, cell) && c.evictable(now, inactive);
+            if evict {
+                self.retire(c, Removal::Evicted, now);
+            }
+            evict
+        });
+        #[cfg(not(brama_loom))]
+        let held = start.elapsed();
+        #[cfg(brama_loom)]
+        let held = Duration::ZERO;
+        if removed.is_some() {
+            self.unreserve();
+        }
+        (removed.is_some(), held)
     }
 
     /// Test hook: runs at the start of every sweep (used to inject a panic).
