@@ -17,6 +17,9 @@ pub const OWNED_LANES: usize = 3;
 /// All lanes: the owned ones plus one shared lane.
 pub const LANES: usize = OWNED_LANES + 1;
 
+/// The top bit of a shared lane: set by [`Tally::seal`], never part of the count.
+const SEALED: u64 = 1 << 63;
+
 /// A lane index: `0..OWNED_LANES` is owned by the calling thread, `OWNED_LANES` is shared.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Lane(u8);
@@ -155,10 +158,43 @@ impl<const N: usize> Tally<N> {
         }
     }
 
+    /// Adds one to counter `kind` through the shared lane, unless [`Tally::seal`] came
+    /// first; returns whether it counted. Exact against `seal` whatever the ordering:
+    /// both are read-modify-writes of the same atomic, so one is first in its
+    /// modification order. If the increment is, the seal returns it and every later read
+    /// of the sealer sees it; if the seal is, the increment does not happen.
+    #[inline]
+    pub fn incr_unless_sealed(&self, kind: usize) -> bool {
+        let cell = &self.shared[kind];
+        // Relaxed: exactness against `seal` rests on the order of RMWs on this one
+        // atomic (see above); nothing else is published through it.
+        let mut v = cell.load(Ordering::Relaxed);
+        loop {
+            if v & SEALED != 0 {
+                return false;
+            }
+            // Relaxed: as above.
+            match cell.compare_exchange_weak(v, v + 1, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return true,
+                Err(now) => v = now,
+            }
+        }
+    }
+
+    /// Seals the shared lane of every counter: [`Tally::incr_unless_sealed`] counts
+    /// nothing after this, and a read by the sealing thread after it sees every
+    /// increment that did count. (Plain [`Tally::incr`] still counts.)
+    pub fn seal(&self) {
+        for cell in &self.shared {
+            // Relaxed: see `incr_unless_sealed`.
+            cell.fetch_or(SEALED, Ordering::Relaxed);
+        }
+    }
+
     /// The total of counter `kind` over every lane.
     pub fn sum(&self, kind: usize) -> u64 {
         // Relaxed: a snapshot; see `incr`.
-        let shared = self.shared[kind].load(Ordering::Relaxed);
+        let shared = self.shared[kind].load(Ordering::Relaxed) & !SEALED;
         self.lanes_if_any().map_or(shared, |lanes| {
             lanes.iter().fold(shared, |acc, l| {
                 acc.wrapping_add(l.0[kind].load(Ordering::Relaxed))

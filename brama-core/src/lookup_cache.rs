@@ -13,11 +13,10 @@
 use std::cell::RefCell;
 
 use crate::cell::CellRef;
-use crate::key::{Key, KeyView};
+use crate::key::Probe;
 
 const SLOTS: usize = 64;
 
-#[derive(Default)]
 struct Slot {
     registry: u64,
     hash: u64,
@@ -26,8 +25,19 @@ struct Slot {
     pending: u64,
 }
 
+impl Slot {
+    const EMPTY: Slot = Slot {
+        registry: 0,
+        hash: 0,
+        cell: None,
+        pending: 0,
+    };
+}
+
 thread_local! {
-    static CACHE: RefCell<Vec<Slot>> = RefCell::new((0..SLOTS).map(|_| Slot::default()).collect());
+    // Const-initialised and inline (no lazy initialisation, no pointer to a heap
+    // buffer): an access is the thread pointer plus an offset and one state check.
+    static CACHE: RefCell<[Slot; SLOTS]> = const { RefCell::new([const { Slot::EMPTY }; SLOTS]) };
 }
 
 #[inline]
@@ -37,19 +47,44 @@ fn index(hash: u64) -> usize {
 
 /// True if this thread's cache holds `key` of `registry`, registered and admitting freely.
 #[inline]
-pub(crate) fn admits(registry: u64, hash: u64, key: &Key<'_>) -> bool {
+pub(crate) fn admits(registry: u64, hash: u64, key: &Probe<'_>) -> bool {
     CACHE
         .try_with(|c| {
-            let c = c.borrow();
+            let Ok(c) = c.try_borrow() else {
+                return false;
+            };
             let slot = &c[index(hash)];
             slot.registry == registry
                 && slot.hash == hash
                 && slot
                     .cell
                     .as_ref()
-                    .is_some_and(|cell| cell.key().parts() == key.parts() && cell.available_fast())
+                    .is_some_and(|cell| key.matches(cell.key()) && cell.available_fast())
         })
         .unwrap_or(false)
+}
+
+/// Runs `f` on this thread's cached cell for `key` of `registry`, whatever its state
+/// (it may have been removed since it was cached). `None` if it is not cached.
+#[inline]
+pub(crate) fn with_cell<R>(
+    registry: u64,
+    hash: u64,
+    key: &Probe<'_>,
+    f: impl FnOnce(&CellRef) -> R,
+) -> Option<R> {
+    CACHE
+        .try_with(|c| {
+            let c = c.try_borrow().ok()?;
+            let slot = &c[index(hash)];
+            if slot.registry != registry || slot.hash != hash {
+                return None;
+            }
+            let cell = slot.cell.as_ref()?;
+            key.matches(cell.key()).then(|| f(cell))
+        })
+        .ok()
+        .flatten()
 }
 
 /// Offers a cell that was just found admitting freely through the map.

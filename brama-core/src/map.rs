@@ -7,7 +7,7 @@
 //! conditional removal is atomic with the condition) holds for both.
 
 use crate::cell::CellRef;
-use crate::key::KeyView;
+use crate::key::{KeyView, Probe};
 
 #[cfg(not(brama_loom))]
 /// Shards: more than dashmap's default so that a sweep of a million connections holds
@@ -23,7 +23,11 @@ mod imp {
     use dashmap::mapref::entry::Entry as MapEntry;
     use dashmap::DashMap;
 
-    type Hasher = foldhash::fast::RandomState;
+    use crate::key::OwnedKey;
+
+    /// Keys hash themselves with the process-seeded foldhash (`key.rs`); the map keeps
+    /// that one `u64`.
+    type Hasher = crate::key::KeyHashBuilder;
 
     /// A map entry is the connection itself: its key lives once, in the cell, and the
     /// table holds one pointer per connection.
@@ -31,12 +35,14 @@ mod imp {
     struct Entry(CellRef);
 
     impl Hash for Entry {
+        #[inline]
         fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-            (self.0.key() as &dyn KeyView).hash(h);
+            self.0.key().hash(h);
         }
     }
 
     impl PartialEq for Entry {
+        #[inline]
         fn eq(&self, other: &Entry) -> bool {
             self.0.key() == other.0.key()
         }
@@ -46,6 +52,14 @@ mod imp {
 
     impl<'a> Borrow<dyn KeyView + 'a> for Entry {
         fn borrow(&self) -> &(dyn KeyView + 'a) {
+            self.0.key()
+        }
+    }
+
+    /// Lookups by short keys: the probe is an inline `OwnedKey`, compared as words.
+    impl Borrow<OwnedKey> for Entry {
+        #[inline]
+        fn borrow(&self) -> &OwnedKey {
             self.0.key()
         }
     }
@@ -62,17 +76,13 @@ mod imp {
             }
         }
 
-        /// The map's hash of `key`.
-        #[inline]
-        pub fn hash(&self, key: &dyn KeyView) -> u64 {
-            use std::hash::BuildHasher;
-            self.inner.hasher().hash_one(key)
-        }
-
         /// Runs `f` on the entry under its shard's read lock.
         #[inline]
-        pub fn get<R>(&self, key: &dyn KeyView, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
-            self.inner.get(key).map(|r| f(&r.key().0))
+        pub fn get<R>(&self, key: &Probe<'_>, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
+            match key {
+                Probe::Inline(k) => self.inner.get(k).map(|r| f(&r.key().0)),
+                Probe::Long(k) => self.inner.get(k as &dyn KeyView).map(|r| f(&r.key().0)),
+            }
         }
 
         /// Inserts `cell` under its own key unless that key is present.
@@ -125,8 +135,12 @@ mod imp {
             }
         }
 
-        pub fn get<R>(&self, key: &dyn KeyView, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
-            lock(&self.inner).get(key).map(f)
+        pub fn get<R>(&self, key: &Probe<'_>, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
+            let map = lock(&self.inner);
+            match key {
+                Probe::Inline(k) => map.get(k).map(f),
+                Probe::Long(k) => map.get(k as &dyn KeyView).map(f),
+            }
         }
 
         pub fn insert_new(&self, cell: &CellRef) -> bool {

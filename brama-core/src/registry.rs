@@ -17,7 +17,7 @@ use crate::config::{Config, OpenOptions, Options, Settings};
 use crate::context::Context;
 use crate::error::Error;
 use crate::event::{Counts, Event, EventKind, EventType};
-use crate::key::{Key, OwnedKey};
+use crate::key::{Key, OwnedKey, Probe};
 use crate::map::Map;
 use crate::rules::Outcome;
 use crate::state::State;
@@ -176,11 +176,13 @@ impl Registry {
     fn insert(&self, owned: OwnedKey, options: &Options) -> Result<CellRef, Error> {
         if let Err(full) = self.reserve() {
             // At capacity, a duplicate is still reported as the duplicate it is.
-            return Err(if self.map.get(&owned, |_| ()).is_some() {
-                Error::AlreadyRegistered
-            } else {
-                full
-            });
+            return Err(
+                if self.map.get(&Probe::new(owned.as_key()), |_| ()).is_some() {
+                    Error::AlreadyRegistered
+                } else {
+                    full
+                },
+            );
         }
         let now = self.cx.clock.now();
         let cell = Arc::new(ConnectionCell::new(owned, now, options));
@@ -229,7 +231,7 @@ impl Registry {
 
     /// The cell for `key`, registering it first when `auto_register` is on.
     fn lookup(&self, key: Key<'_>) -> Result<CellRef, Error> {
-        if let Some(cell) = self.map.get(&key, CellRef::clone) {
+        if let Some(cell) = self.map.get(&Probe::new(key), CellRef::clone) {
             return Ok(cell);
         }
         self.auto(key)
@@ -244,9 +246,10 @@ impl Registry {
         match self.insert(owned, &Options::new()) {
             Ok(cell) => Ok(cell),
             // Another thread registered it first: use theirs.
-            Err(Error::AlreadyRegistered) => {
-                self.map.get(&key, CellRef::clone).ok_or(Error::NotFound)
-            }
+            Err(Error::AlreadyRegistered) => self
+                .map
+                .get(&Probe::new(key), CellRef::clone)
+                .ok_or(Error::NotFound),
             Err(e) => Err(e),
         }
     }
@@ -297,13 +300,14 @@ impl Registry {
     /// guard is dropped.
     #[inline]
     pub fn available(&self, key: Key<'_>) -> bool {
+        let probe = Probe::new(key);
         #[cfg(not(brama_loom))]
-        let hash = self.map.hash(&key);
+        let hash = probe.hash();
         #[cfg(not(brama_loom))]
-        if crate::lookup_cache::admits(self.id, hash, &key) {
+        if crate::lookup_cache::admits(self.id, hash, &probe) {
             return true;
         }
-        let found = self.map.get(&key, |cell| {
+        let found = self.map.get(&probe, |cell| {
             if cell.available_fast() {
                 #[cfg(not(brama_loom))]
                 crate::lookup_cache::offer(self.id, hash, cell);
@@ -349,13 +353,45 @@ impl Registry {
 
     #[inline]
     fn report(&self, key: Key<'_>, outcome: Outcome, reason: Option<&str>) -> Result<(), Error> {
+        let probe = Probe::new(key);
+        #[cfg(not(brama_loom))]
+        let hash = probe.hash();
+        // A success on a hot key: the cell this thread cached, with no map lock. Exact
+        // against removal through the sealed counter (`ConnectionCell::success_unlocked`);
+        // a removed or re-registered cell is never counted here.
+        #[cfg(not(brama_loom))]
+        if outcome == Outcome::Success
+            && crate::lookup_cache::with_cell(self.id, hash, &probe, |cell| {
+                cell.success_unlocked(&self.cx)
+            }) == Some(Fast::Counted)
+        {
+            return Ok(());
+        }
         // The fast path runs under the shard's read lock: removal cannot interleave.
-        let found = self.map.get(&key, |cell| {
+        let found = self.map.get(&probe, |cell| {
             match cell.report_fast(&self.cx, outcome, None) {
-                Fast::Counted => None,
+                Fast::Counted => {
+                    #[cfg(not(brama_loom))]
+                    if cell.available_fast() {
+                        crate::lookup_cache::offer(self.id, hash, cell);
+                    }
+                    None
+                }
                 Fast::Removed | Fast::Slow => Some(CellRef::clone(cell)),
             }
         });
+        self.report_rest(found, key, outcome, reason)
+    }
+
+    /// A report by key after the map's fast path: done (`Some(None)`), the cell for the
+    /// locked path, or not found.
+    fn report_rest(
+        &self,
+        found: Option<Option<CellRef>>,
+        key: Key<'_>,
+        outcome: Outcome,
+        reason: Option<&str>,
+    ) -> Result<(), Error> {
         let cell = match found {
             Some(None) => return Ok(()),
             Some(Some(cell)) => cell,
@@ -366,6 +402,34 @@ impl Registry {
         // lock-free attempt here could count after the removal's snapshot; the loom
         // model `two_reports_racing_eviction_are_never_lost` found exactly that.)
         cell.report_slow(&self.cx, outcome, None, reason)
+    }
+
+    /// A success by key as a thread that holds `held` (the cell it found for `key`
+    /// earlier, as the per-thread cache does) reports it: the unlocked, sealed attempt
+    /// on `held`, then the by-key path under the map lock. For the loom models, which
+    /// run without the cache.
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`], [`Error::NotFound`].
+    #[doc(hidden)]
+    pub fn success_held(&self, held: &ConnectionCell, key: Key<'_>) -> Result<(), Error> {
+        if held.success_unlocked(&self.cx) == Fast::Counted {
+            return Ok(());
+        }
+        let found = self.map.get(&Probe::new(key), |cell| {
+            match cell.report_fast(&self.cx, Outcome::Success, None) {
+                Fast::Counted => None,
+                Fast::Removed | Fast::Slow => Some(CellRef::clone(cell)),
+            }
+        });
+        self.report_rest(found, key, Outcome::Success, None)
+    }
+
+    /// The cell registered under `key`, as the per-thread cache holds it (no handle is
+    /// taken, so it does not keep the connection from eviction). For the loom models.
+    #[doc(hidden)]
+    pub fn cell(&self, key: Key<'_>) -> Option<CellRef> {
+        self.map.get(&Probe::new(key), CellRef::clone)
     }
 
     /// A status snapshot.
@@ -379,7 +443,9 @@ impl Registry {
 
     fn existing(&self, key: Key<'_>) -> Result<CellRef, Error> {
         key.validate()?;
-        self.map.get(&key, CellRef::clone).ok_or(Error::NotFound)
+        self.map
+            .get(&Probe::new(key), CellRef::clone)
+            .ok_or(Error::NotFound)
     }
 
     /// A handle to the connection: the cell, with its live-handle count raised (under the
@@ -390,7 +456,7 @@ impl Registry {
     /// [`Error::InvalidKey`], [`Error::NotFound`].
     pub fn handle(&self, key: Key<'_>) -> Result<CellRef, Error> {
         key.validate()?;
-        let found = self.map.get(&key, |cell| {
+        let found = self.map.get(&Probe::new(key), |cell| {
             cell.retain_handle();
             CellRef::clone(cell)
         });
