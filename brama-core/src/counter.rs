@@ -293,6 +293,54 @@ mod tests {
     use std::sync::Arc;
 
     #[test]
+    fn a_seal_stops_sealed_increments_and_keeps_every_earlier_one() {
+        let t: Tally<3> = Tally::new();
+        assert!(t.incr_unless_sealed(0));
+        assert!(t.incr_unless_sealed(0));
+        t.incr(1, Lane::SHARED);
+        t.seal();
+        assert_eq!(t.sum(0), 2, "the seal bit is not part of the count");
+        assert!(!t.incr_unless_sealed(0));
+        assert!(!t.incr_unless_sealed(2));
+        assert_eq!((t.sum(0), t.sum(1), t.sum(2)), (2, 1, 0));
+        // Plain increments (reports through a handle) still count after the seal.
+        t.incr(0, Lane::SHARED);
+        assert_eq!(t.sum(0), 3);
+        t.seal();
+        assert_eq!(t.sum(0), 3, "sealing twice changes nothing");
+    }
+
+    #[test]
+    fn sealed_increments_racing_a_seal_are_counted_exactly_when_they_say_so() {
+        for _ in 0..50 {
+            let t = Arc::new(Tally::<1>::new());
+            let counters: Vec<_> = (0..2)
+                .map(|_| {
+                    let t = Arc::clone(&t);
+                    std::thread::spawn(move || {
+                        (0..500).filter(|_| t.incr_unless_sealed(0)).count() as u64
+                    })
+                })
+                .collect();
+            let sealer = {
+                let t = Arc::clone(&t);
+                std::thread::spawn(move || {
+                    std::thread::yield_now();
+                    t.seal();
+                    t.sum(0)
+                })
+            };
+            let at_seal = sealer.join().unwrap();
+            let counted: u64 = counters.into_iter().map(|h| h.join().unwrap()).sum();
+            assert_eq!(
+                at_seal, counted,
+                "the sealer saw exactly the increments that counted"
+            );
+            assert_eq!(t.sum(0), counted);
+        }
+    }
+
+    #[test]
     fn table_hands_out_each_owned_lane_once() {
         let t = LaneTable::new();
         let lanes: Vec<Lane> = (0..OWNED_LANES + 2).map(|_| t.claim()).collect();

@@ -635,6 +635,182 @@ mod tests {
         assert!(a != b);
     }
 
+    fn owned(scope: Option<&str>, id: &str) -> OwnedKey {
+        match scope {
+            Some(s) => Key::scoped(s, id),
+            None => Key::new(id),
+        }
+        .to_owned_key()
+        .unwrap()
+    }
+
+    fn map_hash<T: Hash + ?Sized>(t: &T) -> u64 {
+        KeyHashBuilder::default().hash_one(t)
+    }
+
+    /// Every way the map sees a key agrees with the owned key: the probe matches it and
+    /// hashes alike, the `KeyView` form compares and hashes alike, and the parts
+    /// round-trip.
+    fn assert_forms_agree(scope: Option<&str>, id: &str) {
+        let key = match scope {
+            Some(s) => Key::scoped(s, id),
+            None => Key::new(id),
+        };
+        let owned = key.to_owned_key().unwrap();
+        assert_eq!(owned.scope(), scope);
+        assert_eq!(owned.identifier(), id);
+        assert_eq!(owned.as_key(), key);
+        let probe = Probe::new(key);
+        assert!(probe.matches(&owned), "{key:?}");
+        assert_eq!(probe.hash(), owned.key_hash(), "{key:?}");
+        assert_eq!(map_hash(&owned), owned.key_hash());
+        if let Probe::Inline(p) = &probe {
+            assert_eq!(p, &owned);
+            assert_eq!(map_hash(p), map_hash(&owned));
+        }
+        let view: &dyn KeyView = &key;
+        let owned_view: &dyn KeyView = owned.borrow();
+        assert!(view == owned_view);
+        assert_eq!(map_hash(view), map_hash(&owned));
+        assert_eq!(owned.clone(), owned);
+    }
+
+    #[test]
+    fn short_keys_are_inline_and_long_ones_on_the_heap() {
+        let x = |n: usize| "x".repeat(n);
+        for n in [1, 2, 3, 4, 7, 8, 9, 15, 16, 17, 21, 22] {
+            assert!(owned(None, &x(n)).is_inline(), "{n}");
+        }
+        for n in [23, 24, 100, 256] {
+            assert!(!owned(None, &x(n)).is_inline(), "{n}");
+        }
+        // The scope's bytes count towards the 22.
+        assert!(owned(Some(&x(1)), &x(21)).is_inline());
+        assert!(owned(Some(&x(21)), &x(1)).is_inline());
+        assert!(!owned(Some(&x(1)), &x(22)).is_inline());
+        assert!(!owned(Some(&x(22)), &x(1)).is_inline());
+        assert!(!owned(Some(&x(256)), &x(256)).is_inline());
+        assert_eq!(std::mem::size_of::<OwnedKey>(), 24);
+    }
+
+    #[test]
+    fn every_length_and_split_round_trips_and_agrees() {
+        let text: String = ('a'..='z').cycle().take(40).collect();
+        for n in 1..=30 {
+            assert_forms_agree(None, &text[..n]);
+            for s in 1..n {
+                assert_forms_agree(Some(&text[..s]), &text[s..n]);
+            }
+        }
+    }
+
+    #[test]
+    fn non_ascii_keys_at_the_inline_boundary() {
+        // 11 two-byte chars = 22 bytes (inline); one more byte goes to the heap.
+        let e11 = "é".repeat(11);
+        assert!(owned(None, &e11).is_inline());
+        assert_forms_agree(None, &e11);
+        let e11x = format!("{e11}x");
+        assert!(!owned(None, &e11x).is_inline());
+        assert_forms_agree(None, &e11x);
+        // A three-byte char crossing byte 22: 20 + 3 = 23 bytes, on the heap.
+        let crossing = format!("{}✓", "a".repeat(20));
+        assert!(!owned(None, &crossing).is_inline());
+        assert_forms_agree(None, &crossing);
+        // Four-byte chars, scoped, exactly 22 bytes.
+        assert!(owned(Some("🦀"), "🦀🦀🦀🦀é").is_inline());
+        assert_forms_agree(Some("🦀"), "🦀🦀🦀🦀é");
+        assert_forms_agree(Some("ünï"), "cödé✓");
+    }
+
+    #[test]
+    fn keys_that_differ_only_in_scope_or_split_differ() {
+        let pairs = [
+            (owned(None, "ab"), owned(Some("a"), "b")),
+            (owned(Some("ab"), "c"), owned(Some("a"), "bc")),
+            (owned(None, "a:b"), owned(Some("a"), "b")),
+            (owned(None, "abc"), owned(None, "abd")),
+            (owned(None, "ab"), owned(None, "ab\0")),
+            (
+                owned(None, &"y".repeat(30)),
+                owned(Some("y"), &"y".repeat(29)),
+            ),
+            (
+                owned(Some(&"y".repeat(3)), &"y".repeat(27)),
+                owned(Some(&"y".repeat(4)), &"y".repeat(26)),
+            ),
+        ];
+        for (a, b) in &pairs {
+            assert_ne!(a, b);
+            assert!(!Probe::new(a.as_key()).matches(b), "{a:?} {b:?}");
+            assert!(!Probe::new(b.as_key()).matches(a), "{a:?} {b:?}");
+            let (va, vb): (&dyn KeyView, &dyn KeyView) = (a.borrow(), b.borrow());
+            assert!(va != vb);
+        }
+    }
+
+    #[test]
+    fn invalid_keys_match_nothing_and_never_panic() {
+        let stored = owned(None, "x");
+        for k in [Key::new(""), Key::scoped("", "x"), Key::scoped("", "")] {
+            let p = Probe::new(k);
+            assert!(!p.matches(&stored));
+            let _ = p.hash();
+        }
+        let long = "z".repeat(600);
+        let p = Probe::new(Key::scoped(&long, &long));
+        assert!(!p.matches(&stored));
+        let _ = p.hash();
+    }
+
+    #[test]
+    fn the_word_reader_packs_like_a_byte_copy() {
+        let text: Vec<u8> = (1..=22).collect();
+        for n in 0..=22 {
+            let id = &text[..n];
+            let (lo, hi) = padded_words(id);
+            let mut expect = [0u8; 24];
+            expect[..n].copy_from_slice(id);
+            assert_eq!(lo.to_le_bytes(), expect[..16], "{n}");
+            assert_eq!(hi.to_le_bytes(), expect[16..], "{n}");
+        }
+    }
+
+    mod prop {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn part() -> impl Strategy<Value = String> {
+            // Short and long, ASCII and not, around the 22-byte boundary.
+            prop_oneof![
+                "[a-z:]{1,12}",
+                "[a-zé✓🦀]{1,12}",
+                "[a-z]{18,26}",
+                "\\PC{1,40}",
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn owned_and_borrowed_forms_hash_and_compare_alike(
+                scope in proptest::option::of(part()),
+                id in part(),
+                other_scope in proptest::option::of(part()),
+                other_id in part(),
+            ) {
+                assert_forms_agree(scope.as_deref(), &id);
+                let a = owned(scope.as_deref(), &id);
+                let b = owned(other_scope.as_deref(), &other_id);
+                let same = (scope.as_deref(), id.as_str()) == (other_scope.as_deref(), other_id.as_str());
+                prop_assert_eq!(a == b, same);
+                prop_assert_eq!(Probe::new(b.as_key()).matches(&a), same);
+                if same {
+                    prop_assert_eq!(a.key_hash(), b.key_hash());
+                }
+            }
+        }
+    }
+
     #[test]
     fn rejects_empty_and_long_parts() {
         assert!(matches!(

@@ -163,6 +163,58 @@ mod tests {
     }
 
     #[test]
+    fn successes_by_key_through_the_cache_count_once_and_only_on_the_live_connection() {
+        let r = registry();
+        let k = Key::new("hot");
+        r.register(k, &Options::new()).unwrap();
+        for _ in 0..5 {
+            r.success(k).unwrap(); // from the second success on, through the cache
+        }
+        assert_eq!(r.status(k).unwrap().total_successes, 5);
+        let removed = r.unregister(k).unwrap();
+        assert_eq!(removed.total_successes, 5);
+        assert!(matches!(r.success(k), Err(crate::error::Error::NotFound)));
+        // Registered again: the cached cell is the removed one, and is never counted.
+        r.register(k, &Options::new()).unwrap();
+        for _ in 0..3 {
+            r.success(k).unwrap();
+        }
+        assert_eq!(r.status(k).unwrap().total_successes, 3);
+    }
+
+    #[test]
+    fn a_cached_success_that_must_change_state_or_emit_takes_the_locked_path() {
+        use crate::event::{EventType, Filter};
+        use crate::state::State;
+        let r = registry();
+        let k = Key::scoped("s", "k");
+        r.register(k, &Options::new()).unwrap();
+        for _ in 0..3 {
+            r.success(k).unwrap();
+        }
+        // Consecutive failures to clear: the success must zero them.
+        r.failure(k, None).unwrap();
+        assert_eq!(r.status(k).unwrap().consecutive_failures, 1);
+        r.success(k).unwrap();
+        assert_eq!(r.status(k).unwrap().consecutive_failures, 0);
+        // Open: counted without closing (the rules), not through the cache.
+        r.open(k, &OpenOptions::new()).unwrap();
+        r.success(k).unwrap();
+        assert_eq!(r.status(k).unwrap().state, State::Open);
+        r.close(k).unwrap();
+        // A subscriber to successes gets every one.
+        let sub = r
+            .context()
+            .bus
+            .subscribe(Filter::new().event_type(EventType::Success));
+        for _ in 0..3 {
+            r.success(k).unwrap();
+        }
+        assert_eq!(sub.try_iter().count(), 3);
+        assert_eq!(r.status(k).unwrap().total_successes, 8);
+    }
+
+    #[test]
     fn registries_do_not_share_cache_entries() {
         let (a, b) = (registry(), registry());
         let k = Key::new("k");
