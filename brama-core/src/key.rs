@@ -343,43 +343,42 @@ fn hash_parts(scope: Option<&str>, id: &str) -> u64 {
     }
 }
 
-/// What the registry's map is asked with: the borrowed key in the form of the stored
-/// key it must match. Short keys are packed into an inline [`OwnedKey`] on the stack
-/// (no allocation), so hashing and comparing them are a few word operations; longer
-/// keys go through [`KeyView`].
-pub(crate) enum Probe<'a> {
-    /// A key short enough to be stored inline.
-    Inline(OwnedKey),
-    /// A longer (or empty) key.
-    Long(Key<'a>),
+/// What the registry asks the map and the per-thread cache with: a borrowed key in
+/// the form of the stored key it must match. A short key is packed into an inline
+/// [`OwnedKey`] on the stack (no allocation), so hashing and comparing it are a few word
+/// operations; a longer one is the borrowed [`Key`] itself. The registry picks the form
+/// once per call ([`OwnedKey::short`]) and runs a copy of its lookup for each, so the
+/// hot path for short keys holds no branch for long ones.
+pub(crate) trait Lookup {
+    /// The key's hash, as the map and the per-thread cache use it.
+    fn lookup_hash(&self) -> u64;
+    /// Whether `stored` is this key.
+    fn is(&self, stored: &OwnedKey) -> bool;
 }
 
-impl<'a> Probe<'a> {
-    /// The probe for `key`.
+impl Lookup for OwnedKey {
     #[inline(always)]
-    pub fn new(key: Key<'a>) -> Probe<'a> {
-        match Inline::pack(key.scope, key.identifier) {
-            Some(k) => Probe::Inline(OwnedKey(Repr::Inline(k))),
-            None => Probe::Long(key),
-        }
+    fn lookup_hash(&self) -> u64 {
+        self.key_hash()
     }
 
-    /// The key's hash, as the map and the per-thread lookup cache use it.
     #[inline(always)]
-    pub fn hash(&self) -> u64 {
-        match self {
-            Probe::Inline(OwnedKey(Repr::Inline(k))) => hash_inline(k),
-            Probe::Inline(k) => k.key_hash(),
-            Probe::Long(k) => hash_long(k.scope, k.identifier),
-        }
+    fn is(&self, stored: &OwnedKey) -> bool {
+        self == stored
+    }
+}
+
+impl Lookup for Key<'_> {
+    #[inline]
+    fn lookup_hash(&self) -> u64 {
+        hash_parts(self.scope, self.identifier)
     }
 
-    /// Whether `stored` is this key.
-    #[inline(always)]
-    pub fn matches(&self, stored: &OwnedKey) -> bool {
-        match self {
-            Probe::Inline(k) => k == stored,
-            Probe::Long(k) => stored.is_long(k.scope, k.identifier),
+    #[inline]
+    fn is(&self, stored: &OwnedKey) -> bool {
+        match Inline::pack(self.scope, self.identifier) {
+            Some(k) => stored.0 == Repr::Inline(k),
+            None => stored.is_long(self.scope, self.identifier),
         }
     }
 }
@@ -476,6 +475,13 @@ enum Repr {
 const _: () = assert!(std::mem::size_of::<OwnedKey>() == 24);
 
 impl OwnedKey {
+    /// The inline form of `key`, if it is short enough to be stored inline (no
+    /// validation, no allocation): what a lookup by a short key asks the map with.
+    #[inline(always)]
+    pub(crate) fn short(key: Key<'_>) -> Option<OwnedKey> {
+        Inline::pack(key.scope, key.identifier).map(|k| OwnedKey(Repr::Inline(k)))
+    }
+
     fn new(scope: Option<&str>, id: &str) -> OwnedKey {
         if let Some(k) = Inline::pack(scope, id) {
             return OwnedKey(Repr::Inline(k));
@@ -541,16 +547,20 @@ impl OwnedKey {
         matches!(self.0, Repr::Inline(_))
     }
 
-    /// The key's hash (the same for the borrowed form, through [`Probe`] or [`KeyView`]).
-    #[inline]
+    /// The key's hash (the same for the borrowed form, through [`Lookup`] or
+    /// [`KeyView`]).
+    #[inline(always)]
     fn key_hash(&self) -> u64 {
         match &self.0 {
             Repr::Inline(k) => hash_inline(k),
-            Repr::Heap(_) => {
-                let (scope, id) = self.parts();
-                hash_long(scope, id)
-            }
+            Repr::Heap(_) => self.heap_hash(),
         }
+    }
+
+    #[inline(never)]
+    fn heap_hash(&self) -> u64 {
+        let (scope, id) = self.parts();
+        hash_long(scope, id)
     }
 }
 
@@ -660,13 +670,18 @@ mod tests {
         assert_eq!(owned.scope(), scope);
         assert_eq!(owned.identifier(), id);
         assert_eq!(owned.as_key(), key);
-        let probe = Probe::new(key);
-        assert!(probe.matches(&owned), "{key:?}");
-        assert_eq!(probe.hash(), owned.key_hash(), "{key:?}");
+        assert!(key.is(&owned), "{key:?}");
+        assert_eq!(key.lookup_hash(), owned.key_hash(), "{key:?}");
         assert_eq!(map_hash(&owned), owned.key_hash());
-        if let Probe::Inline(p) = &probe {
-            assert_eq!(p, &owned);
-            assert_eq!(map_hash(p), map_hash(&owned));
+        match OwnedKey::short(key) {
+            Some(short) => {
+                assert!(owned.is_inline());
+                assert!(short.is(&owned));
+                assert_eq!(short, owned);
+                assert_eq!(short.lookup_hash(), owned.key_hash());
+                assert_eq!(map_hash(&short), map_hash(&owned));
+            }
+            None => assert!(!owned.is_inline()),
         }
         let view: &dyn KeyView = &key;
         let owned_view: &dyn KeyView = owned.borrow();
@@ -742,8 +757,12 @@ mod tests {
         ];
         for (a, b) in &pairs {
             assert_ne!(a, b);
-            assert!(!Probe::new(a.as_key()).matches(b), "{a:?} {b:?}");
-            assert!(!Probe::new(b.as_key()).matches(a), "{a:?} {b:?}");
+            assert!(!a.as_key().is(b), "{a:?} {b:?}");
+            assert!(!b.as_key().is(a), "{a:?} {b:?}");
+            if let (Some(sa), Some(sb)) = (OwnedKey::short(a.as_key()), OwnedKey::short(b.as_key()))
+            {
+                assert!(!sa.is(b) && !sb.is(a));
+            }
             let (va, vb): (&dyn KeyView, &dyn KeyView) = (a.borrow(), b.borrow());
             assert!(va != vb);
         }
@@ -753,14 +772,17 @@ mod tests {
     fn invalid_keys_match_nothing_and_never_panic() {
         let stored = owned(None, "x");
         for k in [Key::new(""), Key::scoped("", "x"), Key::scoped("", "")] {
-            let p = Probe::new(k);
-            assert!(!p.matches(&stored));
-            let _ = p.hash();
+            assert!(!k.is(&stored));
+            let _ = k.lookup_hash();
+            if let Some(short) = OwnedKey::short(k) {
+                assert!(!short.is(&stored));
+            }
         }
         let long = "z".repeat(600);
-        let p = Probe::new(Key::scoped(&long, &long));
-        assert!(!p.matches(&stored));
-        let _ = p.hash();
+        let k = Key::scoped(&long, &long);
+        assert!(!k.is(&stored));
+        assert!(OwnedKey::short(k).is_none());
+        let _ = k.lookup_hash();
     }
 
     #[test]
@@ -803,7 +825,7 @@ mod tests {
                 let b = owned(other_scope.as_deref(), &other_id);
                 let same = (scope.as_deref(), id.as_str()) == (other_scope.as_deref(), other_id.as_str());
                 prop_assert_eq!(a == b, same);
-                prop_assert_eq!(Probe::new(b.as_key()).matches(&a), same);
+                prop_assert_eq!(b.as_key().is(&a), same);
                 if same {
                     prop_assert_eq!(a.key_hash(), b.key_hash());
                 }

@@ -8,12 +8,16 @@
 //! falls back to the map, so the cache can never answer for a connection that was
 //! unregistered or re-registered. A slot is filled only on the second consecutive miss
 //! for the same key, so random keys do not pay for an `Arc` clone on every check.
-//! Reports never use the cache: their exactness across removal needs the map's lock.
+//!
+//! Successes by key use it too ([`with_cell`]), through
+//! `ConnectionCell::success_unlocked`, which counts with a counter that removal seals,
+//! so they stay exact across removal without the map's lock. Other reports go to the
+//! map.
 
 use std::cell::RefCell;
 
 use crate::cell::CellRef;
-use crate::key::Probe;
+use crate::key::Lookup;
 
 const SLOTS: usize = 64;
 
@@ -47,7 +51,7 @@ fn index(hash: u64) -> usize {
 
 /// True if this thread's cache holds `key` of `registry`, registered and admitting freely.
 #[inline]
-pub(crate) fn admits(registry: u64, hash: u64, key: &Probe<'_>) -> bool {
+pub(crate) fn admits<K: Lookup + ?Sized>(registry: u64, hash: u64, key: &K) -> bool {
     CACHE
         .try_with(|c| {
             let Ok(c) = c.try_borrow() else {
@@ -59,7 +63,7 @@ pub(crate) fn admits(registry: u64, hash: u64, key: &Probe<'_>) -> bool {
                 && slot
                     .cell
                     .as_ref()
-                    .is_some_and(|cell| key.matches(cell.key()) && cell.available_fast())
+                    .is_some_and(|cell| key.is(cell.key()) && cell.available_fast())
         })
         .unwrap_or(false)
 }
@@ -67,10 +71,10 @@ pub(crate) fn admits(registry: u64, hash: u64, key: &Probe<'_>) -> bool {
 /// Runs `f` on this thread's cached cell for `key` of `registry`, whatever its state
 /// (it may have been removed since it was cached). `None` if it is not cached.
 #[inline]
-pub(crate) fn with_cell<R>(
+pub(crate) fn with_cell<K: Lookup + ?Sized, R>(
     registry: u64,
     hash: u64,
-    key: &Probe<'_>,
+    key: &K,
     f: impl FnOnce(&CellRef) -> R,
 ) -> Option<R> {
     CACHE
@@ -81,7 +85,7 @@ pub(crate) fn with_cell<R>(
                 return None;
             }
             let cell = slot.cell.as_ref()?;
-            key.matches(cell.key()).then(|| f(cell))
+            key.is(cell.key()).then(|| f(cell))
         })
         .ok()
         .flatten()

@@ -7,7 +7,14 @@
 //! conditional removal is atomic with the condition) holds for both.
 
 use crate::cell::CellRef;
-use crate::key::{KeyView, Probe};
+use crate::key::{Key, KeyView, OwnedKey};
+
+/// What the map can be asked with: an inline [`OwnedKey`] (a short key), or a borrowed
+/// [`Key`] (a long one). See `key::Lookup`.
+pub(crate) trait MapKey {
+    /// Runs `f` on the entry under its lock, if present.
+    fn find<R>(&self, map: &Map, f: impl FnOnce(&CellRef) -> R) -> Option<R>;
+}
 
 #[cfg(not(brama_loom))]
 /// Shards: more than dashmap's default so that a sweep of a million connections holds
@@ -22,8 +29,6 @@ mod imp {
 
     use dashmap::mapref::entry::Entry as MapEntry;
     use dashmap::DashMap;
-
-    use crate::key::OwnedKey;
 
     /// Keys hash themselves with the process-seeded foldhash (`key.rs`); the map keeps
     /// that one `u64`.
@@ -69,6 +74,22 @@ mod imp {
         inner: DashMap<Entry, (), Hasher>,
     }
 
+    /// A short key: compared as words through `Borrow<OwnedKey>`.
+    impl MapKey for OwnedKey {
+        #[inline(always)]
+        fn find<R>(&self, map: &Map, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
+            map.inner.get(self).map(|r| f(&r.key().0))
+        }
+    }
+
+    /// A long key: compared by parts through `Borrow<dyn KeyView>`.
+    impl MapKey for Key<'_> {
+        #[inline]
+        fn find<R>(&self, map: &Map, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
+            map.inner.get(self as &dyn KeyView).map(|r| f(&r.key().0))
+        }
+    }
+
     impl Map {
         pub fn new() -> Map {
             Map {
@@ -77,12 +98,13 @@ mod imp {
         }
 
         /// Runs `f` on the entry under its shard's read lock.
-        #[inline]
-        pub fn get<R>(&self, key: &Probe<'_>, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
-            match key {
-                Probe::Inline(k) => self.inner.get(k).map(|r| f(&r.key().0)),
-                Probe::Long(k) => self.inner.get(k as &dyn KeyView).map(|r| f(&r.key().0)),
-            }
+        #[inline(always)]
+        pub fn get<K: MapKey + ?Sized, R>(
+            &self,
+            key: &K,
+            f: impl FnOnce(&CellRef) -> R,
+        ) -> Option<R> {
+            key.find(self, f)
         }
 
         /// Inserts `cell` under its own key unless that key is present.
@@ -119,13 +141,24 @@ mod imp {
 #[cfg(brama_loom)]
 mod imp {
     use super::*;
-    use crate::key::OwnedKey;
     use crate::sync::{lock, Mutex};
     use std::collections::HashMap;
 
     #[derive(Debug)]
     pub struct Map {
         inner: Mutex<HashMap<OwnedKey, CellRef>>,
+    }
+
+    impl MapKey for OwnedKey {
+        fn find<R>(&self, map: &Map, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
+            lock(&map.inner).get(self).map(f)
+        }
+    }
+
+    impl MapKey for Key<'_> {
+        fn find<R>(&self, map: &Map, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
+            lock(&map.inner).get(self as &dyn KeyView).map(f)
+        }
     }
 
     impl Map {
@@ -135,12 +168,12 @@ mod imp {
             }
         }
 
-        pub fn get<R>(&self, key: &Probe<'_>, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
-            let map = lock(&self.inner);
-            match key {
-                Probe::Inline(k) => map.get(k).map(f),
-                Probe::Long(k) => map.get(k as &dyn KeyView).map(f),
-            }
+        pub fn get<K: MapKey + ?Sized, R>(
+            &self,
+            key: &K,
+            f: impl FnOnce(&CellRef) -> R,
+        ) -> Option<R> {
+            key.find(self, f)
         }
 
         pub fn insert_new(&self, cell: &CellRef) -> bool {
