@@ -349,6 +349,7 @@ fn hash_parts(scope: Option<&str>, id: &str) -> u64 {
 /// operations; a longer one is the borrowed [`Key`] itself. The registry picks the form
 /// once per call ([`OwnedKey::short`]) and runs a copy of its lookup for each, so the
 /// hot path for short keys holds no branch for long ones.
+#[cfg_attr(brama_loom, allow(dead_code))] // used by the cache and the dashmap map
 pub(crate) trait Lookup {
     /// The key's hash, as the map and the per-thread cache use it.
     fn lookup_hash(&self) -> u64;
@@ -387,6 +388,7 @@ impl Lookup for Key<'_> {
 /// [`OwnedKey`] and [`KeyView`] do): it keeps that value, so the map does not hash the
 /// key's bytes a second time.
 #[derive(Clone, Copy, Debug, Default)]
+#[cfg_attr(brama_loom, allow(dead_code))] // used by the cache and the dashmap map
 pub(crate) struct KeyHasher(u64);
 
 impl Hasher for KeyHasher {
@@ -410,6 +412,7 @@ impl Hasher for KeyHasher {
 }
 
 /// The map's [`BuildHasher`]: [`KeyHasher`].
+#[cfg_attr(brama_loom, allow(dead_code))] // used by the cache and the dashmap map
 pub(crate) type KeyHashBuilder = BuildHasherDefault<KeyHasher>;
 
 /// The parts of a key, borrowed or owned: what the map hashes and compares for keys
@@ -521,6 +524,7 @@ impl OwnedKey {
 
     /// Whether this is the long key `(scope, id)`, comparing bytes (no UTF-8 check).
     #[inline]
+    #[cfg_attr(brama_loom, allow(dead_code))] // used by the cache and the dashmap map
     fn is_long(&self, scope: Option<&str>, id: &str) -> bool {
         let Repr::Heap(bytes) = &self.0 else {
             return false;
