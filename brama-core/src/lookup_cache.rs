@@ -172,7 +172,7 @@ mod tests {
         let k = Key::new("hot");
         r.register(k, &Options::new()).unwrap();
         for _ in 0..5 {
-            r.success(k).unwrap(); // from the second success on, through the cache
+            r.success(k).unwrap(); // from the third on, through the cache (filled on the second)
         }
         assert_eq!(r.status(k).unwrap().total_successes, 5);
         let removed = r.unregister(k).unwrap();
