@@ -351,51 +351,35 @@ fn hash_parts(scope: Option<&str>, id: &str) -> u64 {
 /// hot path for short keys holds no branch for long ones.
 #[cfg_attr(brama_loom, allow(dead_code))] // used by the cache and the dashmap map
 pub(crate) trait Lookup {
+    /// The key's hash, as the map and the per-thread cache use it.
+    fn lookup_hash(&self) -> u64;
     /// Whether `stored` is this key.
     fn is(&self, stored: &OwnedKey) -> bool;
-    /// The per-thread cache's tag of the key: for a short key a cheap mix of its words
-    /// (the cache verifies the key itself, so the tag only spreads keys over its slots
-    /// and rejects most misses early), for a long one its hash.
-    fn cache_tag(&self) -> u64;
 }
 
 impl Lookup for OwnedKey {
     #[inline(always)]
-    fn is(&self, stored: &OwnedKey) -> bool {
-        self == stored
+    fn lookup_hash(&self) -> u64 {
+        self.key_hash()
     }
 
     #[inline(always)]
-    fn cache_tag(&self) -> u64 {
-        match &self.0 {
-            Repr::Inline(k) => {
-                let (lo, hi, len) = k.words();
-                let x = (lo as u64)
-                    ^ ((lo >> 64) as u64).rotate_left(21)
-                    ^ hi.rotate_left(43)
-                    ^ u64::from(len);
-                // Fibonacci hashing: the top bits, which pick the slot, mix every bit.
-                x.wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            }
-            Repr::Heap(_) => self.heap_hash(),
-        }
+    fn is(&self, stored: &OwnedKey) -> bool {
+        self == stored
     }
 }
 
 impl Lookup for Key<'_> {
     #[inline]
+    fn lookup_hash(&self) -> u64 {
+        hash_parts(self.scope, self.identifier)
+    }
+
+    #[inline]
     fn is(&self, stored: &OwnedKey) -> bool {
         match Inline::pack(self.scope, self.identifier) {
             Some(k) => stored.0 == Repr::Inline(k),
             None => stored.is_long(self.scope, self.identifier),
-        }
-    }
-
-    #[inline]
-    fn cache_tag(&self) -> u64 {
-        match OwnedKey::short(*self) {
-            Some(k) => k.cache_tag(),
-            None => hash_long(self.scope, self.identifier),
         }
     }
 }
@@ -567,8 +551,8 @@ impl OwnedKey {
         matches!(self.0, Repr::Inline(_))
     }
 
-    /// The key's hash (the same for the borrowed form, through [`KeyView`] or the
-    /// inline probe of [`OwnedKey::short`]).
+    /// The key's hash (the same for the borrowed form, through [`Lookup`] or
+    /// [`KeyView`]).
     #[inline(always)]
     fn key_hash(&self) -> u64 {
         match &self.0 {
@@ -691,15 +675,14 @@ mod tests {
         assert_eq!(owned.identifier(), id);
         assert_eq!(owned.as_key(), key);
         assert!(key.is(&owned), "{key:?}");
-        assert_eq!(key.cache_tag(), owned.cache_tag(), "{key:?}");
-        assert_eq!(hash_parts(scope, id), owned.key_hash(), "{key:?}");
+        assert_eq!(key.lookup_hash(), owned.key_hash(), "{key:?}");
         assert_eq!(map_hash(&owned), owned.key_hash());
         match OwnedKey::short(key) {
             Some(short) => {
                 assert!(owned.is_inline());
                 assert!(short.is(&owned));
                 assert_eq!(short, owned);
-                assert_eq!(short.cache_tag(), owned.cache_tag());
+                assert_eq!(short.lookup_hash(), owned.key_hash());
                 assert_eq!(map_hash(&short), map_hash(&owned));
             }
             None => assert!(!owned.is_inline()),
@@ -794,7 +777,7 @@ mod tests {
         let stored = owned(None, "x");
         for k in [Key::new(""), Key::scoped("", "x"), Key::scoped("", "")] {
             assert!(!k.is(&stored));
-            let _ = k.cache_tag();
+            let _ = k.lookup_hash();
             if let Some(short) = OwnedKey::short(k) {
                 assert!(!short.is(&stored));
             }
@@ -803,7 +786,7 @@ mod tests {
         let k = Key::scoped(&long, &long);
         assert!(!k.is(&stored));
         assert!(OwnedKey::short(k).is_none());
-        let _ = k.cache_tag();
+        let _ = k.lookup_hash();
     }
 
     #[test]

@@ -2,8 +2,7 @@
 //! writes nothing shared (a dashmap read lock writes its shard's lock word, which two
 //! cores checking the same key then fight over).
 //!
-//! Direct-mapped, 64 slots per thread, keyed by (registry id, key tag: a cheap mix of a
-//! short key's words, see `key::Lookup::cache_tag`). A slot holds an
+//! Direct-mapped, 64 slots per thread, keyed by (registry id, key hash). A slot holds an
 //! `Arc` of the cell; a hit still verifies the key and answers only the free case (the
 //! cell registered and `Unknown`/`Closed`). Anything else, including a removed cell,
 //! falls back to the map, so the cache can never answer for a connection that was
@@ -24,16 +23,16 @@ const SLOTS: usize = 64;
 
 struct Slot {
     registry: u64,
-    tag: u64,
+    hash: u64,
     cell: Option<CellRef>,
-    /// The tag of the last key that missed in this slot (admission filter).
+    /// The hash of the last key that missed in this slot (admission filter).
     pending: u64,
 }
 
 impl Slot {
     const EMPTY: Slot = Slot {
         registry: 0,
-        tag: 0,
+        hash: 0,
         cell: None,
         pending: 0,
     };
@@ -46,22 +45,21 @@ thread_local! {
 }
 
 #[inline]
-fn index(tag: u64) -> usize {
-    // The top bits: the best mixed ones of a multiplicative tag.
-    (tag >> (64 - SLOTS.trailing_zeros())) as usize
+fn index(hash: u64) -> usize {
+    (hash >> 7) as usize & (SLOTS - 1)
 }
 
 /// True if this thread's cache holds `key` of `registry`, registered and admitting freely.
 #[inline]
-pub(crate) fn admits<K: Lookup + ?Sized>(registry: u64, tag: u64, key: &K) -> bool {
+pub(crate) fn admits<K: Lookup + ?Sized>(registry: u64, hash: u64, key: &K) -> bool {
     CACHE
         .try_with(|c| {
             let Ok(c) = c.try_borrow() else {
                 return false;
             };
-            let slot = &c[index(tag)];
+            let slot = &c[index(hash)];
             slot.registry == registry
-                && slot.tag == tag
+                && slot.hash == hash
                 && slot
                     .cell
                     .as_ref()
@@ -75,15 +73,15 @@ pub(crate) fn admits<K: Lookup + ?Sized>(registry: u64, tag: u64, key: &K) -> bo
 #[inline]
 pub(crate) fn with_cell<K: Lookup + ?Sized, R>(
     registry: u64,
-    tag: u64,
+    hash: u64,
     key: &K,
     f: impl FnOnce(&CellRef) -> R,
 ) -> Option<R> {
     CACHE
         .try_with(|c| {
             let c = c.try_borrow().ok()?;
-            let slot = &c[index(tag)];
-            if slot.registry != registry || slot.tag != tag {
+            let slot = &c[index(hash)];
+            if slot.registry != registry || slot.hash != hash {
                 return None;
             }
             let cell = slot.cell.as_ref()?;
@@ -95,13 +93,13 @@ pub(crate) fn with_cell<K: Lookup + ?Sized, R>(
 
 /// Offers a cell that was just found admitting freely through the map.
 #[inline]
-pub(crate) fn offer(registry: u64, tag: u64, cell: &CellRef) {
+pub(crate) fn offer(registry: u64, hash: u64, cell: &CellRef) {
     let _ = CACHE.try_with(|c| {
         let Ok(mut c) = c.try_borrow_mut() else {
             return;
         };
-        let slot = &mut c[index(tag)];
-        if slot.registry == registry && slot.tag == tag {
+        let slot = &mut c[index(hash)];
+        if slot.registry == registry && slot.hash == hash {
             // Same key, but the cached cell was replaced (re-registered): take the new one.
             if !slot
                 .cell
@@ -110,15 +108,15 @@ pub(crate) fn offer(registry: u64, tag: u64, cell: &CellRef) {
             {
                 slot.cell = Some(CellRef::clone(cell));
             }
-        } else if slot.pending == tag {
+        } else if slot.pending == hash {
             *slot = Slot {
                 registry,
-                tag,
+                hash,
                 cell: Some(CellRef::clone(cell)),
                 pending: 0,
             };
         } else {
-            slot.pending = tag;
+            slot.pending = hash;
         }
     });
 }

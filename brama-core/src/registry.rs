@@ -308,15 +308,15 @@ impl Registry {
     #[inline(always)]
     fn available_by<P: Lookup + MapKey>(&self, key: Key<'_>, probe: &P) -> bool {
         #[cfg(not(brama_loom))]
-        let tag = probe.cache_tag();
+        let hash = probe.lookup_hash();
         #[cfg(not(brama_loom))]
-        if crate::lookup_cache::admits(self.id, tag, probe) {
+        if crate::lookup_cache::admits(self.id, hash, probe) {
             return true;
         }
         let found = self.map.get(probe, |cell| {
             if cell.available_fast() {
                 #[cfg(not(brama_loom))]
-                crate::lookup_cache::offer(self.id, tag, cell);
+                crate::lookup_cache::offer(self.id, hash, cell);
                 None
             } else {
                 Some(CellRef::clone(cell))
@@ -384,13 +384,13 @@ impl Registry {
         reason: Option<&str>,
     ) -> Result<(), Error> {
         #[cfg(not(brama_loom))]
-        let tag = probe.cache_tag();
+        let hash = probe.lookup_hash();
         // A success on a hot key: the cell this thread cached, with no map lock. Exact
         // against removal through the sealed counter (`ConnectionCell::success_unlocked`);
         // a removed or re-registered cell is never counted here.
         #[cfg(not(brama_loom))]
         if outcome == Outcome::Success
-            && crate::lookup_cache::with_cell(self.id, tag, probe, |cell| {
+            && crate::lookup_cache::with_cell(self.id, hash, probe, |cell| {
                 cell.success_unlocked(&self.cx)
             }) == Some(Fast::Counted)
         {
@@ -402,7 +402,7 @@ impl Registry {
                 Fast::Counted => {
                     #[cfg(not(brama_loom))]
                     if cell.available_fast() {
-                        crate::lookup_cache::offer(self.id, tag, cell);
+                        crate::lookup_cache::offer(self.id, hash, cell);
                     }
                     None
                 }
