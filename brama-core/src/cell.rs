@@ -67,8 +67,11 @@ enum Refusal {
 /// One tracked connection.
 #[repr(C)] // field order is the cache-line layout: see below
 pub struct ConnectionCell {
-    // First cache line: everything a sweep reads (state, deadline, activity, handles).
+    // First cache line: the state word and the key right after it, so a lookup by a
+    // short (inline) key compares the key and reads the state in one line; then
+    // everything else a sweep reads (deadline, activity, handles).
     word: AtomicU64,
+    key: OwnedKey,
     // Open: when the circuit may move to HalfOpen (NEVER if opened indefinitely).
     // HalfOpen: when the latest probe was admitted. One field, because the two are never
     // needed in the same state.
@@ -81,8 +84,7 @@ pub struct ConnectionCell {
     handles: AtomicU32,
     // Consecutive failures shown while Open/HalfOpen (the word's payload is busy then).
     frozen: AtomicU32,
-    // Second line: the key and what reports and transitions read.
-    key: OwnedKey,
+    // Then what reports and transitions read.
     // Per-connection overrides of the hot scalars; 0 = follow the registry default.
     threshold: AtomicU32,
     probes: AtomicU32,
@@ -586,6 +588,29 @@ impl ConnectionCell {
         self.locked(cx, input, reason).map(|_| ())
     }
 
+    /// A success by key through the registry's per-thread cache, with no map lock: it
+    /// counts only a success that changes nothing (`Closed` with no consecutive
+    /// failures, nobody subscribed to `Success`), and counts it with
+    /// [`Tally::incr_unless_sealed`], which `mark_removed` seals. So it is exact
+    /// against removal with one read-modify-write: either it counted before the seal
+    /// and the removal's counts include it, or it returns [`Fast::Removed`]. Anything
+    /// else is [`Fast::Slow`]; on both the caller takes the locked by-key path.
+    #[inline]
+    pub fn success_unlocked(&self, cx: &Context) -> Fast {
+        let w = self.word();
+        if w.removed() {
+            return Fast::Removed;
+        }
+        if w.state() != State::Closed || w.consecutive() != 0 || cx.bus.wants(EventType::Success) {
+            return Fast::Slow;
+        }
+        if !self.tally.incr_unless_sealed(SUCCESSES) {
+            return Fast::Removed;
+        }
+        touch(&self.last_success, cx.clock.recent());
+        Fast::Counted
+    }
+
     /// A permit of `ticket`'s cycle ended without a result: frees its probe slot.
     pub fn release(&self, ticket: Ticket) {
         if !ticket.probe {
@@ -944,7 +969,13 @@ impl ConnectionCell {
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
-                Ok(_) => return true,
+                Ok(_) => {
+                    // After this, a success by key through the per-thread cache
+                    // (`success_unlocked`) either counted already, and this thread's
+                    // counts include it, or finds the seal and counts nothing.
+                    self.tally.seal();
+                    return true;
+                }
                 Err(c) => w = Word(c),
             }
         }

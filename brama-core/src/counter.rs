@@ -17,6 +17,9 @@ pub const OWNED_LANES: usize = 3;
 /// All lanes: the owned ones plus one shared lane.
 pub const LANES: usize = OWNED_LANES + 1;
 
+/// The top bit of a shared lane: set by [`Tally::seal`], never part of the count.
+const SEALED: u64 = 1 << 63;
+
 /// A lane index: `0..OWNED_LANES` is owned by the calling thread, `OWNED_LANES` is shared.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Lane(u8);
@@ -156,10 +159,43 @@ impl<const N: usize> Tally<N> {
         }
     }
 
+    /// Adds one to counter `kind` through the shared lane, unless [`Tally::seal`] came
+    /// first; returns whether it counted. Exact against `seal` whatever the ordering:
+    /// both are read-modify-writes of the same atomic, so one is first in its
+    /// modification order. If the increment is, the seal returns it and every later read
+    /// of the sealer sees it; if the seal is, the increment does not happen.
+    #[inline]
+    pub fn incr_unless_sealed(&self, kind: usize) -> bool {
+        let cell = &self.shared[kind];
+        // Relaxed: exactness against `seal` rests on the order of RMWs on this one
+        // atomic (see above); nothing else is published through it.
+        let mut v = cell.load(Ordering::Relaxed);
+        loop {
+            if v & SEALED != 0 {
+                return false;
+            }
+            // Relaxed: as above.
+            match cell.compare_exchange_weak(v, v + 1, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return true,
+                Err(now) => v = now,
+            }
+        }
+    }
+
+    /// Seals the shared lane of every counter: [`Tally::incr_unless_sealed`] counts
+    /// nothing after this, and a read by the sealing thread after it sees every
+    /// increment that did count. (Plain [`Tally::incr`] still counts.)
+    pub fn seal(&self) {
+        for cell in &self.shared {
+            // Relaxed: see `incr_unless_sealed`.
+            cell.fetch_or(SEALED, Ordering::Relaxed);
+        }
+    }
+
     /// The total of counter `kind` over every lane.
     pub fn sum(&self, kind: usize) -> u64 {
         // Relaxed: a snapshot; see `incr`.
-        let shared = self.shared[kind].load(Ordering::Relaxed);
+        let shared = self.shared[kind].load(Ordering::Relaxed) & !SEALED;
         self.lanes_if_any().map_or(shared, |lanes| {
             lanes.iter().fold(shared, |acc, l| {
                 acc.wrapping_add(l.0[kind].load(Ordering::Relaxed))
@@ -271,6 +307,54 @@ pub use current::lane;
 mod tests {
     use super::*;
     use std::sync::Arc;
+
+    #[test]
+    fn a_seal_stops_sealed_increments_and_keeps_every_earlier_one() {
+        let t: Tally<3> = Tally::new();
+        assert!(t.incr_unless_sealed(0));
+        assert!(t.incr_unless_sealed(0));
+        t.incr(1, Lane::SHARED);
+        t.seal();
+        assert_eq!(t.sum(0), 2, "the seal bit is not part of the count");
+        assert!(!t.incr_unless_sealed(0));
+        assert!(!t.incr_unless_sealed(2));
+        assert_eq!((t.sum(0), t.sum(1), t.sum(2)), (2, 1, 0));
+        // Plain increments (reports through a handle) still count after the seal.
+        t.incr(0, Lane::SHARED);
+        assert_eq!(t.sum(0), 3);
+        t.seal();
+        assert_eq!(t.sum(0), 3, "sealing twice changes nothing");
+    }
+
+    #[test]
+    fn sealed_increments_racing_a_seal_are_counted_exactly_when_they_say_so() {
+        for _ in 0..50 {
+            let t = Arc::new(Tally::<1>::new());
+            let counters: Vec<_> = (0..2)
+                .map(|_| {
+                    let t = Arc::clone(&t);
+                    std::thread::spawn(move || {
+                        (0..500).filter(|_| t.incr_unless_sealed(0)).count() as u64
+                    })
+                })
+                .collect();
+            let sealer = {
+                let t = Arc::clone(&t);
+                std::thread::spawn(move || {
+                    std::thread::yield_now();
+                    t.seal();
+                    t.sum(0)
+                })
+            };
+            let at_seal = sealer.join().unwrap();
+            let counted: u64 = counters.into_iter().map(|h| h.join().unwrap()).sum();
+            assert_eq!(
+                at_seal, counted,
+                "the sealer saw exactly the increments that counted"
+            );
+            assert_eq!(t.sum(0), counted);
+        }
+    }
 
     #[test]
     fn table_hands_out_each_owned_lane_once() {

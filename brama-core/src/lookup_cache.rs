@@ -8,16 +8,19 @@
 //! falls back to the map, so the cache can never answer for a connection that was
 //! unregistered or re-registered. A slot is filled only on the second consecutive miss
 //! for the same key, so random keys do not pay for an `Arc` clone on every check.
-//! Reports never use the cache: their exactness across removal needs the map's lock.
+//!
+//! Successes by key use it too ([`with_cell`]), through
+//! `ConnectionCell::success_unlocked`, which counts with a counter that removal seals,
+//! so they stay exact across removal without the map's lock. Other reports go to the
+//! map.
 
 use std::cell::RefCell;
 
 use crate::cell::CellRef;
-use crate::key::{Key, KeyView};
+use crate::key::Lookup;
 
 const SLOTS: usize = 64;
 
-#[derive(Default)]
 struct Slot {
     registry: u64,
     hash: u64,
@@ -26,8 +29,19 @@ struct Slot {
     pending: u64,
 }
 
+impl Slot {
+    const EMPTY: Slot = Slot {
+        registry: 0,
+        hash: 0,
+        cell: None,
+        pending: 0,
+    };
+}
+
 thread_local! {
-    static CACHE: RefCell<Vec<Slot>> = RefCell::new((0..SLOTS).map(|_| Slot::default()).collect());
+    // Const-initialised and inline (no lazy initialisation, no pointer to a heap
+    // buffer): an access is the thread pointer plus an offset and one state check.
+    static CACHE: RefCell<[Slot; SLOTS]> = const { RefCell::new([const { Slot::EMPTY }; SLOTS]) };
 }
 
 #[inline]
@@ -37,19 +51,44 @@ fn index(hash: u64) -> usize {
 
 /// True if this thread's cache holds `key` of `registry`, registered and admitting freely.
 #[inline]
-pub(crate) fn admits(registry: u64, hash: u64, key: &Key<'_>) -> bool {
+pub(crate) fn admits<K: Lookup + ?Sized>(registry: u64, hash: u64, key: &K) -> bool {
     CACHE
         .try_with(|c| {
-            let c = c.borrow();
+            let Ok(c) = c.try_borrow() else {
+                return false;
+            };
             let slot = &c[index(hash)];
             slot.registry == registry
                 && slot.hash == hash
                 && slot
                     .cell
                     .as_ref()
-                    .is_some_and(|cell| cell.key().parts() == key.parts() && cell.available_fast())
+                    .is_some_and(|cell| key.is(cell.key()) && cell.available_fast())
         })
         .unwrap_or(false)
+}
+
+/// Runs `f` on this thread's cached cell for `key` of `registry`, whatever its state
+/// (it may have been removed since it was cached). `None` if it is not cached.
+#[inline]
+pub(crate) fn with_cell<K: Lookup + ?Sized, R>(
+    registry: u64,
+    hash: u64,
+    key: &K,
+    f: impl FnOnce(&CellRef) -> R,
+) -> Option<R> {
+    CACHE
+        .try_with(|c| {
+            let c = c.try_borrow().ok()?;
+            let slot = &c[index(hash)];
+            if slot.registry != registry || slot.hash != hash {
+                return None;
+            }
+            let cell = slot.cell.as_ref()?;
+            key.is(cell.key()).then(|| f(cell))
+        })
+        .ok()
+        .flatten()
 }
 
 /// Offers a cell that was just found admitting freely through the map.
@@ -125,6 +164,58 @@ mod tests {
             "the re-registered connection is the one answered"
         );
         assert_eq!(r.status(k).unwrap().total_rejected, 1);
+    }
+
+    #[test]
+    fn successes_by_key_through_the_cache_count_once_and_only_on_the_live_connection() {
+        let r = registry();
+        let k = Key::new("hot");
+        r.register(k, &Options::new()).unwrap();
+        for _ in 0..5 {
+            r.success(k).unwrap(); // from the third on, through the cache (filled on the second)
+        }
+        assert_eq!(r.status(k).unwrap().total_successes, 5);
+        let removed = r.unregister(k).unwrap();
+        assert_eq!(removed.total_successes, 5);
+        assert!(matches!(r.success(k), Err(crate::error::Error::NotFound)));
+        // Registered again: the cached cell is the removed one, and is never counted.
+        r.register(k, &Options::new()).unwrap();
+        for _ in 0..3 {
+            r.success(k).unwrap();
+        }
+        assert_eq!(r.status(k).unwrap().total_successes, 3);
+    }
+
+    #[test]
+    fn a_cached_success_that_must_change_state_or_emit_takes_the_locked_path() {
+        use crate::event::{EventType, Filter};
+        use crate::state::State;
+        let r = registry();
+        let k = Key::scoped("s", "k");
+        r.register(k, &Options::new()).unwrap();
+        for _ in 0..3 {
+            r.success(k).unwrap();
+        }
+        // Consecutive failures to clear: the success must zero them.
+        r.failure(k, None).unwrap();
+        assert_eq!(r.status(k).unwrap().consecutive_failures, 1);
+        r.success(k).unwrap();
+        assert_eq!(r.status(k).unwrap().consecutive_failures, 0);
+        // Open: counted without closing (the rules), not through the cache.
+        r.open(k, &OpenOptions::new()).unwrap();
+        r.success(k).unwrap();
+        assert_eq!(r.status(k).unwrap().state, State::Open);
+        r.close(k).unwrap();
+        // A subscriber to successes gets every one.
+        let sub = r
+            .context()
+            .bus
+            .subscribe(Filter::new().event_type(EventType::Success));
+        for _ in 0..3 {
+            r.success(k).unwrap();
+        }
+        assert_eq!(sub.try_iter().count(), 3);
+        assert_eq!(r.status(k).unwrap().total_successes, 8);
     }
 
     #[test]

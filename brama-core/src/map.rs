@@ -11,7 +11,14 @@
 use std::time::Duration;
 
 use crate::cell::CellRef;
-use crate::key::KeyView;
+use crate::key::{Key, KeyView, OwnedKey};
+
+/// What the map can be asked with: an inline [`OwnedKey`] (a short key), or a borrowed
+/// [`Key`] (a long one). See `key::Lookup`.
+pub(crate) trait MapKey {
+    /// Runs `f` on the entry under its lock, if present.
+    fn find<R>(&self, map: &Map, f: impl FnOnce(&CellRef) -> R) -> Option<R>;
+}
 
 /// Entries the sweep reads before it acts on what it found (ticks, evictions), so that
 /// its lists of candidates stay small.
@@ -32,7 +39,9 @@ mod imp {
     use dashmap::mapref::entry::Entry as MapEntry;
     use dashmap::DashMap;
 
-    type Hasher = foldhash::fast::RandomState;
+    /// Keys hash themselves with the process-seeded foldhash (`key.rs`); the map keeps
+    /// that one `u64`.
+    type Hasher = crate::key::KeyHashBuilder;
 
     pub use super::slots::Segment;
     use super::slots::Slots;
@@ -43,12 +52,14 @@ mod imp {
     struct Entry(CellRef);
 
     impl Hash for Entry {
+        #[inline]
         fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-            (self.0.key() as &dyn KeyView).hash(h);
+            self.0.key().hash(h);
         }
     }
 
     impl PartialEq for Entry {
+        #[inline]
         fn eq(&self, other: &Entry) -> bool {
             self.0.key() == other.0.key()
         }
@@ -62,11 +73,35 @@ mod imp {
         }
     }
 
+    /// Lookups by short keys: the probe is an inline `OwnedKey`, compared as words.
+    impl Borrow<OwnedKey> for Entry {
+        #[inline]
+        fn borrow(&self) -> &OwnedKey {
+            self.0.key()
+        }
+    }
+
     #[derive(Debug)]
     pub struct Map {
         inner: DashMap<Entry, (), Hasher>,
         /// Every entry again, in registration order, for the sweep.
         slots: Slots,
+    }
+
+    /// A short key: compared as words through `Borrow<OwnedKey>`.
+    impl MapKey for OwnedKey {
+        #[inline(always)]
+        fn find<R>(&self, map: &Map, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
+            map.inner.get(self).map(|r| f(&r.key().0))
+        }
+    }
+
+    /// A long key: compared by parts through `Borrow<dyn KeyView>`.
+    impl MapKey for Key<'_> {
+        #[inline]
+        fn find<R>(&self, map: &Map, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
+            map.inner.get(self as &dyn KeyView).map(|r| f(&r.key().0))
+        }
     }
 
     impl Map {
@@ -77,17 +112,14 @@ mod imp {
             }
         }
 
-        /// The map's hash of `key`.
-        #[inline]
-        pub fn hash(&self, key: &dyn KeyView) -> u64 {
-            use std::hash::BuildHasher;
-            self.inner.hasher().hash_one(key)
-        }
-
         /// Runs `f` on the entry under its shard's read lock.
-        #[inline]
-        pub fn get<R>(&self, key: &dyn KeyView, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
-            self.inner.get(key).map(|r| f(&r.key().0))
+        #[inline(always)]
+        pub fn get<K: MapKey + ?Sized, R>(
+            &self,
+            key: &K,
+            f: impl FnOnce(&CellRef) -> R,
+        ) -> Option<R> {
+            key.find(self, f)
         }
 
         /// Inserts `cell` under its own key unless that key is present.
@@ -161,13 +193,24 @@ mod imp {
 #[cfg(brama_loom)]
 mod imp {
     use super::*;
-    use crate::key::OwnedKey;
     use crate::sync::{lock, Mutex};
     use std::collections::HashMap;
 
     #[derive(Debug)]
     pub struct Map {
         inner: Mutex<HashMap<OwnedKey, CellRef>>,
+    }
+
+    impl MapKey for OwnedKey {
+        fn find<R>(&self, map: &Map, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
+            lock(&map.inner).get(self).map(f)
+        }
+    }
+
+    impl MapKey for Key<'_> {
+        fn find<R>(&self, map: &Map, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
+            lock(&map.inner).get(self as &dyn KeyView).map(f)
+        }
     }
 
     impl Map {
@@ -177,8 +220,12 @@ mod imp {
             }
         }
 
-        pub fn get<R>(&self, key: &dyn KeyView, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
-            lock(&self.inner).get(key).map(f)
+        pub fn get<K: MapKey + ?Sized, R>(
+            &self,
+            key: &K,
+            f: impl FnOnce(&CellRef) -> R,
+        ) -> Option<R> {
+            key.find(self, f)
         }
 
         pub fn insert_new(&self, cell: &CellRef) -> bool {

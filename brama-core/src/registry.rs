@@ -4,8 +4,10 @@
 //! borrowed key on the stack and never allocate. A report by key runs its lock-free
 //! fast path under the shard's read lock, so removal (which takes the write lock) is
 //! exclusive with it; anything slower (a state change, an event) runs after the guard
-//! is dropped, under the cell's own transition lock, which removal also takes. That is
-//! what makes "every report that returned `Ok` is counted exactly once" hold across
+//! is dropped, under the cell's own transition lock, which removal also takes. A
+//! success on a key this thread used recently is counted on the cell the per-thread
+//! cache holds, with no map lock, through a counter that removal seals. That is what
+//! makes "every report that returned `Ok` is counted exactly once" hold across
 //! eviction and unregistration.
 
 use std::fmt;
@@ -17,8 +19,9 @@ use crate::config::{Config, OpenOptions, Options, Settings};
 use crate::context::Context;
 use crate::error::Error;
 use crate::event::{Counts, Event, EventKind, EventType};
-use crate::key::{Key, OwnedKey};
+use crate::key::{Key, Lookup, OwnedKey};
 use crate::map::Map;
+use crate::map::MapKey;
 use crate::rules::Outcome;
 use crate::state::State;
 use crate::status::Status;
@@ -185,7 +188,7 @@ impl Registry {
     fn insert(&self, owned: OwnedKey, options: &Options) -> Result<CellRef, Error> {
         if let Err(full) = self.reserve() {
             // At capacity, a duplicate is still reported as the duplicate it is.
-            return Err(if self.map.get(&owned, |_| ()).is_some() {
+            return Err(if self.find(owned.as_key(), |_| ()).is_some() {
                 Error::AlreadyRegistered
             } else {
                 full
@@ -238,7 +241,7 @@ impl Registry {
 
     /// The cell for `key`, registering it first when `auto_register` is on.
     fn lookup(&self, key: Key<'_>) -> Result<CellRef, Error> {
-        if let Some(cell) = self.map.get(&key, CellRef::clone) {
+        if let Some(cell) = self.find(key, CellRef::clone) {
             return Ok(cell);
         }
         self.auto(key)
@@ -253,9 +256,7 @@ impl Registry {
         match self.insert(owned, &Options::new()) {
             Ok(cell) => Ok(cell),
             // Another thread registered it first: use theirs.
-            Err(Error::AlreadyRegistered) => {
-                self.map.get(&key, CellRef::clone).ok_or(Error::NotFound)
-            }
+            Err(Error::AlreadyRegistered) => self.find(key, CellRef::clone).ok_or(Error::NotFound),
             Err(e) => Err(e),
         }
     }
@@ -306,13 +307,22 @@ impl Registry {
     /// guard is dropped.
     #[inline]
     pub fn available(&self, key: Key<'_>) -> bool {
+        match OwnedKey::short(key) {
+            Some(short) => self.available_by(key, &short),
+            None => self.available_by(key, &key),
+        }
+    }
+
+    /// `available` for one form of the key (see `key::Lookup`).
+    #[inline(always)]
+    fn available_by<P: Lookup + MapKey>(&self, key: Key<'_>, probe: &P) -> bool {
         #[cfg(not(brama_loom))]
-        let hash = self.map.hash(&key);
+        let hash = probe.lookup_hash();
         #[cfg(not(brama_loom))]
-        if crate::lookup_cache::admits(self.id, hash, &key) {
+        if crate::lookup_cache::admits(self.id, hash, probe) {
             return true;
         }
-        let found = self.map.get(&key, |cell| {
+        let found = self.map.get(probe, |cell| {
             if cell.available_fast() {
                 #[cfg(not(brama_loom))]
                 crate::lookup_cache::offer(self.id, hash, cell);
@@ -325,6 +335,15 @@ impl Registry {
             Some(None) => true,
             Some(Some(cell)) => cell.available(&self.cx),
             None => self.auto(key).is_ok_and(|cell| cell.available(&self.cx)),
+        }
+    }
+
+    /// Runs `f` on the connection of `key` under its shard's read lock.
+    #[inline]
+    fn find<R>(&self, key: Key<'_>, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
+        match OwnedKey::short(key) {
+            Some(short) => self.map.get(&short, f),
+            None => self.map.get(&key, f),
         }
     }
 
@@ -358,13 +377,59 @@ impl Registry {
 
     #[inline]
     fn report(&self, key: Key<'_>, outcome: Outcome, reason: Option<&str>) -> Result<(), Error> {
+        match OwnedKey::short(key) {
+            Some(short) => self.report_by(key, &short, outcome, reason),
+            None => self.report_by(key, &key, outcome, reason),
+        }
+    }
+
+    /// `report` for one form of the key (see `key::Lookup`).
+    #[inline(always)]
+    fn report_by<P: Lookup + MapKey>(
+        &self,
+        key: Key<'_>,
+        probe: &P,
+        outcome: Outcome,
+        reason: Option<&str>,
+    ) -> Result<(), Error> {
+        #[cfg(not(brama_loom))]
+        let hash = probe.lookup_hash();
+        // A success on a hot key: the cell this thread cached, with no map lock. Exact
+        // against removal through the sealed counter (`ConnectionCell::success_unlocked`);
+        // a removed or re-registered cell is never counted here.
+        #[cfg(not(brama_loom))]
+        if outcome == Outcome::Success
+            && crate::lookup_cache::with_cell(self.id, hash, probe, |cell| {
+                cell.success_unlocked(&self.cx)
+            }) == Some(Fast::Counted)
+        {
+            return Ok(());
+        }
         // The fast path runs under the shard's read lock: removal cannot interleave.
-        let found = self.map.get(&key, |cell| {
+        let found = self.map.get(probe, |cell| {
             match cell.report_fast(&self.cx, outcome, None) {
-                Fast::Counted => None,
+                Fast::Counted => {
+                    #[cfg(not(brama_loom))]
+                    if cell.available_fast() {
+                        crate::lookup_cache::offer(self.id, hash, cell);
+                    }
+                    None
+                }
                 Fast::Removed | Fast::Slow => Some(CellRef::clone(cell)),
             }
         });
+        self.report_rest(found, key, outcome, reason)
+    }
+
+    /// A report by key after the map's fast path: done (`Some(None)`), the cell for the
+    /// locked path, or not found.
+    fn report_rest(
+        &self,
+        found: Option<Option<CellRef>>,
+        key: Key<'_>,
+        outcome: Outcome,
+        reason: Option<&str>,
+    ) -> Result<(), Error> {
         let cell = match found {
             Some(None) => return Ok(()),
             Some(Some(cell)) => cell,
@@ -375,6 +440,34 @@ impl Registry {
         // lock-free attempt here could count after the removal's snapshot; the loom
         // model `two_reports_racing_eviction_are_never_lost` found exactly that.)
         cell.report_slow(&self.cx, outcome, None, reason)
+    }
+
+    /// A success by key as a thread that holds `held` (the cell it found for `key`
+    /// earlier, as the per-thread cache does) reports it: the unlocked, sealed attempt
+    /// on `held`, then the by-key path under the map lock. For the loom models, which
+    /// run without the cache.
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`], [`Error::NotFound`].
+    #[doc(hidden)]
+    pub fn success_held(&self, held: &ConnectionCell, key: Key<'_>) -> Result<(), Error> {
+        if held.success_unlocked(&self.cx) == Fast::Counted {
+            return Ok(());
+        }
+        let found = self.find(key, |cell| {
+            match cell.report_fast(&self.cx, Outcome::Success, None) {
+                Fast::Counted => None,
+                Fast::Removed | Fast::Slow => Some(CellRef::clone(cell)),
+            }
+        });
+        self.report_rest(found, key, Outcome::Success, None)
+    }
+
+    /// The cell registered under `key`, as the per-thread cache holds it (no handle is
+    /// taken, so it does not keep the connection from eviction). For the loom models.
+    #[doc(hidden)]
+    pub fn cell(&self, key: Key<'_>) -> Option<CellRef> {
+        self.find(key, CellRef::clone)
     }
 
     /// A status snapshot.
@@ -388,7 +481,7 @@ impl Registry {
 
     fn existing(&self, key: Key<'_>) -> Result<CellRef, Error> {
         key.validate()?;
-        self.map.get(&key, CellRef::clone).ok_or(Error::NotFound)
+        self.find(key, CellRef::clone).ok_or(Error::NotFound)
     }
 
     /// A handle to the connection: the cell, with its live-handle count raised (under the
@@ -399,7 +492,7 @@ impl Registry {
     /// [`Error::InvalidKey`], [`Error::NotFound`].
     pub fn handle(&self, key: Key<'_>) -> Result<CellRef, Error> {
         key.validate()?;
-        let found = self.map.get(&key, |cell| {
+        let found = self.find(key, |cell| {
             cell.retain_handle();
             CellRef::clone(cell)
         });

@@ -171,6 +171,120 @@ fn two_reports_racing_unregister_are_never_lost() {
     });
 }
 
+// ----- successes through a held cell (the per-thread cache) ---------------------------
+
+/// A registry holding "db", made `Closed` by one success at time zero and now inactive.
+/// Returns the cell as the per-thread lookup cache would hold it (no handle).
+fn idle_closed_registry() -> (Arc<Registry>, Subscription, Arc<ConnectionCell>) {
+    let clock = ManualClock::new();
+    let registry = Registry::new(
+        Config::default(),
+        Settings {
+            inactive_threshold: INACTIVE,
+            event_queue_capacity: 16,
+            ..Settings::default()
+        },
+        ClockSource::from(clock.clone()),
+    )
+    .unwrap();
+    registry.register(Key::new("db"), &Options::new()).unwrap();
+    registry.success(Key::new("db")).unwrap();
+    let held = registry.cell(Key::new("db")).unwrap();
+    clock.advance(2 * INACTIVE);
+    let removals = registry
+        .context()
+        .bus
+        .subscribe(Filter::new().event_types([EventType::Evicted, EventType::Unregistered]));
+    (Arc::new(registry), removals, held)
+}
+
+/// A success through the held cell (the cache's unlocked, sealed path) and one through
+/// the map, racing the sweep that evicts the connection: each `Ok` is counted once.
+#[test]
+fn held_and_keyed_reports_racing_eviction_are_never_lost() {
+    support::check("registry/sweep vs held + keyed report", || {
+        let (registry, removals, held) = idle_closed_registry();
+        let janitor = {
+            let registry = Arc::clone(&registry);
+            thread::spawn(move || registry.sweep())
+        };
+        let cached = {
+            let registry = Arc::clone(&registry);
+            thread::spawn(move || registry.success_held(&held, Key::new("db")))
+        };
+        let keyed = {
+            let registry = Arc::clone(&registry);
+            thread::spawn(move || registry.success(Key::new("db")))
+        };
+        janitor.join().unwrap();
+        let reports = [cached.join().unwrap(), keyed.join().unwrap()];
+        assert!(
+            reports
+                .iter()
+                .all(|r| matches!(r, Ok(()) | Err(Error::NotFound))),
+            "{reports:?}"
+        );
+        let oks = 1 + reports.iter().filter(|r| r.is_ok()).count() as u64;
+        assert_reports_counted(&registry, &removals, oks);
+    });
+}
+
+/// Two successes through held cells racing `unregister`: the `Unregistered` event and
+/// the returned status count every one that returned `Ok`.
+#[test]
+fn two_held_reports_racing_unregister_are_never_lost() {
+    support::check("registry/unregister vs 2 held reports", || {
+        let (registry, removals, held) = idle_closed_registry();
+        let remover = {
+            let registry = Arc::clone(&registry);
+            thread::spawn(move || registry.unregister(Key::new("db")).unwrap())
+        };
+        let reporters: Vec<_> = (0..2)
+            .map(|_| {
+                let (registry, held) = (Arc::clone(&registry), Arc::clone(&held));
+                thread::spawn(move || registry.success_held(&held, Key::new("db")))
+            })
+            .collect();
+        let status = remover.join().unwrap();
+        let reports: Vec<_> = reporters.into_iter().map(|h| h.join().unwrap()).collect();
+        let oks = 1 + reports.iter().filter(|r| r.is_ok()).count() as u64;
+        let events: Vec<_> = removals.try_iter().map(|e| e.counts).collect();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].total_successes, oks, "counted once: {reports:?}");
+        assert_eq!(status.total_successes, oks, "counted once: {reports:?}");
+    });
+}
+
+/// A held cell that was removed and whose key was registered again: the success goes to
+/// the new connection, never to the removed one.
+#[test]
+fn held_report_racing_re_registration_counts_on_the_live_connection() {
+    support::check("registry/held report vs unregister + register", || {
+        let (registry, _removals, held) = idle_closed_registry();
+        let churn = {
+            let registry = Arc::clone(&registry);
+            thread::spawn(move || {
+                registry.unregister(Key::new("db")).unwrap();
+                registry.register(Key::new("db"), &Options::new()).unwrap();
+            })
+        };
+        let reporter = {
+            let registry = Arc::clone(&registry);
+            thread::spawn(move || registry.success_held(&held, Key::new("db")))
+        };
+        churn.join().unwrap();
+        let report = reporter.join().unwrap();
+        let now = registry.status(Key::new("db")).unwrap();
+        // Ok on the old connection (before its removal), Ok on the new one, or NotFound
+        // in the gap between the two; counted at most on the new one.
+        assert!(
+            matches!(report, Ok(()) | Err(Error::NotFound)),
+            "{report:?}"
+        );
+        assert!(now.total_successes <= 1, "{now:?}");
+    });
+}
+
 #[test]
 fn registration_racing_eviction_keeps_len_exact() {
     support::check("registry/sweep vs register", || {
@@ -247,6 +361,64 @@ impl MiniRegistry {
         removed.mark_removed();
         Some(counts)
     }
+}
+
+impl MiniRegistry {
+    /// BROKEN: a success through a held cell with the lock-free `report_fast` and no
+    /// seal, instead of `success_unlocked`: nothing orders its count with the removal.
+    fn success_held_unsealed(&self, held: &ConnectionCell) -> Result<(), Error> {
+        match held.report_fast(&self.cx, brama_core::rules::Outcome::Success, None) {
+            brama_core::Fast::Counted => Ok(()),
+            _ => Err(Error::NotFound),
+        }
+    }
+
+    /// Eviction in the right order: remove under the map lock, mark removed (which
+    /// seals), then take the counts.
+    fn evict_in_order(&self, key: &str, now: u64, inactive: u64) -> Option<Counts> {
+        let removed = {
+            let mut map = self.map.lock().unwrap();
+            match map.get(key) {
+                Some(c) if c.evictable(now, inactive) => map.remove(key),
+                _ => None,
+            }
+        }?;
+        removed.mark_removed();
+        Some(removed.counts())
+    }
+}
+
+#[test]
+#[should_panic(expected = "counted once")]
+fn broken_unsealed_held_report_is_caught() {
+    support::check("registry/broken twin, unsealed held report", || {
+        let clock = ManualClock::new();
+        let cx = Context::new(Config::default(), ClockSource::from(clock.clone()), 16);
+        let key = Key::new("db").to_owned_key().unwrap();
+        let cell = Arc::new(ConnectionCell::new(key, 0, &Options::new()));
+        cell.success(&cx, None).unwrap(); // Closed, one success
+        let mini = Arc::new(MiniRegistry {
+            map: Mutex::new(HashMap::from([("db", Arc::clone(&cell))])),
+            cx,
+        });
+        clock.advance(2 * INACTIVE);
+        let (now, inactive) = (clock.nanos(), support::nanos(INACTIVE));
+
+        let janitor = {
+            let mini = Arc::clone(&mini);
+            thread::spawn(move || mini.evict_in_order("db", now, inactive))
+        };
+        let reporter = {
+            let mini = Arc::clone(&mini);
+            thread::spawn(move || mini.success_held_unsealed(&cell))
+        };
+        let evicted = janitor.join().unwrap();
+        let report = reporter.join().unwrap();
+        let oks = 1 + u64::from(report.is_ok());
+        if let Some(counts) = evicted {
+            assert_eq!(counts.total_successes, oks, "counted once");
+        }
+    });
 }
 
 #[test]
