@@ -194,7 +194,11 @@ fn brama_entries(c: &mut Criterion) {
         b.iter(|| black_box(&*brama).success(black_box(HOT_KEY)).is_ok())
     });
     g.bench_function("brama/handle_acquire_success", |b| {
-        b.iter(|| black_box(&*handle).acquire().is_ok_and(|p| p.success().is_ok()))
+        b.iter(|| {
+            black_box(&*handle)
+                .acquire()
+                .is_ok_and(|p| p.success().is_ok())
+        })
     });
 
     let down = key(KEYS - 1);
