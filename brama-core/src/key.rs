@@ -581,7 +581,7 @@ fn heap_parts(bytes: &[u8]) -> (u16, &[u8], &[u8]) {
     (split, scope, id)
 }
 
-/// Writes one `u64` (see [`KeyHasher`]).
+/// Writes one `u64`, the key's seeded hash, which the map's hasher keeps as it is.
 impl Hash for OwnedKey {
     #[inline]
     fn hash<H: Hasher>(&self, h: &mut H) {
