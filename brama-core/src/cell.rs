@@ -301,7 +301,7 @@ impl ConnectionCell {
         if self.open_expired(cx.clock.recent()) {
             return false;
         }
-        self.tally.incr(REJECTED, lane());
+        self.tally.incr_here(REJECTED);
         true
     }
 
@@ -653,7 +653,7 @@ impl ConnectionCell {
         } else {
             (FAILURES, &self.last_failure)
         };
-        self.tally.incr(kind, lane());
+        self.tally.incr_here(kind);
         touch(stamp, now);
     }
 

@@ -159,6 +159,23 @@ impl<const N: usize> Tally<N> {
         }
     }
 
+    /// Adds one to counter `kind` through the calling thread's lane: one thread-local
+    /// byte and one compare when the thread owns a lane; claiming one, or the shared
+    /// lane, is out of line.
+    #[inline]
+    pub fn incr_here(&self, kind: usize) {
+        match current::owned_lane() {
+            Some(lane) => self.incr(kind, lane),
+            None => self.incr_unowned(kind),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn incr_unowned(&self, kind: usize) {
+        self.incr(kind, lane());
+    }
+
     /// Adds one to counter `kind` through the shared lane, unless [`Tally::seal`] came
     /// first; returns whether it counted. Exact against `seal` whatever the ordering:
     /// both are read-modify-writes of the same atomic, so one is first in its
@@ -266,6 +283,14 @@ mod current {
         }
     }
 
+    /// The calling thread's lane if it owns one (`None` before the first claim, and for
+    /// a thread on the shared lane).
+    #[inline]
+    pub fn owned_lane() -> Option<Lane> {
+        let lane = Lane(LANE.with(Cell::get));
+        lane.is_owned().then_some(lane)
+    }
+
     /// The calling thread's lane, claimed on first use and given back at thread exit.
     #[inline]
     pub fn lane() -> Lane {
@@ -298,6 +323,12 @@ mod current {
     #[inline]
     pub fn lane() -> Lane {
         Lane::SHARED
+    }
+
+    /// Under loom no thread owns a lane.
+    #[inline]
+    pub fn owned_lane() -> Option<Lane> {
+        None
     }
 }
 
