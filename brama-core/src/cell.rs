@@ -281,7 +281,7 @@ impl ConnectionCell {
             return true;
         }
         // The common refusal, an open circuit before its deadline, inline as well.
-        if w.is_open_registered() && self.reject_open(cx) {
+        if w.is_registered_in(State::Open) && self.reject_open(cx) {
             return false;
         }
         self.available_slow(cx, w)
@@ -501,7 +501,7 @@ impl ConnectionCell {
                 self.count(cx, true);
                 return Fast::Counted;
             }
-        } else if w.is_closed_registered()
+        } else if w.is_registered_in(State::Closed)
             && ticket.is_none_or(|t| t.gen == w.gen())
             && w.consecutive().saturating_add(1) < self.threshold(cx)
             && !cx.bus.wants(EventType::Failure)

@@ -48,16 +48,10 @@ impl Word {
         self.0 & FREE_MASK == 0
     }
 
-    /// Whether the circuit is `Open` and registered (one mask and compare).
+    /// Whether the circuit is in `state` and registered (one mask and compare).
     #[inline]
-    pub const fn is_open_registered(self) -> bool {
-        self.0 & (REMOVED | 0b11) == State::Open.to_bits()
-    }
-
-    /// Whether the circuit is `Closed` and registered (one mask and compare).
-    #[inline]
-    pub const fn is_closed_registered(self) -> bool {
-        self.0 & (REMOVED | 0b11) == State::Closed.to_bits()
+    pub const fn is_registered_in(self, state: State) -> bool {
+        self.0 & (REMOVED | 0b11) == state.to_bits()
     }
 
     /// Whether the circuit is `Closed`, registered, with no consecutive failures: the
@@ -195,16 +189,14 @@ mod tests {
                 for w in [Word::encode(&m, 0xFFFF), Word::encode(&m, 0)] {
                     for w in [w, w.with_removed()] {
                         let live = !w.removed();
-                        assert_eq!(
-                            w.is_closed_registered(),
-                            live && w.state() == State::Closed,
-                            "{w:?}"
-                        );
-                        assert_eq!(
-                            w.is_open_registered(),
-                            live && w.state() == State::Open,
-                            "{w:?}"
-                        );
+                        for target in [State::Unknown, State::Closed, State::Open, State::HalfOpen]
+                        {
+                            assert_eq!(
+                                w.is_registered_in(target),
+                                live && w.state() == target,
+                                "{w:?} in {target:?}"
+                            );
+                        }
                         assert_eq!(
                             w.is_clean_closed(),
                             live && w.state() == State::Closed && w.consecutive() == 0,
