@@ -150,11 +150,20 @@ impl fmt::Debug for SystemClock {
     }
 }
 
+/// What a custom clock's [`ClockSource::cached`] holds: one more than the latest
+/// reading a custom clock gives, so no stamp taken from one equals it.
+pub const CUSTOM_PLACEHOLDER: Nanos = CUSTOM_MAX + 1;
+
+/// The latest reading a custom clock gives: its time saturates here, two nanoseconds
+/// short of `u64::MAX` (584 years), so that [`CUSTOM_PLACEHOLDER`] and the "never"
+/// sentinel `u64::MAX` are never readings.
+const CUSTOM_MAX: Nanos = u64::MAX - 2;
+
 /// A custom clock's reading, out of line so the hot paths lay out the cached load first.
 #[cold]
 #[inline(never)]
 fn custom_now(c: &Arc<dyn Clock>) -> Nanos {
-    nanos(c.now())
+    nanos(c.now()).min(CUSTOM_MAX)
 }
 
 /// The clock a registry runs on: the system clock, a [`ManualClock`], or any [`Clock`].
@@ -182,7 +191,7 @@ impl ClockSource {
         match &self.kind {
             Kind::System(c) => c.nanos(),
             Kind::Manual(c) => c.nanos(),
-            Kind::Custom(c) => nanos(c.now()),
+            Kind::Custom(c) => custom_now(c),
         }
     }
 
@@ -194,6 +203,17 @@ impl ClockSource {
             return custom_now(c);
         }
         // Relaxed: a lone monotonic value (see `SystemClock::recent_nanos`).
+        self.fast.load(Ordering::Relaxed)
+    }
+
+    /// The cached reading as stored, without asking a custom clock: the same value as
+    /// [`recent`](Self::recent) for the system and manual clocks, and
+    /// [`CUSTOM_PLACEHOLDER`] for a custom one, a value no reading of a custom clock
+    /// takes (see [`custom_now`]). For a stamp that is only rewritten when it differs
+    /// from the reading: a stamp can equal it only when it already holds the time.
+    #[inline]
+    pub fn cached(&self) -> Nanos {
+        // Relaxed: as in `recent`.
         self.fast.load(Ordering::Relaxed)
     }
 
@@ -213,7 +233,7 @@ impl ClockSource {
     pub fn custom(clock: impl Clock) -> ClockSource {
         ClockSource {
             kind: Kind::Custom(Arc::new(clock)),
-            fast: Arc::new(AtomicU64::new(0)),
+            fast: Arc::new(AtomicU64::new(CUSTOM_PLACEHOLDER)),
         }
     }
 }
@@ -281,12 +301,34 @@ mod tests {
     }
 
     #[test]
+    fn a_custom_clock_saturates_below_its_placeholder() {
+        let m = ManualClock::new();
+        let s = ClockSource::custom(m.clone());
+        m.advance(Duration::from_nanos(7));
+        assert_eq!((s.now(), s.recent()), (7, 7));
+        assert_eq!(
+            s.cached(),
+            CUSTOM_PLACEHOLDER,
+            "a custom clock is never cached"
+        );
+        m.advance(Duration::MAX);
+        assert_eq!((s.now(), s.recent()), (u64::MAX - 2, u64::MAX - 2));
+        assert_ne!(s.now(), CUSTOM_PLACEHOLDER);
+        assert_ne!(
+            CUSTOM_PLACEHOLDER,
+            u64::MAX,
+            "the placeholder is not \"never\""
+        );
+    }
+
+    #[test]
     fn source_readings_agree_for_manual() {
         let m = ManualClock::new();
         let s = ClockSource::from(m.clone());
         m.advance(Duration::from_nanos(42));
         assert_eq!(s.now(), 42);
         assert_eq!(s.recent(), 42);
+        assert_eq!(s.cached(), 42);
         assert!(!s.needs_refresh());
     }
 }

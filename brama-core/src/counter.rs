@@ -170,6 +170,26 @@ impl<const N: usize> Tally<N> {
         }
     }
 
+    /// Adds one to counter `kind` if the calling thread owns a lane and this tally's
+    /// lanes are allocated (one thread-local byte, one compare, one pointer); otherwise
+    /// counts nothing and returns false.
+    #[inline]
+    pub fn incr_if_owned(&self, kind: usize) -> bool {
+        let Some(lane) = current::owned_lane() else {
+            return false;
+        };
+        let Some(lanes) = self.lanes_if_any() else {
+            return false;
+        };
+        let cell = &lanes[lane.0 as usize].0[kind];
+        // Relaxed: as in `incr`.
+        cell.store(
+            cell.load(Ordering::Relaxed).wrapping_add(1),
+            Ordering::Relaxed,
+        );
+        true
+    }
+
     #[cold]
     #[inline(never)]
     fn incr_unowned(&self, kind: usize) {

@@ -64,6 +64,18 @@ impl Connection {
     /// [`Error::NotFound`] if the connection was unregistered.
     #[inline]
     pub fn success(&self) -> Result<(), Error> {
+        if self.cell.success_if_quiet(&self.cx) {
+            Ok(())
+        } else {
+            self.success_reported()
+        }
+    }
+
+    /// [`success`](Self::success) when the quiet case does not apply: a complete
+    /// report, out of line so that the inlined part needs only `self`.
+    #[cold]
+    #[inline(never)]
+    fn success_reported(&self) -> Result<(), Error> {
         self.cell.success(&self.cx, None)
     }
 

@@ -326,3 +326,60 @@ fn a_handle_sees_the_connection_it_was_made_for() {
     assert!(conn.available());
     assert_eq!(brama.connection("stripe").unwrap_err(), Error::NotFound);
 }
+
+/// A handle's success on a healthy circuit counts without writing the success stamp
+/// while the stamp already holds the clock's reading; once the clock moves, the next
+/// success must stamp again. Checked under a manual clock and under the same clock
+/// wrapped as a custom one, whose cached reading is only a placeholder.
+#[test]
+fn quiet_handle_successes_keep_the_success_stamp_current() {
+    for custom in [false, true] {
+        let clock = ManualClock::new();
+        let builder = Brama::builder().cleanup_interval(HOUR);
+        let brama = if custom {
+            builder.clock(brama_sync::ClockSource::custom(clock.clone()))
+        } else {
+            builder.clock(clock.clone())
+        }
+        .build()
+        .unwrap();
+        let at = |s: Duration| brama.status("db").unwrap().registered_at + s;
+        brama.register("db", Options::new()).unwrap();
+        let conn = brama.connection("db").unwrap();
+
+        conn.success().unwrap();
+        conn.success().unwrap();
+        let s = brama.status("db").unwrap();
+        assert_eq!(
+            s.last_success_at,
+            Some(at(Duration::ZERO)),
+            "custom: {custom}"
+        );
+        clock.advance(Duration::from_secs(5));
+        conn.success().unwrap();
+        conn.success().unwrap();
+        assert_eq!(
+            brama.status("db").unwrap().last_success_at,
+            Some(at(Duration::from_secs(5))),
+            "custom: {custom}"
+        );
+        // Another thread (its own lane, claimed on its first report) counts too.
+        let other = conn.clone();
+        std::thread::spawn(move || {
+            for _ in 0..3 {
+                other.success().unwrap();
+            }
+        })
+        .join()
+        .unwrap();
+        clock.advance(Duration::from_secs(1));
+        conn.success().unwrap();
+        let s = brama.status("db").unwrap();
+        assert_eq!(s.total_successes, 8, "custom: {custom}");
+        assert_eq!(
+            s.last_success_at,
+            Some(at(Duration::from_secs(6))),
+            "custom: {custom}"
+        );
+    }
+}
