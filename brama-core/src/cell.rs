@@ -20,7 +20,7 @@ use crate::context::Context;
 use crate::counter::{lane, Tally};
 use crate::error::Error;
 use crate::event::{Counts, Event, EventKind, EventType};
-use crate::key::OwnedKey;
+use crate::key::{Key, OwnedKey};
 use crate::rules::{step, Change, Effects, Input, Machine, Outcome, NEVER};
 use crate::state::{Cause, State};
 use crate::status::Status;
@@ -185,14 +185,19 @@ impl ConnectionCell {
 
     /// The effective configuration: registry defaults with this connection's overrides.
     pub fn config(&self, cx: &Context) -> Config {
-        let defaults = cx.defaults();
-        match &*self.extras.load() {
+        Self::config_of(cx, self.extras.load().as_deref())
+    }
+
+    /// The registry defaults with `extras`' overrides (the cell's, loaded by the caller).
+    fn config_of(cx: &Context, extras: Option<&Extras>) -> Config {
+        let defaults = cx.defaults_now();
+        match extras {
             // Overrides were validated against every default they can meet.
             Some(e) if !e.overrides.is_empty() => e
                 .overrides
                 .apply(&defaults)
-                .unwrap_or_else(|_| (*defaults).clone()),
-            _ => (*defaults).clone(),
+                .unwrap_or_else(|_| Config::clone(&defaults)),
+            _ => Config::clone(&defaults),
         }
     }
 
@@ -1087,11 +1092,22 @@ impl ConnectionCell {
 
     /// A status snapshot.
     pub fn status(&self, cx: &Context) -> Status {
+        self.status_at(cx, cx.clock.now(), self.key.as_key())
+    }
+
+    /// A snapshot as of `now`, with what the caller already has: a clock reading, and
+    /// `key`, which must be this connection's key. Registration passes the time it
+    /// registered at (so its `since_state_change` is zero) and the caller's own key, so
+    /// that the stored key need not be decoded again.
+    pub(crate) fn status_at(&self, cx: &Context, now: Nanos, key: Key<'_>) -> Status {
+        debug_assert!(key == self.key.as_key(), "the status of another key");
         let w = self.word();
         let m = self.machine(w);
         let counts = self.counts_with(w);
-        let cfg = self.config(cx);
-        let now = cx.clock.now();
+        // One load for both the overrides and the metadata.
+        let extras = self.extras.load();
+        let extras = extras.as_deref();
+        let open_duration = crate::rules::next_open_duration(&m, &Self::config_of(cx, extras));
         let opt = |a: &AtomicU64| {
             // Relaxed: a snapshot.
             let t = a.load(Ordering::Relaxed);
@@ -1099,10 +1115,9 @@ impl ConnectionCell {
         };
         // Relaxed: a snapshot.
         let changed = self.changed_at.load(Ordering::Relaxed);
-        let open_duration = crate::rules::next_open_duration(&m, &cfg);
         Status {
-            identifier: self.key.identifier().to_owned(),
-            scope: self.key.scope().map(str::to_owned),
+            identifier: key.identifier().to_owned(),
+            scope: key.scope().map(str::to_owned),
             state: w.state(),
             consecutive_failures: counts.consecutive_failures,
             total_successes: counts.total_successes,
@@ -1120,7 +1135,7 @@ impl ConnectionCell {
             } else {
                 Duration::from_nanos(open_duration)
             },
-            metadata: self.metadata(),
+            metadata: extras.map(|e| e.metadata.clone()).unwrap_or_default(),
         }
     }
 }

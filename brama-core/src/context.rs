@@ -46,6 +46,12 @@ impl Context {
         self.defaults.load_full()
     }
 
+    /// The registry defaults now in force, borrowed from the `ArcSwap` without touching
+    /// the shared reference count (for a snapshot that only reads them).
+    pub(crate) fn defaults_now(&self) -> arc_swap::Guard<std::sync::Arc<Config>> {
+        self.defaults.load()
+    }
+
     /// Replaces the defaults (already validated). Connections without overrides follow.
     pub fn set_defaults(&self, cfg: Config) {
         // Relaxed: each scalar is read on its own; `defaults` (arc-swap) orders the rest.

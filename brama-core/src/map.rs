@@ -39,6 +39,8 @@ mod imp {
     use dashmap::mapref::entry::Entry as MapEntry;
     use dashmap::DashMap;
 
+    use crate::key::Lookup;
+
     /// Keys hash themselves with the process-seeded foldhash (`key.rs`); the map keeps
     /// that one `u64`.
     type Hasher = crate::key::KeyHashBuilder;
@@ -46,22 +48,42 @@ mod imp {
     pub use super::slots::Segment;
     use super::slots::Slots;
 
-    /// A map entry is the connection itself: its key lives once, in the cell, and the
-    /// table holds one pointer per connection.
+    /// A map entry is the connection itself, with its key's hash: the key lives once, in
+    /// the cell, and the table holds the pointer and the hash. Keeping the hash is what
+    /// lets a shard's table grow without reading the cells: hashbrown rehashes every
+    /// entry when it resizes, and a cell is cold (a DRAM miss) by then. See
+    /// docs/architecture.md, "Memory per connection".
     #[derive(Debug)]
-    struct Entry(CellRef);
+    pub(super) struct Entry {
+        /// `cell.key()`'s hash, the one `u64` its `Hash` writes (`key::Lookup`).
+        hash: u64,
+        cell: CellRef,
+    }
 
-    impl Hash for Entry {
-        #[inline]
-        fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-            self.0.key().hash(h);
+    impl Entry {
+        pub(super) fn new(cell: CellRef) -> Entry {
+            Entry {
+                hash: cell.key().lookup_hash(),
+                cell,
+            }
         }
     }
 
+    /// Writes the cached hash: the same single `u64` an `OwnedKey` or a `dyn KeyView`
+    /// writes for the same key, so a probe of either form finds the entry.
+    impl Hash for Entry {
+        #[inline]
+        fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+            h.write_u64(self.hash);
+        }
+    }
+
+    /// Hashes first: two entries with different hashes are different keys, and the
+    /// cells need not be read.
     impl PartialEq for Entry {
         #[inline]
         fn eq(&self, other: &Entry) -> bool {
-            self.0.key() == other.0.key()
+            self.hash == other.hash && self.cell.key() == other.cell.key()
         }
     }
 
@@ -69,7 +91,7 @@ mod imp {
 
     impl<'a> Borrow<dyn KeyView + 'a> for Entry {
         fn borrow(&self) -> &(dyn KeyView + 'a) {
-            self.0.key()
+            self.cell.key()
         }
     }
 
@@ -77,7 +99,7 @@ mod imp {
     impl Borrow<OwnedKey> for Entry {
         #[inline]
         fn borrow(&self) -> &OwnedKey {
-            self.0.key()
+            self.cell.key()
         }
     }
 
@@ -92,7 +114,7 @@ mod imp {
     impl MapKey for OwnedKey {
         #[inline(always)]
         fn find<R>(&self, map: &Map, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
-            map.inner.get(self).map(|r| f(&r.key().0))
+            map.inner.get(self).map(|r| f(&r.key().cell))
         }
     }
 
@@ -100,7 +122,9 @@ mod imp {
     impl MapKey for Key<'_> {
         #[inline]
         fn find<R>(&self, map: &Map, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
-            map.inner.get(self as &dyn KeyView).map(|r| f(&r.key().0))
+            map.inner
+                .get(self as &dyn KeyView)
+                .map(|r| f(&r.key().cell))
         }
     }
 
@@ -130,7 +154,7 @@ mod imp {
         /// its eviction would find no entry for it (`remove_if` compares pointers).
         pub fn insert_new(&self, cell: &CellRef) -> bool {
             self.slots.insert(cell);
-            match self.inner.entry(Entry(CellRef::clone(cell))) {
+            match self.inner.entry(Entry::new(CellRef::clone(cell))) {
                 MapEntry::Occupied(o) => {
                     drop(o);
                     self.slots.remove(cell);
@@ -153,8 +177,8 @@ mod imp {
         ) -> Option<CellRef> {
             let removed = self
                 .inner
-                .remove_if(key, |k, _| pred(&k.0))
-                .map(|(k, _)| k.0);
+                .remove_if(key, |k, _| pred(&k.cell))
+                .map(|(k, _)| k.cell);
             if let Some(cell) = &removed {
                 self.slots.remove(cell);
             }
@@ -170,8 +194,8 @@ mod imp {
             pred: impl FnOnce(&CellRef) -> bool,
         ) -> Option<CellRef> {
             self.inner
-                .remove_if(key, |k, _| pred(&k.0))
-                .map(|(k, _)| k.0)
+                .remove_if(key, |k, _| pred(&k.cell))
+                .map(|(k, _)| k.cell)
         }
 
         /// The sweep's walk: every connection, in registration order, handed to `f`
@@ -184,7 +208,7 @@ mod imp {
         /// Visits every entry, holding one shard's read lock at a time.
         pub fn for_each(&self, mut f: impl FnMut(&CellRef)) {
             for r in self.inner.iter() {
-                f(&r.key().0);
+                f(&r.key().cell);
             }
         }
     }
@@ -572,10 +596,11 @@ mod tests {
     use std::sync::Arc;
     use std::thread;
 
+    use super::imp::Entry;
     use super::{Map, SEGMENT};
     use crate::cell::{CellRef, ConnectionCell};
     use crate::config::Options;
-    use crate::key::Key;
+    use crate::key::{Key, KeyHashBuilder, KeyView, OwnedKey};
 
     fn cell(id: &str) -> CellRef {
         let key = Key::new(id).to_owned_key().expect("valid key");
@@ -601,6 +626,140 @@ mod tests {
     fn the_slot_costs_the_cell_no_bytes() {
         // 184 bytes + the Arc's two counts = a 208-byte malloc chunk; one byte more is 224.
         assert!(std::mem::size_of::<ConnectionCell>() <= 184);
+    }
+
+    fn key_of<'a>(scope: Option<&'a str>, id: &'a str) -> Key<'a> {
+        match scope {
+            Some(s) => Key::scoped(s, id),
+            None => Key::new(id),
+        }
+    }
+
+    /// Finds `key` through the probe a lookup would use: an inline `OwnedKey` for a
+    /// short key, the borrowed key (`dyn KeyView`) for a long one.
+    fn find(map: &Map, key: Key<'_>) -> Option<CellRef> {
+        match OwnedKey::short(key) {
+            Some(short) => map.get(&short, CellRef::clone),
+            None => map.get(&key, CellRef::clone),
+        }
+    }
+
+    /// The entry's cached hash is what every probe of its key hashes to, through the
+    /// map's hasher and through any other (the entry writes the same one `u64`).
+    fn assert_entry_hashes_like_its_probes(scope: Option<&str>, id: &str) {
+        use std::hash::BuildHasher;
+        let key = key_of(scope, id);
+        let owned = key.to_owned_key().expect("valid key");
+        let entry = Entry::new(Arc::new(ConnectionCell::new(
+            owned.clone(),
+            0,
+            &Options::new(),
+        )));
+        let other = std::collections::hash_map::RandomState::new();
+        let view: &dyn KeyView = &key;
+        let by_map = KeyHashBuilder::default();
+        assert_eq!(by_map.hash_one(&entry), by_map.hash_one(&owned), "{key:?}");
+        assert_eq!(by_map.hash_one(&entry), by_map.hash_one(view), "{key:?}");
+        assert_eq!(other.hash_one(&entry), other.hash_one(&owned), "{key:?}");
+        assert_eq!(other.hash_one(&entry), other.hash_one(view), "{key:?}");
+        if let Some(short) = OwnedKey::short(key) {
+            assert_eq!(by_map.hash_one(&entry), by_map.hash_one(&short), "{key:?}");
+        }
+        let twin = Entry::new(Arc::new(ConnectionCell::new(owned, 0, &Options::new())));
+        assert_eq!(entry, twin, "same key, same entry");
+    }
+
+    #[test]
+    fn an_entry_hashes_like_every_probe_of_its_key_at_every_length_and_split() {
+        let text: String = ('a'..='z').cycle().take(40).collect();
+        for n in 1..=30 {
+            assert_entry_hashes_like_its_probes(None, &text[..n]);
+            for s in 1..n {
+                assert_entry_hashes_like_its_probes(Some(&text[..s]), &text[s..n]);
+            }
+        }
+    }
+
+    mod prop {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn part() -> impl Strategy<Value = String> {
+            // Short and long, ASCII and not, around the 22-byte inline boundary.
+            prop_oneof![
+                "[a-z:]{1,12}",
+                "[a-zé✓🦀]{1,12}",
+                "[a-z]{18,26}",
+                "\\PC{1,40}",
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn an_entry_hashes_like_every_probe_of_its_key(
+                scope in proptest::option::of(part()),
+                id in part(),
+            ) {
+                assert_entry_hashes_like_its_probes(scope.as_deref(), &id);
+                // And the map finds it by the probe a lookup uses, and removes it by view.
+                let map = Map::new();
+                let key = key_of(scope.as_deref(), &id);
+                let c = Arc::new(ConnectionCell::new(
+                    key.to_owned_key().expect("valid key"),
+                    0,
+                    &Options::new(),
+                ));
+                prop_assert!(map.insert_new(&c));
+                prop_assert!(find(&map, key).is_some_and(|f| Arc::ptr_eq(&f, &c)));
+                prop_assert!(map.remove_if(&key, |_| true).is_some());
+                prop_assert!(find(&map, key).is_none());
+            }
+        }
+    }
+
+    /// Growing a shard's table rehashes its entries from the cached hashes; every key
+    /// must still be found, by both probe forms, and still be refused as a duplicate.
+    #[test]
+    fn a_map_that_grew_finds_every_key_by_every_form() {
+        let map = Map::new();
+        let long = "l".repeat(30);
+        let parts: Vec<(Option<&str>, String)> = (0..20_000)
+            .map(|i| match i % 4 {
+                0 => (None, format!("conn-{i:07}")),
+                1 => (Some("scope"), format!("{i}")),
+                2 => (None, format!("{long}-{i}")),
+                _ => (Some(long.as_str()), format!("{i}")),
+            })
+            .collect();
+        let keys: Vec<Key<'_>> = parts.iter().map(|(s, id)| key_of(*s, id)).collect();
+        let cells: Vec<CellRef> = keys
+            .iter()
+            .map(|k| {
+                let c = Arc::new(ConnectionCell::new(
+                    k.to_owned_key().expect("valid key"),
+                    0,
+                    &Options::new(),
+                ));
+                assert!(map.insert_new(&c), "{k:?}");
+                c
+            })
+            .collect();
+        for (k, c) in keys.iter().zip(&cells) {
+            let found = find(&map, *k).expect("registered");
+            assert!(Arc::ptr_eq(&found, c), "{k:?}");
+            let twin = Arc::new(ConnectionCell::new(
+                k.to_owned_key().expect("valid key"),
+                0,
+                &Options::new(),
+            ));
+            assert!(!map.insert_new(&twin), "{k:?} is a duplicate");
+        }
+        for k in keys.iter().step_by(2) {
+            assert!(map.remove_if(k, |_| true).is_some(), "{k:?}");
+        }
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(find(&map, *k).is_some(), i % 2 == 1, "{k:?}");
+        }
     }
 
     #[test]

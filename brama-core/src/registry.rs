@@ -181,11 +181,14 @@ impl Registry {
         if !options.is_empty() {
             options.apply(&self.cx.defaults())?;
         }
-        let cell = self.insert(owned, options)?;
-        Ok(cell.status(&self.cx))
+        let (cell, now) = self.insert(owned, options)?;
+        // The snapshot as of the registration, named by the caller's key: no second
+        // clock reading, and the stored key is not decoded again.
+        Ok(cell.status_at(&self.cx, now, key))
     }
 
-    fn insert(&self, owned: OwnedKey, options: &Options) -> Result<CellRef, Error> {
+    /// Inserts a new connection; returns it and the time it was registered at.
+    fn insert(&self, owned: OwnedKey, options: &Options) -> Result<(CellRef, Nanos), Error> {
         if let Err(full) = self.reserve() {
             // At capacity, a duplicate is still reported as the duplicate it is.
             return Err(if self.find(owned.as_key(), |_| ()).is_some() {
@@ -212,7 +215,7 @@ impl Registry {
             now,
         );
         drop(held);
-        Ok(cell)
+        Ok((cell, now))
     }
 
     fn reserve(&self) -> Result<(), Error> {
@@ -254,7 +257,7 @@ impl Registry {
         }
         let owned = key.to_owned_key()?;
         match self.insert(owned, &Options::new()) {
-            Ok(cell) => Ok(cell),
+            Ok((cell, _)) => Ok(cell),
             // Another thread registered it first: use theirs.
             Err(Error::AlreadyRegistered) => self.find(key, CellRef::clone).ok_or(Error::NotFound),
             Err(e) => Err(e),

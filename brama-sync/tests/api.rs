@@ -424,3 +424,55 @@ fn connection_and_brama_cross_threads() {
     .unwrap();
     assert_eq!(conn.status().unwrap().total_successes, 2);
 }
+
+/// `register` returns the connection as it was registered: the same snapshot `status`
+/// gives at that instant, named by the caller's key, whatever form the key is stored in
+/// (inline or on the heap), with its overrides and metadata.
+#[test]
+fn register_returns_the_connection_as_registered() -> Result<(), Error> {
+    let clock = ManualClock::new();
+    clock.advance(Duration::from_secs(7));
+    let brama = Brama::builder()
+        .expiry(Duration::from_secs(60))
+        .clock(clock.clone())
+        .build()?;
+    let long = "l".repeat(200);
+    let keys = [
+        Key::new("conn-0000042"),
+        Key::scoped("payments", "stripe"),
+        Key::new("ünïcode✓"),
+        Key::new(&long),
+        Key::scoped(&long, "x"),
+    ];
+    for (i, key) in keys.into_iter().enumerate() {
+        let options = if i % 2 == 0 {
+            Options::new()
+        } else {
+            Options::new()
+                .metadata("team", "billing")
+                .expiry(Duration::from_secs(30))
+        };
+        let registered = brama.register(key, options)?;
+        assert_eq!(registered, brama.status(key)?, "{key:?}");
+        assert_eq!(registered.identifier, key.identifier());
+        assert_eq!(registered.scope.as_deref(), key.scope());
+        assert_eq!(registered.state, State::Unknown);
+        assert_eq!(registered.since_state_change, Duration::ZERO);
+        assert_eq!(registered.last_state_change_at, registered.registered_at);
+        let (expiry, metadata) = if i % 2 == 0 {
+            (60, BTreeMap::new())
+        } else {
+            (
+                30,
+                BTreeMap::from([("team".to_owned(), "billing".to_owned())]),
+            )
+        };
+        assert_eq!(
+            registered.open_duration,
+            Duration::from_secs(expiry),
+            "{key:?}"
+        );
+        assert_eq!(registered.metadata, metadata, "{key:?}");
+    }
+    Ok(())
+}
