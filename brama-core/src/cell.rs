@@ -597,11 +597,8 @@ impl ConnectionCell {
     /// else is [`Fast::Slow`]; on both the caller takes the locked by-key path.
     #[inline]
     pub fn success_unlocked(&self, cx: &Context) -> Fast {
-        let w = self.word();
-        if w.removed() {
-            return Fast::Removed;
-        }
-        if w.state() != State::Closed || w.consecutive() != 0 || cx.bus.wants(EventType::Success) {
+        // One mask and compare covers state, removal and the consecutive count.
+        if !self.word().is_clean_closed() || cx.bus.wants(EventType::Success) {
             return Fast::Slow;
         }
         if !self.tally.incr_unless_sealed(SUCCESSES) {

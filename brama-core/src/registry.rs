@@ -19,7 +19,7 @@ use crate::config::{Config, OpenOptions, Options, Settings};
 use crate::context::Context;
 use crate::error::Error;
 use crate::event::{Counts, Event, EventKind, EventType};
-use crate::key::{Key, Lookup, OwnedKey};
+use crate::key::{Key, Lookup, OwnedKey, ShortProbe};
 use crate::map::Map;
 use crate::map::MapKey;
 use crate::rules::Outcome;
@@ -305,23 +305,49 @@ impl Registry {
     /// A hot key is answered from a per-thread cache that writes nothing shared; other
     /// keys take one load under the shard's read lock; anything slower runs after the
     /// guard is dropped.
-    #[inline]
+    ///
+    /// What a caller inlines is the cache hit for a short key: packing the key, its
+    /// hash, the cache slot and the cell's word. The map path is one call away.
+    #[inline(always)]
     pub fn available(&self, key: Key<'_>) -> bool {
-        match OwnedKey::short(key) {
-            Some(short) => self.available_by(key, &short),
-            None => self.available_by(key, &key),
+        match ShortProbe::new(key) {
+            Some(probe) => {
+                let hash = probe.lookup_hash();
+                #[cfg(not(brama_loom))]
+                if crate::lookup_cache::admits(self.id, hash, &probe) {
+                    return true;
+                }
+                self.available_short(key, hash)
+            }
+            None => self.available_long(key),
         }
     }
 
-    /// `available` for one form of the key (see `key::Lookup`).
-    #[inline(always)]
-    fn available_by<P: Lookup + MapKey>(&self, key: Key<'_>, probe: &P) -> bool {
+    /// `available` for a short key the per-thread cache did not answer.
+    #[inline(never)]
+    fn available_short(&self, key: Key<'_>, hash: u64) -> bool {
+        match OwnedKey::short(key) {
+            Some(short) => self.available_by(key, &short, hash),
+            None => self.available_long(key),
+        }
+    }
+
+    /// `available` for a key too long to be stored inline.
+    #[inline(never)]
+    fn available_long(&self, key: Key<'_>) -> bool {
+        let hash = key.lookup_hash();
         #[cfg(not(brama_loom))]
-        let hash = probe.lookup_hash();
-        #[cfg(not(brama_loom))]
-        if crate::lookup_cache::admits(self.id, hash, probe) {
+        if crate::lookup_cache::admits(self.id, hash, &key) {
             return true;
         }
+        self.available_by(key, &key, hash)
+    }
+
+    /// `available` through the map, for one form of the key (see `key::Lookup`), after
+    /// the per-thread cache did not answer. `hash` is the probe's.
+    #[inline(never)]
+    #[cfg_attr(brama_loom, allow(unused_variables))]
+    fn available_by<P: Lookup + MapKey>(&self, key: Key<'_>, probe: &P, hash: u64) -> bool {
         let found = self.map.get(probe, |cell| {
             if cell.available_fast() {
                 #[cfg(not(brama_loom))]
@@ -359,11 +385,33 @@ impl Registry {
 
     /// A success by key.
     ///
+    /// What a caller inlines is the per-thread cache's hit for a short key: packing the
+    /// key, its hash, the cache slot, and [`ConnectionCell::success_unlocked`] (the word,
+    /// the subscribers' mask, one CAS on the sealed counter). The map path is one call
+    /// away.
+    ///
     /// # Errors
     /// [`Error::InvalidKey`], [`Error::NotFound`].
-    #[inline]
+    #[inline(always)]
     pub fn success(&self, key: Key<'_>) -> Result<(), Error> {
-        self.report(key, Outcome::Success, None)
+        match ShortProbe::new(key) {
+            Some(probe) => {
+                let hash = probe.lookup_hash();
+                // A success on a hot key: the cell this thread cached, with no map lock.
+                // Exact against removal through the sealed counter
+                // (`ConnectionCell::success_unlocked`); a removed or re-registered cell
+                // is never counted here.
+                #[cfg(not(brama_loom))]
+                if crate::lookup_cache::with_cell(self.id, hash, &probe, |cell| {
+                    cell.success_unlocked(&self.cx)
+                }) == Some(Fast::Counted)
+                {
+                    return Ok(());
+                }
+                self.report_short(key, hash, Outcome::Success, None)
+            }
+            None => self.report_long(key, Outcome::Success, None),
+        }
     }
 
     /// A failure by key, with an optional reason for the events.
@@ -372,39 +420,59 @@ impl Registry {
     /// [`Error::InvalidKey`], [`Error::NotFound`].
     #[inline]
     pub fn failure(&self, key: Key<'_>, reason: Option<&str>) -> Result<(), Error> {
-        self.report(key, Outcome::Failure, reason)
-    }
-
-    #[inline]
-    fn report(&self, key: Key<'_>, outcome: Outcome, reason: Option<&str>) -> Result<(), Error> {
-        match OwnedKey::short(key) {
-            Some(short) => self.report_by(key, &short, outcome, reason),
-            None => self.report_by(key, &key, outcome, reason),
+        match ShortProbe::new(key) {
+            Some(probe) => self.report_short(key, probe.lookup_hash(), Outcome::Failure, reason),
+            None => self.report_long(key, Outcome::Failure, reason),
         }
     }
 
-    /// `report` for one form of the key (see `key::Lookup`).
-    #[inline(always)]
-    fn report_by<P: Lookup + MapKey>(
+    /// A report by a short key, through the map.
+    #[inline(never)]
+    fn report_short(
         &self,
         key: Key<'_>,
-        probe: &P,
+        hash: u64,
         outcome: Outcome,
         reason: Option<&str>,
     ) -> Result<(), Error> {
-        #[cfg(not(brama_loom))]
-        let hash = probe.lookup_hash();
-        // A success on a hot key: the cell this thread cached, with no map lock. Exact
-        // against removal through the sealed counter (`ConnectionCell::success_unlocked`);
-        // a removed or re-registered cell is never counted here.
+        match OwnedKey::short(key) {
+            Some(short) => self.report_by(key, &short, hash, outcome, reason),
+            None => self.report_long(key, outcome, reason),
+        }
+    }
+
+    /// A report by a key too long to be stored inline.
+    #[inline(never)]
+    fn report_long(
+        &self,
+        key: Key<'_>,
+        outcome: Outcome,
+        reason: Option<&str>,
+    ) -> Result<(), Error> {
+        let hash = key.lookup_hash();
         #[cfg(not(brama_loom))]
         if outcome == Outcome::Success
-            && crate::lookup_cache::with_cell(self.id, hash, probe, |cell| {
+            && crate::lookup_cache::with_cell(self.id, hash, &key, |cell| {
                 cell.success_unlocked(&self.cx)
             }) == Some(Fast::Counted)
         {
             return Ok(());
         }
+        self.report_by(key, &key, hash, outcome, reason)
+    }
+
+    /// A report through the map, for one form of the key (see `key::Lookup`), after the
+    /// per-thread cache did not take it. `hash` is the probe's.
+    #[inline(never)]
+    #[cfg_attr(brama_loom, allow(unused_variables))]
+    fn report_by<P: Lookup + MapKey>(
+        &self,
+        key: Key<'_>,
+        probe: &P,
+        hash: u64,
+        outcome: Outcome,
+        reason: Option<&str>,
+    ) -> Result<(), Error> {
         // The fast path runs under the shard's read lock: removal cannot interleave.
         let found = self.map.get(probe, |cell| {
             match cell.report_fast(&self.cx, outcome, None) {
