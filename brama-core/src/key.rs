@@ -352,6 +352,18 @@ impl ShortProbe {
         ShortProbe::scoped(scope.as_bytes(), key.identifier.as_bytes())
     }
 
+    /// The inline key this probe stands for (what the map is asked with).
+    #[inline]
+    pub(crate) fn to_owned_key(self) -> Option<OwnedKey> {
+        let (lo, hi, len) = self.0;
+        let mut bytes = [0u8; INLINE_KEY_BYTES + 1];
+        bytes[..16].copy_from_slice(&lo.to_le_bytes());
+        // Bytes 15..23: byte 15 again (the same value), then 16..22 and the split.
+        bytes[15..].copy_from_slice(&hi.to_le_bytes());
+        let len = NonZeroU8::new(len)?;
+        Some(OwnedKey(Repr::Inline(Inline { bytes, len })))
+    }
+
     /// A scoped key's probe: copied part by part, out of line.
     #[inline(never)]
     fn scoped(scope: &[u8], id: &[u8]) -> Option<ShortProbe> {
@@ -733,6 +745,7 @@ mod tests {
         match ShortProbe::new(key) {
             Some(probe) => {
                 assert!(probe.is(&owned), "{key:?}");
+                assert_eq!(probe.to_owned_key().as_ref(), Some(&owned), "{key:?}");
                 assert_eq!(probe.lookup_hash(), owned.key_hash(), "{key:?}");
             }
             None => assert!(!owned.is_inline()),

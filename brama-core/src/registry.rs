@@ -20,6 +20,8 @@ use crate::context::Context;
 use crate::error::Error;
 use crate::event::{Counts, Event, EventKind, EventType};
 use crate::key::{Key, Lookup, OwnedKey, ShortProbe};
+#[cfg(not(brama_loom))]
+use crate::lookup_cache::Cached;
 use crate::map::Map;
 use crate::map::MapKey;
 use crate::rules::Outcome;
@@ -306,7 +308,7 @@ impl Registry {
     /// keys take one load under the shard's read lock; anything slower runs after the
     /// guard is dropped.
     ///
-    /// What a caller inlines is the cache hit for a short key: packing the key, its
+    /// What a caller inlines is the cache look-up for a short key: packing the key, its
     /// hash, the cache slot and the cell's word. The map path is one call away.
     #[inline(always)]
     pub fn available(&self, key: Key<'_>) -> bool {
@@ -314,10 +316,13 @@ impl Registry {
             Some(probe) => {
                 let hash = probe.lookup_hash();
                 #[cfg(not(brama_loom))]
-                if crate::lookup_cache::admits(self.id, hash, &probe) {
-                    return true;
-                }
-                self.available_short(key, hash)
+                let fill = match crate::lookup_cache::admits(self.id, hash, &probe) {
+                    Cached::Hit => return true,
+                    c => c == Cached::Fill,
+                };
+                #[cfg(brama_loom)]
+                let fill = false;
+                self.available_short(key, &probe, hash, fill)
             }
             None => self.available_long(key),
         }
@@ -325,9 +330,9 @@ impl Registry {
 
     /// `available` for a short key the per-thread cache did not answer.
     #[inline(never)]
-    fn available_short(&self, key: Key<'_>, hash: u64) -> bool {
-        match OwnedKey::short(key) {
-            Some(short) => self.available_by(key, &short, hash),
+    fn available_short(&self, key: Key<'_>, probe: &ShortProbe, hash: u64, fill: bool) -> bool {
+        match probe.to_owned_key() {
+            Some(short) => self.available_by(key, &short, hash, fill),
             None => self.available_long(key),
         }
     }
@@ -337,21 +342,33 @@ impl Registry {
     fn available_long(&self, key: Key<'_>) -> bool {
         let hash = key.lookup_hash();
         #[cfg(not(brama_loom))]
-        if crate::lookup_cache::admits(self.id, hash, &key) {
-            return true;
-        }
-        self.available_by(key, &key, hash)
+        let fill = match crate::lookup_cache::admits(self.id, hash, &key) {
+            Cached::Hit => return true,
+            c => c == Cached::Fill,
+        };
+        #[cfg(brama_loom)]
+        let fill = false;
+        self.available_by(key, &key, hash, fill)
     }
 
     /// `available` through the map, for one form of the key (see `key::Lookup`), after
-    /// the per-thread cache did not answer. `hash` is the probe's.
-    #[inline(never)]
+    /// the per-thread cache did not answer. `hash` is the probe's; `fill` says whether
+    /// the cache wants the cell if it admits freely.
+    #[inline(always)]
     #[cfg_attr(brama_loom, allow(unused_variables))]
-    fn available_by<P: Lookup + MapKey>(&self, key: Key<'_>, probe: &P, hash: u64) -> bool {
+    fn available_by<P: Lookup + MapKey>(
+        &self,
+        key: Key<'_>,
+        probe: &P,
+        hash: u64,
+        fill: bool,
+    ) -> bool {
         let found = self.map.get(probe, |cell| {
             if cell.available_fast() {
                 #[cfg(not(brama_loom))]
-                crate::lookup_cache::offer(self.id, hash, cell);
+                if fill {
+                    crate::lookup_cache::fill(self.id, hash, cell);
+                }
                 None
             } else {
                 Some(CellRef::clone(cell))
@@ -385,10 +402,10 @@ impl Registry {
 
     /// A success by key.
     ///
-    /// What a caller inlines is the per-thread cache's hit for a short key: packing the
-    /// key, its hash, the cache slot, and [`ConnectionCell::success_unlocked`] (the word,
-    /// the subscribers' mask, one CAS on the sealed counter). The map path is one call
-    /// away.
+    /// What a caller inlines is the per-thread cache's look-up for a short key: packing
+    /// the key, its hash, the cache slot, and [`ConnectionCell::success_unlocked`] (the
+    /// word, the subscribers' mask, one CAS on the sealed counter). The map path is one
+    /// call away.
     ///
     /// # Errors
     /// [`Error::InvalidKey`], [`Error::NotFound`].
@@ -402,13 +419,16 @@ impl Registry {
                 // (`ConnectionCell::success_unlocked`); a removed or re-registered cell
                 // is never counted here.
                 #[cfg(not(brama_loom))]
-                if crate::lookup_cache::with_cell(self.id, hash, &probe, |cell| {
+                let fill = match crate::lookup_cache::with_cell(self.id, hash, &probe, |cell| {
                     cell.success_unlocked(&self.cx)
-                }) == Some(Fast::Counted)
-                {
-                    return Ok(());
-                }
-                self.report_short(key, hash, Outcome::Success, None)
+                }) {
+                    Ok(Fast::Counted) => return Ok(()),
+                    Ok(_) => true,
+                    Err(c) => c == Cached::Fill,
+                };
+                #[cfg(brama_loom)]
+                let fill = false;
+                self.report_short(key, &probe, hash, fill, Outcome::Success, None)
             }
             None => self.report_long(key, Outcome::Success, None),
         }
@@ -421,7 +441,10 @@ impl Registry {
     #[inline]
     pub fn failure(&self, key: Key<'_>, reason: Option<&str>) -> Result<(), Error> {
         match ShortProbe::new(key) {
-            Some(probe) => self.report_short(key, probe.lookup_hash(), Outcome::Failure, reason),
+            Some(probe) => {
+                let hash = probe.lookup_hash();
+                self.report_short(key, &probe, hash, false, Outcome::Failure, reason)
+            }
             None => self.report_long(key, Outcome::Failure, reason),
         }
     }
@@ -431,12 +454,14 @@ impl Registry {
     fn report_short(
         &self,
         key: Key<'_>,
+        probe: &ShortProbe,
         hash: u64,
+        fill: bool,
         outcome: Outcome,
         reason: Option<&str>,
     ) -> Result<(), Error> {
-        match OwnedKey::short(key) {
-            Some(short) => self.report_by(key, &short, hash, outcome, reason),
+        match probe.to_owned_key() {
+            Some(short) => self.report_by(key, &short, hash, fill, outcome, reason),
             None => self.report_long(key, outcome, reason),
         }
     }
@@ -451,25 +476,32 @@ impl Registry {
     ) -> Result<(), Error> {
         let hash = key.lookup_hash();
         #[cfg(not(brama_loom))]
-        if outcome == Outcome::Success
-            && crate::lookup_cache::with_cell(self.id, hash, &key, |cell| {
+        let fill = match outcome {
+            Outcome::Success => match crate::lookup_cache::with_cell(self.id, hash, &key, |cell| {
                 cell.success_unlocked(&self.cx)
-            }) == Some(Fast::Counted)
-        {
-            return Ok(());
-        }
-        self.report_by(key, &key, hash, outcome, reason)
+            }) {
+                Ok(Fast::Counted) => return Ok(()),
+                Ok(_) => true,
+                Err(c) => c == Cached::Fill,
+            },
+            _ => false,
+        };
+        #[cfg(brama_loom)]
+        let fill = false;
+        self.report_by(key, &key, hash, fill, outcome, reason)
     }
 
     /// A report through the map, for one form of the key (see `key::Lookup`), after the
-    /// per-thread cache did not take it. `hash` is the probe's.
-    #[inline(never)]
+    /// per-thread cache did not take it. `hash` is the probe's; `fill` says whether the
+    /// cache wants the cell if the report leaves it admitting freely.
+    #[inline(always)]
     #[cfg_attr(brama_loom, allow(unused_variables))]
     fn report_by<P: Lookup + MapKey>(
         &self,
         key: Key<'_>,
         probe: &P,
         hash: u64,
+        fill: bool,
         outcome: Outcome,
         reason: Option<&str>,
     ) -> Result<(), Error> {
@@ -478,8 +510,8 @@ impl Registry {
             match cell.report_fast(&self.cx, outcome, None) {
                 Fast::Counted => {
                     #[cfg(not(brama_loom))]
-                    if cell.available_fast() {
-                        crate::lookup_cache::offer(self.id, hash, cell);
+                    if fill && cell.available_fast() {
+                        crate::lookup_cache::fill(self.id, hash, cell);
                     }
                     None
                 }
