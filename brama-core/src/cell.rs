@@ -594,7 +594,8 @@ impl ConnectionCell {
     /// [`Tally::incr_unless_sealed`], which `mark_removed` seals. So it is exact
     /// against removal with one read-modify-write: either it counted before the seal
     /// and the removal's counts include it, or it returns [`Fast::Removed`]. Anything
-    /// else is [`Fast::Slow`]; on both the caller takes the locked by-key path.
+    /// else, a word already marked removed included, is [`Fast::Slow`]; on both the
+    /// caller takes the locked by-key path.
     #[inline]
     pub fn success_unlocked(&self, cx: &Context) -> Fast {
         // One mask and compare covers state, removal and the consecutive count.
