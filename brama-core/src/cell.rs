@@ -599,14 +599,12 @@ impl ConnectionCell {
     /// [`Tally::incr_unless_sealed`], which `mark_removed` seals. So it is exact
     /// against removal with one read-modify-write: either it counted before the seal
     /// and the removal's counts include it, or it returns [`Fast::Removed`]. Anything
-    /// else is [`Fast::Slow`]; on both the caller takes the locked by-key path.
+    /// else, a word already marked removed included, is [`Fast::Slow`]; on both the
+    /// caller takes the locked by-key path.
     #[inline]
     pub fn success_unlocked(&self, cx: &Context) -> Fast {
-        let w = self.word();
-        if w.removed() {
-            return Fast::Removed;
-        }
-        if w.state() != State::Closed || w.consecutive() != 0 || cx.bus.wants(EventType::Success) {
+        // One mask and compare covers state, removal and the consecutive count.
+        if !self.word().is_clean_closed() || cx.bus.wants(EventType::Success) {
             return Fast::Slow;
         }
         if !self.tally.incr_unless_sealed(SUCCESSES) {

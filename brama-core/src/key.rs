@@ -313,12 +313,77 @@ fn hash_state() -> &'static foldhash::fast::SeedableRandomState {
 
 #[inline(always)]
 fn hash_inline(k: &Inline) -> u64 {
-    let (lo, hi, len) = k.words();
+    hash_words(k.words())
+}
+
+/// The hash of an inline key, from its words ([`Inline::words`]).
+#[inline(always)]
+fn hash_words((lo, hi, len): (u128, u64, u8)) -> u64 {
     let mut h = hash_state().build_hasher();
     h.write_u128(lo);
     h.write_u64(hi);
     h.write_u8(len);
     h.finish()
+}
+
+/// A short key as the words an inline key compares and hashes as ([`Inline::words`]),
+/// computed in registers: what the per-thread cache is asked with. (Packed into an
+/// `Inline` first, the key went through the stack in narrow stores that were read back
+/// as wider loads, which the CPU cannot forward from the stores: a stall on every
+/// cached check.) `None` for keys that are not stored inline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ShortProbe((u128, u64, u8));
+
+impl ShortProbe {
+    /// The probe for `key`, if it is short enough to be stored inline.
+    #[inline(always)]
+    pub(crate) fn new(key: Key<'_>) -> Option<ShortProbe> {
+        let Some(scope) = key.scope else {
+            let id = key.identifier.as_bytes();
+            if id.len() > INLINE_KEY_BYTES {
+                return None;
+            }
+            let len = NonZeroU8::new(id.len() as u8)?;
+            let (lo, hi) = padded_words(id);
+            // Bytes 15..23 of the inline form: byte 15, bytes 16..22, the split.
+            let hi = (lo >> 120) as u64 | hi << 8 | u64::from(INLINE_UNSCOPED) << 56;
+            return Some(ShortProbe((lo, hi, len.get())));
+        };
+        ShortProbe::scoped(scope.as_bytes(), key.identifier.as_bytes())
+    }
+
+    /// The inline key this probe stands for (what the map is asked with).
+    #[inline]
+    pub(crate) fn to_owned_key(self) -> Option<OwnedKey> {
+        let (lo, hi, len) = self.0;
+        let mut bytes = [0u8; INLINE_KEY_BYTES + 1];
+        bytes[..16].copy_from_slice(&lo.to_le_bytes());
+        // Bytes 15..23: byte 15 again (the same value), then 16..22 and the split.
+        bytes[15..].copy_from_slice(&hi.to_le_bytes());
+        let len = NonZeroU8::new(len)?;
+        Some(OwnedKey(Repr::Inline(Inline { bytes, len })))
+    }
+
+    /// A scoped key's probe: copied part by part, out of line.
+    #[inline(never)]
+    fn scoped(scope: &[u8], id: &[u8]) -> Option<ShortProbe> {
+        Inline::pack_scoped(scope, id).map(|k| ShortProbe(k.words()))
+    }
+}
+
+impl Lookup for ShortProbe {
+    #[inline(always)]
+    fn lookup_hash(&self) -> u64 {
+        hash_words(self.0)
+    }
+
+    #[inline(always)]
+    fn is(&self, stored: &OwnedKey) -> bool {
+        match &stored.0 {
+            Repr::Inline(k) => k.words() == self.0,
+            Repr::Heap(_) => false,
+        }
+    }
 }
 
 #[inline]
@@ -677,6 +742,14 @@ mod tests {
         assert!(key.is(&owned), "{key:?}");
         assert_eq!(key.lookup_hash(), owned.key_hash(), "{key:?}");
         assert_eq!(map_hash(&owned), owned.key_hash());
+        match ShortProbe::new(key) {
+            Some(probe) => {
+                assert!(probe.is(&owned), "{key:?}");
+                assert_eq!(probe.to_owned_key().as_ref(), Some(&owned), "{key:?}");
+                assert_eq!(probe.lookup_hash(), owned.key_hash(), "{key:?}");
+            }
+            None => assert!(!owned.is_inline()),
+        }
         match OwnedKey::short(key) {
             Some(short) => {
                 assert!(owned.is_inline());
@@ -767,6 +840,11 @@ mod tests {
             {
                 assert!(!sa.is(b) && !sb.is(a));
             }
+            if let (Some(pa), Some(pb)) = (ShortProbe::new(a.as_key()), ShortProbe::new(b.as_key()))
+            {
+                assert!(!pa.is(b) && !pb.is(a));
+                assert!(pa.is(a) && pb.is(b));
+            }
             let (va, vb): (&dyn KeyView, &dyn KeyView) = (a.borrow(), b.borrow());
             assert!(va != vb);
         }
@@ -780,6 +858,9 @@ mod tests {
             let _ = k.lookup_hash();
             if let Some(short) = OwnedKey::short(k) {
                 assert!(!short.is(&stored));
+            }
+            if let Some(probe) = ShortProbe::new(k) {
+                assert!(!probe.is(&stored));
             }
         }
         let long = "z".repeat(600);

@@ -7,7 +7,8 @@
 //! cell registered and `Unknown`/`Closed`). Anything else, including a removed cell,
 //! falls back to the map, so the cache can never answer for a connection that was
 //! unregistered or re-registered. A slot is filled only on the second consecutive miss
-//! for the same key, so random keys do not pay for an `Arc` clone on every check.
+//! for the same key, so random keys do not pay for an `Arc` clone on every check; the
+//! miss is noted in the same access as the look-up.
 //!
 //! Successes by key use it too ([`with_cell`]), through
 //! `ConnectionCell::success_unlocked`, which counts with a counter that removal seals,
@@ -49,75 +50,107 @@ fn index(hash: u64) -> usize {
     (hash >> 7) as usize & (SLOTS - 1)
 }
 
-/// True if this thread's cache holds `key` of `registry`, registered and admitting freely.
+/// What this thread's cache answered for a key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Cached {
+    /// Cached, registered and admitting freely.
+    Hit,
+    /// Not answered: the caller should [`fill`] the slot if the map finds the key
+    /// admitting freely (its second consecutive miss in the slot, or the slot holds the
+    /// key with a cell that did not answer, such as a removed one).
+    Fill,
+    /// Not answered, and the miss is noted: leave the slot alone.
+    Pass,
+}
+
+impl Slot {
+    /// A key that is not in this slot missed: fill on its second consecutive miss. The
+    /// note is written here, in the same borrow as the look-up, so a miss costs no
+    /// second access to the cache.
+    #[inline]
+    fn miss(&mut self, hash: u64) -> Cached {
+        if self.pending == hash {
+            Cached::Fill
+        } else {
+            self.pending = hash;
+            Cached::Pass
+        }
+    }
+}
+
+/// [`Cached::Hit`] if this thread's cache holds `key` of `registry`, registered and
+/// admitting freely.
 #[inline]
-pub(crate) fn admits<K: Lookup + ?Sized>(registry: u64, hash: u64, key: &K) -> bool {
+pub(crate) fn admits<K: Lookup + ?Sized>(registry: u64, hash: u64, key: &K) -> Cached {
     CACHE
         .try_with(|c| {
-            let Ok(c) = c.try_borrow() else {
-                return false;
+            let Ok(mut c) = c.try_borrow_mut() else {
+                return Cached::Pass;
             };
-            let slot = &c[index(hash)];
-            slot.registry == registry
-                && slot.hash == hash
-                && slot
-                    .cell
-                    .as_ref()
-                    .is_some_and(|cell| key.is(cell.key()) && cell.available_fast())
+            let slot = &mut c[index(hash)];
+            if slot.registry != registry || slot.hash != hash {
+                return slot.miss(hash);
+            }
+            match &slot.cell {
+                Some(cell) if key.is(cell.key()) && cell.available_fast() => Cached::Hit,
+                _ => Cached::Fill,
+            }
         })
-        .unwrap_or(false)
+        .unwrap_or(Cached::Pass)
 }
 
 /// Runs `f` on this thread's cached cell for `key` of `registry`, whatever its state
-/// (it may have been removed since it was cached). `None` if it is not cached.
+/// (it may have been removed since it was cached). `Err` (fill or pass, as for
+/// [`admits`]) if it is not cached.
 #[inline]
 pub(crate) fn with_cell<K: Lookup + ?Sized, R>(
     registry: u64,
     hash: u64,
     key: &K,
     f: impl FnOnce(&CellRef) -> R,
-) -> Option<R> {
+) -> Result<R, Cached> {
     CACHE
         .try_with(|c| {
-            let c = c.try_borrow().ok()?;
-            let slot = &c[index(hash)];
+            let Ok(mut c) = c.try_borrow_mut() else {
+                return Err(Cached::Pass);
+            };
+            let slot = &mut c[index(hash)];
             if slot.registry != registry || slot.hash != hash {
-                return None;
+                return Err(slot.miss(hash));
             }
-            let cell = slot.cell.as_ref()?;
-            key.is(cell.key()).then(|| f(cell))
+            match &slot.cell {
+                Some(cell) if key.is(cell.key()) => Ok(f(cell)),
+                _ => Err(Cached::Fill),
+            }
         })
-        .ok()
-        .flatten()
+        .unwrap_or(Err(Cached::Pass))
 }
 
-/// Offers a cell that was just found admitting freely through the map.
-#[inline]
-pub(crate) fn offer(registry: u64, hash: u64, cell: &CellRef) {
+/// Puts `cell`, just found admitting freely through the map, in its slot (after
+/// [`Cached::Fill`]).
+#[inline(never)]
+pub(crate) fn fill(registry: u64, hash: u64, cell: &CellRef) {
     let _ = CACHE.try_with(|c| {
         let Ok(mut c) = c.try_borrow_mut() else {
             return;
         };
         let slot = &mut c[index(hash)];
-        if slot.registry == registry && slot.hash == hash {
-            // Same key, but the cached cell was replaced (re-registered): take the new one.
-            if !slot
+        if slot.registry == registry
+            && slot.hash == hash
+            && slot
                 .cell
                 .as_ref()
                 .is_some_and(|old| CellRef::ptr_eq(old, cell))
-            {
-                slot.cell = Some(CellRef::clone(cell));
-            }
-        } else if slot.pending == hash {
-            *slot = Slot {
-                registry,
-                hash,
-                cell: Some(CellRef::clone(cell)),
-                pending: 0,
-            };
-        } else {
-            slot.pending = hash;
+        {
+            return;
         }
+        // Same key with a replaced cell (re-registered), or another key: take this one.
+        *slot = Slot {
+            registry,
+            hash,
+            cell: Some(CellRef::clone(cell)),
+            pending: 0,
+        };
     });
 }
 

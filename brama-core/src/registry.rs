@@ -19,7 +19,9 @@ use crate::config::{Config, OpenOptions, Options, Settings};
 use crate::context::Context;
 use crate::error::Error;
 use crate::event::{Counts, Event, EventKind, EventType};
-use crate::key::{Key, Lookup, OwnedKey};
+use crate::key::{Key, Lookup, OwnedKey, ShortProbe};
+#[cfg(not(brama_loom))]
+use crate::lookup_cache::Cached;
 use crate::map::Map;
 use crate::map::MapKey;
 use crate::rules::Outcome;
@@ -308,27 +310,68 @@ impl Registry {
     /// A hot key is answered from a per-thread cache that writes nothing shared; other
     /// keys take one load under the shard's read lock; anything slower runs after the
     /// guard is dropped.
-    #[inline]
+    ///
+    /// What a caller inlines is the cache look-up for a short key: packing the key, its
+    /// hash, the cache slot and the cell's word. The map path is one call away.
+    #[inline(always)]
     pub fn available(&self, key: Key<'_>) -> bool {
-        match OwnedKey::short(key) {
-            Some(short) => self.available_by(key, &short),
-            None => self.available_by(key, &key),
+        match ShortProbe::new(key) {
+            Some(probe) => {
+                let hash = probe.lookup_hash();
+                #[cfg(not(brama_loom))]
+                let fill = match crate::lookup_cache::admits(self.id, hash, &probe) {
+                    Cached::Hit => return true,
+                    c => c == Cached::Fill,
+                };
+                #[cfg(brama_loom)]
+                let fill = false;
+                self.available_short(key, &probe, hash, fill)
+            }
+            None => self.available_long(key),
         }
     }
 
-    /// `available` for one form of the key (see `key::Lookup`).
-    #[inline(always)]
-    fn available_by<P: Lookup + MapKey>(&self, key: Key<'_>, probe: &P) -> bool {
-        #[cfg(not(brama_loom))]
-        let hash = probe.lookup_hash();
-        #[cfg(not(brama_loom))]
-        if crate::lookup_cache::admits(self.id, hash, probe) {
-            return true;
+    /// `available` for a short key the per-thread cache did not answer.
+    #[inline(never)]
+    fn available_short(&self, key: Key<'_>, probe: &ShortProbe, hash: u64, fill: bool) -> bool {
+        match probe.to_owned_key() {
+            Some(short) => self.available_by(key, &short, hash, fill),
+            None => self.available_long(key),
         }
+    }
+
+    /// `available` for a key too long to be stored inline.
+    #[inline(never)]
+    fn available_long(&self, key: Key<'_>) -> bool {
+        let hash = key.lookup_hash();
+        #[cfg(not(brama_loom))]
+        let fill = match crate::lookup_cache::admits(self.id, hash, &key) {
+            Cached::Hit => return true,
+            c => c == Cached::Fill,
+        };
+        #[cfg(brama_loom)]
+        let fill = false;
+        self.available_by(key, &key, hash, fill)
+    }
+
+    /// `available` through the map, for one form of the key (see `key::Lookup`), after
+    /// the per-thread cache did not answer. `hash` is the probe's; `fill` says whether
+    /// the cache wants the cell if it admits freely.
+    #[inline(always)]
+    #[cfg_attr(brama_loom, allow(unused_variables))]
+    fn available_by<P: Lookup + MapKey>(
+        &self,
+        key: Key<'_>,
+        probe: &P,
+        hash: u64,
+        fill: bool,
+    ) -> bool {
         let found = self.map.get(probe, |cell| {
             if cell.available_fast() {
                 #[cfg(not(brama_loom))]
-                crate::lookup_cache::offer(self.id, hash, cell);
+                if fill {
+                    crate::lookup_cache::fill(self.id, hash, cell);
+                }
                 None
             } else {
                 Some(CellRef::clone(cell))
@@ -362,11 +405,36 @@ impl Registry {
 
     /// A success by key.
     ///
+    /// What a caller inlines is the per-thread cache's look-up for a short key: packing
+    /// the key, its hash, the cache slot, and [`ConnectionCell::success_unlocked`] (the
+    /// word, the subscribers' mask, one CAS on the sealed counter). The map path is one
+    /// call away.
+    ///
     /// # Errors
     /// [`Error::InvalidKey`], [`Error::NotFound`].
-    #[inline]
+    #[inline(always)]
     pub fn success(&self, key: Key<'_>) -> Result<(), Error> {
-        self.report(key, Outcome::Success, None)
+        match ShortProbe::new(key) {
+            Some(probe) => {
+                let hash = probe.lookup_hash();
+                // A success on a hot key: the cell this thread cached, with no map lock.
+                // Exact against removal through the sealed counter
+                // (`ConnectionCell::success_unlocked`); a removed or re-registered cell
+                // is never counted here.
+                #[cfg(not(brama_loom))]
+                let fill = match crate::lookup_cache::with_cell(self.id, hash, &probe, |cell| {
+                    cell.success_unlocked(&self.cx)
+                }) {
+                    Ok(Fast::Counted) => return Ok(()),
+                    Ok(_) => true,
+                    Err(c) => c == Cached::Fill,
+                };
+                #[cfg(brama_loom)]
+                let fill = false;
+                self.report_short(key, &probe, hash, fill, Outcome::Success, None)
+            }
+            None => self.report_long(key, Outcome::Success, None),
+        }
     }
 
     /// A failure by key, with an optional reason for the events.
@@ -375,46 +443,78 @@ impl Registry {
     /// [`Error::InvalidKey`], [`Error::NotFound`].
     #[inline]
     pub fn failure(&self, key: Key<'_>, reason: Option<&str>) -> Result<(), Error> {
-        self.report(key, Outcome::Failure, reason)
-    }
-
-    #[inline]
-    fn report(&self, key: Key<'_>, outcome: Outcome, reason: Option<&str>) -> Result<(), Error> {
-        match OwnedKey::short(key) {
-            Some(short) => self.report_by(key, &short, outcome, reason),
-            None => self.report_by(key, &key, outcome, reason),
+        match ShortProbe::new(key) {
+            Some(probe) => {
+                let hash = probe.lookup_hash();
+                self.report_short(key, &probe, hash, false, Outcome::Failure, reason)
+            }
+            None => self.report_long(key, Outcome::Failure, reason),
         }
     }
 
-    /// `report` for one form of the key (see `key::Lookup`).
+    /// A report by a short key, through the map.
+    #[inline(never)]
+    fn report_short(
+        &self,
+        key: Key<'_>,
+        probe: &ShortProbe,
+        hash: u64,
+        fill: bool,
+        outcome: Outcome,
+        reason: Option<&str>,
+    ) -> Result<(), Error> {
+        match probe.to_owned_key() {
+            Some(short) => self.report_by(key, &short, hash, fill, outcome, reason),
+            None => self.report_long(key, outcome, reason),
+        }
+    }
+
+    /// A report by a key too long to be stored inline.
+    #[inline(never)]
+    fn report_long(
+        &self,
+        key: Key<'_>,
+        outcome: Outcome,
+        reason: Option<&str>,
+    ) -> Result<(), Error> {
+        let hash = key.lookup_hash();
+        #[cfg(not(brama_loom))]
+        let fill = match outcome {
+            Outcome::Success => match crate::lookup_cache::with_cell(self.id, hash, &key, |cell| {
+                cell.success_unlocked(&self.cx)
+            }) {
+                Ok(Fast::Counted) => return Ok(()),
+                Ok(_) => true,
+                Err(c) => c == Cached::Fill,
+            },
+            _ => false,
+        };
+        #[cfg(brama_loom)]
+        let fill = false;
+        self.report_by(key, &key, hash, fill, outcome, reason)
+    }
+
+    /// A report through the map, for one form of the key (see `key::Lookup`), after the
+    /// per-thread cache did not take it. `hash` is the probe's; `fill` says whether the
+    /// cache wants the cell if the report leaves it admitting freely.
     #[inline(always)]
+    #[cfg_attr(brama_loom, allow(unused_variables))]
     fn report_by<P: Lookup + MapKey>(
         &self,
         key: Key<'_>,
         probe: &P,
+        hash: u64,
+        fill: bool,
         outcome: Outcome,
         reason: Option<&str>,
     ) -> Result<(), Error> {
-        #[cfg(not(brama_loom))]
-        let hash = probe.lookup_hash();
-        // A success on a hot key: the cell this thread cached, with no map lock. Exact
-        // against removal through the sealed counter (`ConnectionCell::success_unlocked`);
-        // a removed or re-registered cell is never counted here.
-        #[cfg(not(brama_loom))]
-        if outcome == Outcome::Success
-            && crate::lookup_cache::with_cell(self.id, hash, probe, |cell| {
-                cell.success_unlocked(&self.cx)
-            }) == Some(Fast::Counted)
-        {
-            return Ok(());
-        }
         // The fast path runs under the shard's read lock: removal cannot interleave.
         let found = self.map.get(probe, |cell| {
             match cell.report_fast(&self.cx, outcome, None) {
                 Fast::Counted => {
                     #[cfg(not(brama_loom))]
-                    if cell.available_fast() {
-                        crate::lookup_cache::offer(self.id, hash, cell);
+                    if fill && cell.available_fast() {
+                        crate::lookup_cache::fill(self.id, hash, cell);
                     }
                     None
                 }
