@@ -981,7 +981,19 @@ impl ConnectionCell {
     /// Marks the connection removed (terminal). Exclusive with every state change.
     /// Returns false if it was already removed.
     pub fn mark_removed(&self) -> bool {
+        self.mark_removed_if(|| true)
+    }
+
+    /// [`mark_removed`](Self::mark_removed) if `still` holds, asked under the
+    /// transition lock: after any state change in progress has landed, and before any
+    /// other can start. Returns whether this call removed it. Eviction passes its
+    /// condition here again, so that a trip racing its first check (a report by key
+    /// finishing its transition after leaving the shard lock) keeps the connection.
+    pub fn mark_removed_if(&self, still: impl FnOnce() -> bool) -> bool {
         let _guard = lock(&self.transition);
+        if !still() {
+            return false;
+        }
         let mut w = self.word();
         loop {
             if w.removed() {

@@ -295,6 +295,12 @@ impl Registry {
     /// the lock, so no user code runs under it and the nesting cannot deadlock.
     fn retire(&self, cell: &ConnectionCell, why: Removal, now: Nanos) {
         cell.mark_removed();
+        self.announce_removal(cell, why, now);
+    }
+
+    /// The removal event of `cell`, which this thread has just marked removed (see
+    /// [`retire`](Self::retire)).
+    fn announce_removal(&self, cell: &ConnectionCell, why: Removal, now: Nanos) {
         let counts = cell.counts();
         let (ty, kind) = match why {
             Removal::Unregistered => (EventType::Unregistered, EventKind::Unregistered),
@@ -791,9 +797,16 @@ impl Registry {
         #[cfg(not(brama_loom))]
         let start = std::time::Instant::now();
         let removed = self.map.remove_swept(key, |c| {
-            let evict = Arc::ptr_eq(c, cell) && c.evictable(now, inactive);
+            // Checked under the shard's write lock (no report by key, handle or manual
+            // action can start), then again under the connection's transition lock: a
+            // report by key that left the shard lock to change state (a trip) may
+            // still be finishing, and an `Open` circuit, or one just reported on, must
+            // not be evicted.
+            let evict = Arc::ptr_eq(c, cell)
+                && c.evictable(now, inactive)
+                && c.mark_removed_if(|| c.evictable(now, inactive));
             if evict {
-                self.retire(c, Removal::Evicted, now);
+                self.announce_removal(c, Removal::Evicted, now);
             }
             evict
         });

@@ -171,6 +171,72 @@ fn two_reports_racing_unregister_are_never_lost() {
     });
 }
 
+// ----- a trip by key racing eviction ------------------------------------------------------
+
+/// A failure by key that trips the circuit (threshold 1) racing the sweep. The failure
+/// decides the trip under the shard lock but changes the state after leaving it, under
+/// the connection's transition lock. The sweep must then either evict first (and the
+/// failure answers `NotFound`) or leave the connection, `Open`: it never evicts an
+/// `Open` circuit (SPEC §6), and an `Ok` failure is counted once wherever it ends up.
+#[test]
+fn trip_by_key_racing_eviction_never_evicts_an_open_circuit() {
+    support::check("registry/sweep vs tripping failure", || {
+        let clock = ManualClock::new();
+        let registry = Registry::new(
+            Config {
+                failure_threshold: 1,
+                ..Config::default()
+            },
+            Settings {
+                inactive_threshold: INACTIVE,
+                event_queue_capacity: 16,
+                ..Settings::default()
+            },
+            ClockSource::from(clock.clone()),
+        )
+        .unwrap();
+        registry.register(Key::new("db"), &Options::new()).unwrap();
+        clock.advance(2 * INACTIVE);
+        let evictions = registry
+            .context()
+            .bus
+            .subscribe(Filter::new().event_type(EventType::Evicted));
+        let registry = Arc::new(registry);
+        let janitor = {
+            let registry = Arc::clone(&registry);
+            thread::spawn(move || registry.sweep())
+        };
+        let reporter = {
+            let registry = Arc::clone(&registry);
+            thread::spawn(move || registry.failure(Key::new("db"), None))
+        };
+        janitor.join().unwrap();
+        let report = reporter.join().unwrap();
+        let evicted: Vec<Event> = evictions.try_iter().collect();
+        for e in &evicted {
+            assert!(
+                matches!(e.state, State::Unknown | State::Closed),
+                "evicted in state {:?}",
+                e.state
+            );
+        }
+        match registry.status(Key::new("db")) {
+            Ok(status) => {
+                assert!(evicted.is_empty());
+                assert_eq!(report, Ok(()));
+                assert_eq!((status.state, status.total_failures), (State::Open, 1));
+            }
+            Err(Error::NotFound) => {
+                assert_eq!(evicted.len(), 1, "evicted once");
+                assert_eq!(report, Err(Error::NotFound), "a failure after the eviction");
+                assert_eq!(evicted[0].counts.total_failures, 0);
+            }
+            Err(e) => panic!("{e:?}"),
+        }
+        assert_consistent(&registry);
+    });
+}
+
 // ----- successes through a held cell (the per-thread cache) ---------------------------
 
 /// A registry holding "db", made `Closed` by one success at time zero and now inactive.
