@@ -670,7 +670,7 @@ impl fmt::Display for OwnedKey {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -883,11 +883,13 @@ mod tests {
         }
     }
 
-    mod prop {
+    pub(crate) mod prop {
         use super::*;
         use proptest::prelude::*;
 
-        fn part() -> impl Strategy<Value = String> {
+        /// A scope or identifier: short and long, ASCII and not, around the 22-byte
+        /// inline boundary. (Also used by map.rs's tests.)
+        pub(crate) fn part() -> impl Strategy<Value = String> {
             // Short and long, ASCII and not, around the 22-byte boundary.
             prop_oneof![
                 "[a-z:]{1,12}",

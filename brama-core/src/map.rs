@@ -682,17 +682,8 @@ mod tests {
 
     mod prop {
         use super::*;
+        use crate::key::tests::prop::part;
         use proptest::prelude::*;
-
-        fn part() -> impl Strategy<Value = String> {
-            // Short and long, ASCII and not, around the 22-byte inline boundary.
-            prop_oneof![
-                "[a-z:]{1,12}",
-                "[a-zé✓🦀]{1,12}",
-                "[a-z]{18,26}",
-                "\\PC{1,40}",
-            ]
-        }
 
         proptest! {
             #[test]

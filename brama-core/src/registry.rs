@@ -324,13 +324,9 @@ impl Registry {
         match ShortProbe::new(key) {
             Some(probe) => {
                 let hash = probe.lookup_hash();
-                #[cfg(not(brama_loom))]
-                let fill = match crate::lookup_cache::admits(self.id, hash, &probe) {
-                    Cached::Hit => return true,
-                    c => c == Cached::Fill,
+                let Some(fill) = self.cache_check(hash, &probe) else {
+                    return true;
                 };
-                #[cfg(brama_loom)]
-                let fill = false;
                 self.available_short(key, &probe, hash, fill)
             }
             None => self.available_long(key),
@@ -350,14 +346,42 @@ impl Registry {
     #[inline(never)]
     fn available_long(&self, key: Key<'_>) -> bool {
         let hash = key.lookup_hash();
+        let Some(fill) = self.cache_check(hash, &key) else {
+            return true;
+        };
+        self.available_by(key, &key, hash, fill)
+    }
+
+    /// The per-thread cache's answer to a check: `None` if it admitted (a hit), else
+    /// whether the map path should fill the slot. (No cache under loom.)
+    #[inline(always)]
+    #[cfg_attr(brama_loom, allow(unused_variables))]
+    fn cache_check<P: Lookup + ?Sized>(&self, hash: u64, probe: &P) -> Option<bool> {
         #[cfg(not(brama_loom))]
-        let fill = match crate::lookup_cache::admits(self.id, hash, &key) {
-            Cached::Hit => return true,
-            c => c == Cached::Fill,
+        return match crate::lookup_cache::admits(self.id, hash, probe) {
+            Cached::Hit => None,
+            c => Some(c == Cached::Fill),
         };
         #[cfg(brama_loom)]
-        let fill = false;
-        self.available_by(key, &key, hash, fill)
+        return Some(false);
+    }
+
+    /// A success by key through the per-thread cache (the unlocked, sealed attempt on
+    /// the cached cell): `None` if it counted, else whether the map path should fill
+    /// the slot. (No cache under loom.)
+    #[inline(always)]
+    #[cfg_attr(brama_loom, allow(unused_variables))]
+    fn cache_success<P: Lookup + ?Sized>(&self, hash: u64, probe: &P) -> Option<bool> {
+        #[cfg(not(brama_loom))]
+        return match crate::lookup_cache::with_cell(self.id, hash, probe, |cell| {
+            cell.success_unlocked(&self.cx)
+        }) {
+            Ok(Fast::Counted) => None,
+            Ok(_) => Some(true),
+            Err(c) => Some(c == Cached::Fill),
+        };
+        #[cfg(brama_loom)]
+        return Some(false);
     }
 
     /// `available` through the map, for one form of the key (see `key::Lookup`), after
@@ -427,16 +451,9 @@ impl Registry {
                 // Exact against removal through the sealed counter
                 // (`ConnectionCell::success_unlocked`); a removed or re-registered cell
                 // is never counted here.
-                #[cfg(not(brama_loom))]
-                let fill = match crate::lookup_cache::with_cell(self.id, hash, &probe, |cell| {
-                    cell.success_unlocked(&self.cx)
-                }) {
-                    Ok(Fast::Counted) => return Ok(()),
-                    Ok(_) => true,
-                    Err(c) => c == Cached::Fill,
+                let Some(fill) = self.cache_success(hash, &probe) else {
+                    return Ok(());
                 };
-                #[cfg(brama_loom)]
-                let fill = false;
                 self.report_short(key, &probe, hash, fill, Outcome::Success, None)
             }
             None => self.report_long(key, Outcome::Success, None),
@@ -484,19 +501,13 @@ impl Registry {
         reason: Option<&str>,
     ) -> Result<(), Error> {
         let hash = key.lookup_hash();
-        #[cfg(not(brama_loom))]
         let fill = match outcome {
-            Outcome::Success => match crate::lookup_cache::with_cell(self.id, hash, &key, |cell| {
-                cell.success_unlocked(&self.cx)
-            }) {
-                Ok(Fast::Counted) => return Ok(()),
-                Ok(_) => true,
-                Err(c) => c == Cached::Fill,
+            Outcome::Success => match self.cache_success(hash, &key) {
+                None => return Ok(()),
+                Some(fill) => fill,
             },
             _ => false,
         };
-        #[cfg(brama_loom)]
-        let fill = false;
         self.report_by(key, &key, hash, fill, outcome, reason)
     }
 

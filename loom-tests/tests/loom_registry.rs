@@ -24,9 +24,14 @@ const INACTIVE: Duration = Duration::from_secs(1);
 /// A registry holding "db", registered at time zero and now inactive, whose evictions
 /// are recorded.
 fn idle_registry() -> (Arc<Registry>, Subscription) {
+    idle_registry_with(Config::default())
+}
+
+/// [`idle_registry`] with these defaults.
+fn idle_registry_with(defaults: Config) -> (Arc<Registry>, Subscription) {
     let clock = ManualClock::new();
     let registry = Registry::new(
-        Config::default(),
+        defaults,
         Settings {
             inactive_threshold: INACTIVE,
             event_queue_capacity: 16,
@@ -181,27 +186,10 @@ fn two_reports_racing_unregister_are_never_lost() {
 #[test]
 fn trip_by_key_racing_eviction_never_evicts_an_open_circuit() {
     support::check("registry/sweep vs tripping failure", || {
-        let clock = ManualClock::new();
-        let registry = Registry::new(
-            Config {
-                failure_threshold: 1,
-                ..Config::default()
-            },
-            Settings {
-                inactive_threshold: INACTIVE,
-                event_queue_capacity: 16,
-                ..Settings::default()
-            },
-            ClockSource::from(clock.clone()),
-        )
-        .unwrap();
-        registry.register(Key::new("db"), &Options::new()).unwrap();
-        clock.advance(2 * INACTIVE);
-        let evictions = registry
-            .context()
-            .bus
-            .subscribe(Filter::new().event_type(EventType::Evicted));
-        let registry = Arc::new(registry);
+        let (registry, evictions) = idle_registry_with(Config {
+            failure_threshold: 1,
+            ..Config::default()
+        });
         let janitor = {
             let registry = Arc::clone(&registry);
             thread::spawn(move || registry.sweep())
