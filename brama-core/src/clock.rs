@@ -209,8 +209,9 @@ impl ClockSource {
     /// The cached reading as stored, without asking a custom clock: the same value as
     /// [`recent`](Self::recent) for the system and manual clocks, and
     /// [`CUSTOM_PLACEHOLDER`] for a custom one, a value no reading of a custom clock
-    /// takes (see [`custom_now`]). For a stamp that is only rewritten when it differs
-    /// from the reading: a stamp can equal it only when it already holds the time.
+    /// takes (its readings saturate at `u64::MAX - 2`). For a stamp that is only
+    /// rewritten when it differs from the reading: a stamp can equal it only when it
+    /// already holds the time.
     #[inline]
     pub fn cached(&self) -> Nanos {
         // Relaxed: as in `recent`.

@@ -20,18 +20,36 @@ pub const LANES: usize = OWNED_LANES + 1;
 /// The top bit of a shared lane: set by [`Tally::seal`], never part of the count.
 const SEALED: u64 = 1 << 63;
 
-/// A lane index: `0..OWNED_LANES` is owned by the calling thread, `OWNED_LANES` is shared.
+/// Counter cells per lane: one cache line of `u64`s. A [`Tally`] has at most this many
+/// counters.
+const STRIDE: usize = 8;
+
+/// A lane, as the index of its first cell in the owned lanes' block: lane `i` of
+/// `0..OWNED_LANES` is `i * STRIDE`, owned by the calling thread; `OWNED_LANES * STRIDE`
+/// is the shared lane. Kept pre-multiplied so that counting through a lane is one
+/// addition, no shift.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Lane(u8);
 
 impl Lane {
     /// The shared lane, always safe to use from any thread.
-    pub const SHARED: Lane = Lane(OWNED_LANES as u8);
+    pub const SHARED: Lane = Lane((OWNED_LANES * STRIDE) as u8);
 
-    /// Whether this lane is exclusively owned by its holder.
+    /// Owned lane `i` (`i < OWNED_LANES`).
+    const fn owned(i: usize) -> Lane {
+        Lane((i * STRIDE) as u8)
+    }
+
+    /// Whether this lane is exclusively owned by its holder. (Written as "at most the
+    /// last owned lane" so that the compiler sees every owned cell index in bounds.)
     #[inline]
     pub fn is_owned(self) -> bool {
-        (self.0 as usize) < OWNED_LANES
+        (self.0 as usize) <= (OWNED_LANES - 1) * STRIDE
+    }
+
+    /// Which owned lane this is (`0..OWNED_LANES`); only for owned lanes.
+    fn index(self) -> usize {
+        self.0 as usize / STRIDE
     }
 }
 
@@ -60,7 +78,7 @@ impl LaneTable {
                 .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
                 .is_ok()
             {
-                return Lane(i as u8);
+                return Lane::owned(i);
             }
         }
         Lane::SHARED
@@ -70,7 +88,7 @@ impl LaneTable {
     pub fn release(&self, lane: Lane) {
         if lane.is_owned() {
             // Release: publishes this owner's increments to the next claimer.
-            self.owned[lane.0 as usize].store(false, Ordering::Release);
+            self.owned[lane.index()].store(false, Ordering::Release);
         }
     }
 }
@@ -81,11 +99,12 @@ impl Default for LaneTable {
     }
 }
 
-/// The owned lanes of one [`Tally`]: each lane's cells on their own cache line, so two
-/// reporting cores never write the same line.
+/// The owned lanes of one [`Tally`], lane after lane, each on its own cache line (so two
+/// reporting cores never write the same line): counter `kind` of a lane is at index
+/// `lane.0 + kind`.
 #[repr(align(64))]
 #[derive(Debug)]
-struct LaneCells<const N: usize>([AtomicU64; N]);
+struct LaneCells([AtomicU64; OWNED_LANES * STRIDE]);
 
 /// `N` exact counters sharing one set of lanes.
 ///
@@ -96,23 +115,22 @@ struct LaneCells<const N: usize>([AtomicU64; N]);
 pub struct Tally<const N: usize> {
     shared: [AtomicU64; N],
     #[cfg(not(brama_loom))]
-    lanes: std::sync::OnceLock<Box<[LaneCells<N>; OWNED_LANES]>>,
+    lanes: std::sync::OnceLock<Box<LaneCells>>,
     // Under loom the lanes are allocated up front: std's OnceLock synchronises in a way
     // loom cannot see, and what the models check is the lane protocol, not the
     // (trusted) one-time allocation.
     #[cfg(brama_loom)]
-    lanes: Box<[LaneCells<N>; OWNED_LANES]>,
+    lanes: Box<LaneCells>,
 }
 
-fn new_lanes<const N: usize>() -> Box<[LaneCells<N>; OWNED_LANES]> {
-    Box::new(std::array::from_fn(|_| {
-        LaneCells(std::array::from_fn(|_| AtomicU64::new(0)))
-    }))
+fn new_lanes() -> Box<LaneCells> {
+    Box::new(LaneCells(std::array::from_fn(|_| AtomicU64::new(0))))
 }
 
 impl<const N: usize> Tally<N> {
     /// Every counter at zero.
     pub fn new() -> Tally<N> {
+        const { assert!(N <= STRIDE, "a lane holds at most STRIDE counters") };
         Tally {
             shared: std::array::from_fn(|_| AtomicU64::new(0)),
             #[cfg(not(brama_loom))]
@@ -124,7 +142,7 @@ impl<const N: usize> Tally<N> {
 
     /// The owned lanes, allocated on first use.
     #[inline]
-    fn lanes(&self) -> &[LaneCells<N>; OWNED_LANES] {
+    fn lanes(&self) -> &LaneCells {
         #[cfg(not(brama_loom))]
         return self.lanes.get_or_init(new_lanes);
         #[cfg(brama_loom)]
@@ -133,7 +151,7 @@ impl<const N: usize> Tally<N> {
 
     /// The owned lanes, if any were allocated.
     #[inline]
-    fn lanes_if_any(&self) -> Option<&[LaneCells<N>; OWNED_LANES]> {
+    fn lanes_if_any(&self) -> Option<&LaneCells> {
         #[cfg(not(brama_loom))]
         return self.lanes.get().map(|b| &**b);
         #[cfg(brama_loom)]
@@ -145,7 +163,7 @@ impl<const N: usize> Tally<N> {
     #[inline]
     pub fn incr(&self, kind: usize, lane: Lane) {
         if lane.is_owned() {
-            let cell = &self.lanes()[lane.0 as usize].0[kind];
+            let cell = &self.lanes().0[lane.0 as usize + kind];
             // Relaxed: only this thread writes the cell (lane ownership), so load+store is
             // exact; readers are ordered by whatever publishes the report (a later
             // Release on the connection's word, handle count, map lock or thread join).
@@ -181,7 +199,7 @@ impl<const N: usize> Tally<N> {
         let Some(lanes) = self.lanes_if_any() else {
             return false;
         };
-        let cell = &lanes[lane.0 as usize].0[kind];
+        let cell = &lanes.0[lane.0 as usize + kind];
         // Relaxed: as in `incr`.
         cell.store(
             cell.load(Ordering::Relaxed).wrapping_add(1),
@@ -234,8 +252,8 @@ impl<const N: usize> Tally<N> {
         // Relaxed: a snapshot; see `incr`.
         let shared = self.shared[kind].load(Ordering::Relaxed) & !SEALED;
         self.lanes_if_any().map_or(shared, |lanes| {
-            lanes.iter().fold(shared, |acc, l| {
-                acc.wrapping_add(l.0[kind].load(Ordering::Relaxed))
+            (0..OWNED_LANES).fold(shared, |acc, i| {
+                acc.wrapping_add(lanes.0[Lane::owned(i).0 as usize + kind].load(Ordering::Relaxed))
             })
         })
     }
@@ -412,13 +430,13 @@ mod tests {
         let t = LaneTable::new();
         let lanes: Vec<Lane> = (0..OWNED_LANES + 2).map(|_| t.claim()).collect();
         for (i, lane) in lanes.iter().enumerate().take(OWNED_LANES) {
-            assert_eq!(*lane, Lane(i as u8));
+            assert_eq!(*lane, Lane::owned(i));
             assert!(lane.is_owned());
         }
         assert_eq!(lanes[OWNED_LANES], Lane::SHARED);
         assert_eq!(lanes[OWNED_LANES + 1], Lane::SHARED);
         t.release(lanes[1]);
-        assert_eq!(t.claim(), Lane(1));
+        assert_eq!(t.claim(), Lane::owned(1));
     }
 
     #[test]
