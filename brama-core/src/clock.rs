@@ -230,7 +230,10 @@ impl ClockSource {
         matches!(self.kind, Kind::System(_))
     }
 
-    /// Wraps any clock.
+    /// Wraps any clock. It is asked on every reading (there is no cached one), and its
+    /// readings saturate at `u64::MAX - 2` nanoseconds (584 years), two short of the
+    /// system and manual clocks', so that the hot paths can tell a custom clock from
+    /// its cache with no test of the clock's kind (see [`ClockSource::cached`]).
     pub fn custom(clock: impl Clock) -> ClockSource {
         ClockSource {
             kind: Kind::Custom(Arc::new(clock)),
