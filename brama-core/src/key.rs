@@ -371,6 +371,55 @@ impl ShortProbe {
     }
 }
 
+/// A [`ShortProbe`] with its hash: what the map is asked with for a short key (by the
+/// hash first; see `map::MapKey for ShortLookup`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ShortLookup<'a> {
+    hash: u64,
+    probe: &'a ShortProbe,
+}
+
+impl<'a> ShortLookup<'a> {
+    /// `probe`, whose hash ([`Lookup::lookup_hash`]) is `hash`.
+    #[inline(always)]
+    pub(crate) fn new(probe: &'a ShortProbe, hash: u64) -> ShortLookup<'a> {
+        debug_assert_eq!(hash, probe.lookup_hash());
+        ShortLookup { hash, probe }
+    }
+
+    /// The inline key the probe stands for.
+    #[inline]
+    pub(crate) fn to_owned_key(self) -> Option<OwnedKey> {
+        self.probe.to_owned_key()
+    }
+
+    /// `probe` with a hash that may not be its own: how a 64-bit hash collision looks
+    /// to the map, for its tests.
+    #[cfg(test)]
+    pub(crate) fn colliding(probe: &'a ShortProbe, hash: u64) -> ShortLookup<'a> {
+        ShortLookup { hash, probe }
+    }
+
+    /// The hash.
+    #[cfg_attr(brama_loom, allow(dead_code))] // the loom map asks by key
+    #[inline(always)]
+    pub(crate) fn hash(&self) -> u64 {
+        self.hash
+    }
+}
+
+impl Lookup for ShortLookup<'_> {
+    #[inline(always)]
+    fn lookup_hash(&self) -> u64 {
+        self.hash
+    }
+
+    #[inline(always)]
+    fn is(&self, stored: &OwnedKey) -> bool {
+        self.probe.is(stored)
+    }
+}
+
 impl Lookup for ShortProbe {
     #[inline(always)]
     fn lookup_hash(&self) -> u64 {

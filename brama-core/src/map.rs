@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use crate::cell::CellRef;
-use crate::key::{Key, KeyView, OwnedKey};
+use crate::key::{Key, KeyView, OwnedKey, ShortLookup};
 
 /// What the map can be asked with: an inline [`OwnedKey`] (a short key), or a borrowed
 /// [`Key`] (a long one). See `key::Lookup`.
@@ -103,6 +103,18 @@ mod imp {
         }
     }
 
+    /// Lookups by hash alone ([`ShortLookup`]): the probe is the key's 64-bit hash,
+    /// compared with the entry's stored one, so the probe never touches a cell. This is
+    /// looser than `Borrow` asks (two keys with one hash would be "equal" here), so a
+    /// lookup this way checks the key of what it found, and on a mismatch asks again by
+    /// the key itself (see `MapKey for ShortLookup`). Inserts and removals never use it.
+    impl Borrow<u64> for Entry {
+        #[inline]
+        fn borrow(&self) -> &u64 {
+            &self.hash
+        }
+    }
+
     #[derive(Debug)]
     pub struct Map {
         inner: DashMap<Entry, (), Hasher>,
@@ -125,6 +137,35 @@ mod imp {
             map.inner
                 .get(self as &dyn KeyView)
                 .map(|r| f(&r.key().cell))
+        }
+    }
+
+    /// A short key by its hash: the table is probed with the stored hashes only
+    /// (`Borrow<u64>`), and the key is compared once, in the one connection found.
+    /// Nothing is written to the stack for the probe to be read back from, and a slot
+    /// whose tag matches by chance costs no read of its connection. If the connection
+    /// found is another key with the same 64-bit hash, the lookup is made again with
+    /// the key itself, which compares keys (never in practice, but exact).
+    impl MapKey for ShortLookup<'_> {
+        #[inline(always)]
+        fn find<R>(&self, map: &Map, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
+            match map.inner.get(&self.hash()) {
+                Some(r) if self.is(r.key().cell.key()) => Some(f(&r.key().cell)),
+                Some(r) => {
+                    drop(r);
+                    self.by_key(map, f)
+                }
+                None => None,
+            }
+        }
+    }
+
+    impl ShortLookup<'_> {
+        /// The lookup by the key itself, after a hash matched another key.
+        #[cold]
+        #[inline(never)]
+        fn by_key<R>(&self, map: &Map, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
+            self.to_owned_key()?.find(map, f)
         }
     }
 
@@ -234,6 +275,12 @@ mod imp {
     impl MapKey for Key<'_> {
         fn find<R>(&self, map: &Map, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
             lock(&map.inner).get(self as &dyn KeyView).map(f)
+        }
+    }
+
+    impl MapKey for ShortLookup<'_> {
+        fn find<R>(&self, map: &Map, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
+            self.to_owned_key()?.find(map, f)
         }
     }
 
@@ -600,11 +647,51 @@ mod tests {
     use super::{Map, SEGMENT};
     use crate::cell::{CellRef, ConnectionCell};
     use crate::config::Options;
-    use crate::key::{Key, KeyHashBuilder, KeyView, OwnedKey};
+    use crate::key::{Key, KeyHashBuilder, KeyView, Lookup, OwnedKey, ShortLookup, ShortProbe};
 
     fn cell(id: &str) -> CellRef {
         let key = Key::new(id).to_owned_key().expect("valid key");
         Arc::new(ConnectionCell::new(key, 0, &Options::new()))
+    }
+
+    /// The identifier of the connection a short-key lookup finds.
+    fn found(map: &Map, lookup: &ShortLookup<'_>) -> Option<String> {
+        map.get(lookup, |c| c.key().identifier().to_owned())
+    }
+
+    /// A short key is looked up by its hash alone and its key compared in the one
+    /// connection found; when that connection is another key with the same hash (a
+    /// 64-bit collision, forced here), the lookup asks again by key and still finds the
+    /// right connection, or none.
+    #[test]
+    fn a_lookup_by_hash_checks_the_key_and_survives_a_collision() {
+        let map = Map::new();
+        for id in ["alpha", "beta"] {
+            assert!(map.insert_new(&cell(id)));
+        }
+        let probe = |id: &str| ShortProbe::new(Key::new(id)).expect("short");
+        let (alpha, beta, gamma) = (probe("alpha"), probe("beta"), probe("gamma"));
+        let own = |p: &ShortProbe| p.lookup_hash();
+
+        assert_eq!(
+            found(&map, &ShortLookup::new(&alpha, own(&alpha))).as_deref(),
+            Some("alpha")
+        );
+        assert_eq!(
+            found(&map, &ShortLookup::new(&beta, own(&beta))).as_deref(),
+            Some("beta")
+        );
+        assert_eq!(found(&map, &ShortLookup::new(&gamma, own(&gamma))), None);
+        // "beta" asked with "alpha"'s hash: the table yields alpha's entry first.
+        assert_eq!(
+            found(&map, &ShortLookup::colliding(&beta, own(&alpha))).as_deref(),
+            Some("beta")
+        );
+        // An absent key with a present key's hash is still absent.
+        assert_eq!(
+            found(&map, &ShortLookup::colliding(&gamma, own(&alpha))),
+            None
+        );
     }
 
     fn address(c: &ConnectionCell) -> usize {

@@ -19,7 +19,7 @@ use crate::config::{Config, OpenOptions, Options, Settings};
 use crate::context::Context;
 use crate::error::Error;
 use crate::event::{Counts, Event, EventKind, EventType};
-use crate::key::{Key, Lookup, OwnedKey, ShortProbe};
+use crate::key::{Key, Lookup, OwnedKey, ShortLookup, ShortProbe};
 #[cfg(not(brama_loom))]
 use crate::lookup_cache::Cached;
 use crate::map::Map;
@@ -336,10 +336,7 @@ impl Registry {
     /// `available` for a short key the per-thread cache did not answer.
     #[inline(never)]
     fn available_short(&self, key: Key<'_>, probe: &ShortProbe, hash: u64, fill: bool) -> bool {
-        match probe.to_owned_key() {
-            Some(short) => self.available_by(key, &short, hash, fill),
-            None => self.available_long(key),
-        }
+        self.available_by(key, &ShortLookup::new(probe, hash), hash, fill)
     }
 
     /// `available` for a key too long to be stored inline.
@@ -486,10 +483,14 @@ impl Registry {
         outcome: Outcome,
         reason: Option<&str>,
     ) -> Result<(), Error> {
-        match probe.to_owned_key() {
-            Some(short) => self.report_by(key, &short, hash, fill, outcome, reason),
-            None => self.report_long(key, outcome, reason),
-        }
+        self.report_by(
+            key,
+            &ShortLookup::new(probe, hash),
+            hash,
+            fill,
+            outcome,
+            reason,
+        )
     }
 
     /// A report by a key too long to be stored inline.
