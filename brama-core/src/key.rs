@@ -458,11 +458,12 @@ fn hash_parts(scope: Option<&str>, id: &str) -> u64 {
 }
 
 /// What the registry asks the map and the per-thread cache with: a borrowed key in
-/// the form of the stored key it must match. A short key is packed into an inline
-/// [`OwnedKey`] on the stack (no allocation), so hashing and comparing it are a few word
-/// operations; a longer one is the borrowed [`Key`] itself. The registry picks the form
-/// once per call ([`OwnedKey::short`]) and runs a copy of its lookup for each, so the
-/// hot path for short keys holds no branch for long ones.
+/// the form of the stored key it must match. A short key is a [`ShortProbe`] (the words
+/// of its inline form, in registers; the map is asked with it and its hash, a
+/// [`ShortLookup`]), so hashing and comparing it are a few word operations; a longer one
+/// is the borrowed [`Key`] itself. The registry picks the form once per call
+/// ([`ShortProbe::new`]) and runs a copy of its lookup for each, so the hot path for
+/// short keys holds no branch for long ones.
 #[cfg_attr(brama_loom, allow(dead_code))] // used by the cache and the dashmap map
 pub(crate) trait Lookup {
     /// The key's hash, as the map and the per-thread cache use it.
@@ -593,8 +594,9 @@ const _: () = assert!(std::mem::size_of::<OwnedKey>() == 24);
 
 impl OwnedKey {
     /// The inline form of `key`, if it is short enough to be stored inline (no
-    /// validation, no allocation): what a lookup by a short key asks the map with.
-    #[inline(always)]
+    /// validation, no allocation). Lookups ask the map with a [`ShortLookup`] instead;
+    /// the tests use this to check that every form of a key hashes and compares alike.
+    #[cfg(test)]
     pub(crate) fn short(key: Key<'_>) -> Option<OwnedKey> {
         Inline::pack(key.scope, key.identifier).map(|k| OwnedKey(Repr::Inline(k)))
     }

@@ -414,8 +414,10 @@ impl Registry {
     /// Runs `f` on the connection of `key` under its shard's read lock.
     #[inline]
     fn find<R>(&self, key: Key<'_>, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
-        match OwnedKey::short(key) {
-            Some(short) => self.map.get(&short, f),
+        match ShortProbe::new(key) {
+            Some(probe) => self
+                .map
+                .get(&ShortLookup::new(&probe, probe.lookup_hash()), f),
             None => self.map.get(&key, f),
         }
     }
