@@ -27,8 +27,8 @@ fn idle_registry() -> (Arc<Registry>, Subscription) {
     idle_registry_with(Config::default())
 }
 
-/// [`idle_registry`] with these defaults.
-fn idle_registry_with(defaults: Config) -> (Arc<Registry>, Subscription) {
+/// A registry with these defaults, on a manual clock at zero, holding "db".
+fn registry_with_db(defaults: Config) -> (Registry, ManualClock) {
     let clock = ManualClock::new();
     let registry = Registry::new(
         defaults,
@@ -41,6 +41,12 @@ fn idle_registry_with(defaults: Config) -> (Arc<Registry>, Subscription) {
     )
     .unwrap();
     registry.register(Key::new("db"), &Options::new()).unwrap();
+    (registry, clock)
+}
+
+/// [`idle_registry`] with these defaults.
+fn idle_registry_with(defaults: Config) -> (Arc<Registry>, Subscription) {
+    let (registry, clock) = registry_with_db(defaults);
     clock.advance(2 * INACTIVE);
     let evictions = registry
         .context()
@@ -230,18 +236,7 @@ fn trip_by_key_racing_eviction_never_evicts_an_open_circuit() {
 /// A registry holding "db", made `Closed` by one success at time zero and now inactive.
 /// Returns the cell as the per-thread lookup cache would hold it (no handle).
 fn idle_closed_registry() -> (Arc<Registry>, Subscription, Arc<ConnectionCell>) {
-    let clock = ManualClock::new();
-    let registry = Registry::new(
-        Config::default(),
-        Settings {
-            inactive_threshold: INACTIVE,
-            event_queue_capacity: 16,
-            ..Settings::default()
-        },
-        ClockSource::from(clock.clone()),
-    )
-    .unwrap();
-    registry.register(Key::new("db"), &Options::new()).unwrap();
+    let (registry, clock) = registry_with_db(Config::default());
     registry.success(Key::new("db")).unwrap();
     let held = registry.cell(Key::new("db")).unwrap();
     clock.advance(2 * INACTIVE);
@@ -402,13 +397,7 @@ impl MiniRegistry {
     /// `Registry::sweep` and `finish_removal` for one key: the conditional removal is
     /// right (under the map lock), the order after it is not.
     fn evict(&self, key: &str, now: u64, inactive: u64) -> Option<Counts> {
-        let removed = {
-            let mut map = self.map.lock().unwrap();
-            match map.get(key) {
-                Some(c) if c.evictable(now, inactive) => map.remove(key),
-                _ => None,
-            }
-        }?;
+        let removed = self.remove_if_evictable(key, now, inactive)?;
         // BROKEN: `finish_removal` marks the cell removed first; a report that got the
         // cell before the removal can still land between these two lines.
         let counts = removed.counts();
@@ -418,6 +407,39 @@ impl MiniRegistry {
 }
 
 impl MiniRegistry {
+    /// The sweep's conditional removal, under the map lock (right in both twins).
+    fn remove_if_evictable(
+        &self,
+        key: &str,
+        now: u64,
+        inactive: u64,
+    ) -> Option<Arc<ConnectionCell>> {
+        let mut map = self.map.lock().unwrap();
+        match map.get(key) {
+            Some(c) if c.evictable(now, inactive) => map.remove(key),
+            _ => None,
+        }
+    }
+
+    /// A mini registry holding "db" (made `Closed` by one success if `closed`),
+    /// registered at time zero and now inactive; with the cell, `now` and the
+    /// inactivity threshold in nanoseconds.
+    fn idle(closed: bool) -> (Arc<MiniRegistry>, Arc<ConnectionCell>, u64, u64) {
+        let clock = ManualClock::new();
+        let cx = Context::new(Config::default(), ClockSource::from(clock.clone()), 16);
+        let key = Key::new("db").to_owned_key().unwrap();
+        let cell = Arc::new(ConnectionCell::new(key, 0, &Options::new()));
+        if closed {
+            cell.success(&cx, None).unwrap();
+        }
+        let mini = Arc::new(MiniRegistry {
+            map: Mutex::new(HashMap::from([("db", Arc::clone(&cell))])),
+            cx,
+        });
+        clock.advance(2 * INACTIVE);
+        (mini, cell, clock.nanos(), support::nanos(INACTIVE))
+    }
+
     /// BROKEN: a success through a held cell with the lock-free `report_fast` and no
     /// seal, instead of `success_unlocked`: nothing orders its count with the removal.
     fn success_held_unsealed(&self, held: &ConnectionCell) -> Result<(), Error> {
@@ -430,13 +452,7 @@ impl MiniRegistry {
     /// Eviction in the right order: remove under the map lock, mark removed (which
     /// seals), then take the counts.
     fn evict_in_order(&self, key: &str, now: u64, inactive: u64) -> Option<Counts> {
-        let removed = {
-            let mut map = self.map.lock().unwrap();
-            match map.get(key) {
-                Some(c) if c.evictable(now, inactive) => map.remove(key),
-                _ => None,
-            }
-        }?;
+        let removed = self.remove_if_evictable(key, now, inactive)?;
         removed.mark_removed();
         Some(removed.counts())
     }
@@ -446,17 +462,7 @@ impl MiniRegistry {
 #[should_panic(expected = "counted once")]
 fn broken_unsealed_held_report_is_caught() {
     support::check("registry/broken twin, unsealed held report", || {
-        let clock = ManualClock::new();
-        let cx = Context::new(Config::default(), ClockSource::from(clock.clone()), 16);
-        let key = Key::new("db").to_owned_key().unwrap();
-        let cell = Arc::new(ConnectionCell::new(key, 0, &Options::new()));
-        cell.success(&cx, None).unwrap(); // Closed, one success
-        let mini = Arc::new(MiniRegistry {
-            map: Mutex::new(HashMap::from([("db", Arc::clone(&cell))])),
-            cx,
-        });
-        clock.advance(2 * INACTIVE);
-        let (now, inactive) = (clock.nanos(), support::nanos(INACTIVE));
+        let (mini, cell, now, inactive) = MiniRegistry::idle(true); // Closed, one success
 
         let janitor = {
             let mini = Arc::clone(&mini);
@@ -479,16 +485,7 @@ fn broken_unsealed_held_report_is_caught() {
 #[should_panic(expected = "counted once")]
 fn broken_snapshot_before_mark_removed_is_caught() {
     support::check("registry/broken twin", || {
-        let clock = ManualClock::new();
-        let cx = Context::new(Config::default(), ClockSource::from(clock.clone()), 16);
-        let key = Key::new("db").to_owned_key().unwrap();
-        let cell = ConnectionCell::new(key, 0, &Options::new());
-        let mini = Arc::new(MiniRegistry {
-            map: Mutex::new(HashMap::from([("db", Arc::new(cell))])),
-            cx,
-        });
-        clock.advance(2 * INACTIVE);
-        let (now, inactive) = (clock.nanos(), support::nanos(INACTIVE));
+        let (mini, _, now, inactive) = MiniRegistry::idle(false);
 
         let janitor = {
             let mini = Arc::clone(&mini);
