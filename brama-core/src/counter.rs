@@ -106,6 +106,22 @@ impl Default for LaneTable {
 #[derive(Debug)]
 struct LaneCells([AtomicU64; OWNED_LANES * STRIDE]);
 
+impl LaneCells {
+    /// Adds one to counter `kind` of `lane`, which the calling thread must own (the
+    /// callers have checked [`Lane::is_owned`], which also bounds the index).
+    #[inline(always)]
+    fn bump(&self, lane: Lane, kind: usize) {
+        let cell = &self.0[lane.0 as usize + kind];
+        // Relaxed: only this thread writes the cell (lane ownership), so load+store is
+        // exact; readers are ordered by whatever publishes the report (a later Release
+        // on the connection's word, handle count, map lock or thread join).
+        cell.store(
+            cell.load(Ordering::Relaxed).wrapping_add(1),
+            Ordering::Relaxed,
+        );
+    }
+}
+
 /// `N` exact counters sharing one set of lanes.
 ///
 /// The shared lane lives inline; the owned lanes are allocated on the first increment
@@ -163,16 +179,10 @@ impl<const N: usize> Tally<N> {
     #[inline]
     pub fn incr(&self, kind: usize, lane: Lane) {
         if lane.is_owned() {
-            let cell = &self.lanes().0[lane.0 as usize + kind];
-            // Relaxed: only this thread writes the cell (lane ownership), so load+store is
-            // exact; readers are ordered by whatever publishes the report (a later
-            // Release on the connection's word, handle count, map lock or thread join).
-            cell.store(
-                cell.load(Ordering::Relaxed).wrapping_add(1),
-                Ordering::Relaxed,
-            );
+            self.lanes().bump(lane, kind);
         } else {
-            // Relaxed: an independent count; see above for how readers are ordered.
+            // Relaxed: an independent count; see `LaneCells::bump` for how readers are
+            // ordered.
             self.shared[kind].fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -199,12 +209,7 @@ impl<const N: usize> Tally<N> {
         let Some(lanes) = self.lanes_if_any() else {
             return false;
         };
-        let cell = &lanes.0[lane.0 as usize + kind];
-        // Relaxed: as in `incr`.
-        cell.store(
-            cell.load(Ordering::Relaxed).wrapping_add(1),
-            Ordering::Relaxed,
-        );
+        lanes.bump(lane, kind);
         true
     }
 
