@@ -25,8 +25,8 @@ pub enum State {
 impl State {
     pub(crate) const fn to_bits(self) -> u64 {
         match self {
-            State::Unknown => 0,
-            State::Closed => 1,
+            State::Closed => 0,
+            State::Unknown => 1,
             State::Open => 2,
             State::HalfOpen => 3,
         }
@@ -35,7 +35,7 @@ impl State {
     #[inline]
     pub(crate) const fn from_bits(bits: u64) -> State {
         // An indexed table: one load, no branches on the hot path.
-        const STATES: [State; 4] = [State::Unknown, State::Closed, State::Open, State::HalfOpen];
+        const STATES: [State; 4] = [State::Closed, State::Unknown, State::Open, State::HalfOpen];
         STATES[(bits & 0b11) as usize]
     }
 

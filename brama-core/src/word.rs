@@ -1,7 +1,7 @@
 //! The connection's state word: everything a transition must change together.
 //!
 //! ```text
-//! bits  0..2   state (Unknown 0, Closed 1, Open 2, HalfOpen 3)
+//! bits  0..2   state (Closed 0, Unknown 1, Open 2, HalfOpen 3)
 //! bit   2      removed (unregistered or evicted; terminal)
 //! bits  3..13  backoff step, saturating at 1023
 //! bits 13..32  cycle number (19 bits, wrapping)
@@ -55,10 +55,11 @@ impl Word {
     }
 
     /// Whether the circuit is `Closed`, registered, with no consecutive failures: the
-    /// state in which a success changes nothing (one mask and compare).
+    /// state in which a success changes nothing (one mask test: `Closed` is state 0, so
+    /// a clean closed word has every masked bit zero).
     #[inline]
     pub const fn is_clean_closed(self) -> bool {
-        self.0 & (0xFFFF_FFFF << PAYLOAD_SHIFT | REMOVED | 0b11) == 1
+        self.0 & (0xFFFF_FFFF << PAYLOAD_SHIFT | REMOVED | 0b11) == 0
     }
 
     /// The backoff step.
