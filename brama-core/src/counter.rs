@@ -125,14 +125,17 @@ impl LaneCells {
 /// `N` exact counters sharing one set of lanes.
 ///
 /// The shared lane lives inline; the owned lanes are allocated on the first increment
-/// through one, so a connection that is never reported on costs `8 * N + 16` bytes and a
+/// through one, so a connection that is never reported on costs `8 * N + 8` bytes and a
 /// hot one gets a cache line per lane.
 #[derive(Debug)]
 pub struct Tally<const N: usize> {
     shared: [AtomicU64; N],
+    // `OnceBox` rather than std's `OnceLock<Box<_>>`: one pointer (8 bytes, not 16),
+    // and asking whether the lanes exist is one Acquire load of that pointer, not a load
+    // of the once-state followed by a load of the box.
     #[cfg(not(brama_loom))]
-    lanes: std::sync::OnceLock<Box<LaneCells>>,
-    // Under loom the lanes are allocated up front: std's OnceLock synchronises in a way
+    lanes: once_cell::race::OnceBox<LaneCells>,
+    // Under loom the lanes are allocated up front: once_cell's atomics are std's, which
     // loom cannot see, and what the models check is the lane protocol, not the
     // (trusted) one-time allocation.
     #[cfg(brama_loom)]
@@ -150,7 +153,7 @@ impl<const N: usize> Tally<N> {
         Tally {
             shared: std::array::from_fn(|_| AtomicU64::new(0)),
             #[cfg(not(brama_loom))]
-            lanes: std::sync::OnceLock::new(),
+            lanes: once_cell::race::OnceBox::new(),
             #[cfg(brama_loom)]
             lanes: new_lanes(),
         }
@@ -169,7 +172,7 @@ impl<const N: usize> Tally<N> {
     #[inline]
     fn lanes_if_any(&self) -> Option<&LaneCells> {
         #[cfg(not(brama_loom))]
-        return self.lanes.get().map(|b| &**b);
+        return self.lanes.get();
         #[cfg(brama_loom)]
         return Some(&self.lanes);
     }
