@@ -661,24 +661,24 @@ impl ConnectionCell {
     }
 
     /// A success through a handle, counted only in the commonest case: a healthy
-    /// circuit (`Closed`, no consecutive failures, not removed), nobody subscribed to
-    /// `Success`, a calling thread that owns a lane already allocated here, and a
-    /// success stamp that already holds the clock's cached reading (so nothing but the
-    /// count is written). Returns false, having written nothing, in every other case;
-    /// the caller then reports through [`success`](Self::success).
+    /// circuit (`Closed`, no consecutive failures, not removed), a success stamp equal
+    /// to the bus's quiet stamp (which says both that nobody is subscribed to `Success`
+    /// and that the stamp already holds the clock's cached reading, so nothing but the
+    /// count is written), and a calling thread that owns a lane already allocated
+    /// here. Returns false, having written nothing, in every other case; the caller
+    /// then reports through [`success`](Self::success).
     ///
     /// Every test comes before the one write, so the caller's fallback is a complete
-    /// report, and the out-of-line call it makes needs only the handle. A custom
-    /// clock's cached reading is a placeholder no stamp holds
-    /// ([`ClockSource::cached`](crate::clock::ClockSource::cached)), so under one this
-    /// always falls back; under the system clock the first success on a connection in
-    /// each refresh period does.
+    /// report, and the out-of-line call it makes needs only the handle. The quiet
+    /// stamp is published at each clock refresh ([`Context::refresh`]); under a manual
+    /// or custom clock it never is, so this always falls back; under the system clock
+    /// the first success on a connection in each refresh period does.
     #[inline(always)]
     pub fn success_if_quiet(&self, cx: &Context) -> bool {
         self.word().is_clean_closed()
-            && !cx.bus.wants(EventType::Success)
-            // Relaxed: as in `touch`.
-            && self.last_success.load(Ordering::Relaxed) == cx.clock.cached()
+            // Relaxed: as in `touch`; the quiet stamp's load is explained at
+            // `EventBus::quiet`.
+            && self.last_success.load(Ordering::Relaxed) == cx.bus.quiet()
             && self.tally.incr_if_owned(SUCCESSES)
     }
 

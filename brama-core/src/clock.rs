@@ -52,7 +52,9 @@ impl ManualClock {
         ManualClock::default()
     }
 
-    /// Moves time forward by `d` (saturating; time never wraps).
+    /// Moves time forward by `d`, saturating at `u64::MAX - 2` nanoseconds (584 years;
+    /// time never wraps). Every clock stops there, so that [`NOT_A_READING`] is never a
+    /// reading.
     pub fn advance(&self, d: Duration) {
         let step = nanos(d);
         // Relaxed: the value is its own synchronisation; callers that need ordering with
@@ -60,7 +62,7 @@ impl ManualClock {
         let _ = self
             .now
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |t| {
-                Some(t.saturating_add(step))
+                Some(t.saturating_add(step).min(CLOCK_MAX))
             });
     }
 
@@ -150,20 +152,22 @@ impl fmt::Debug for SystemClock {
     }
 }
 
-/// What a custom clock's [`ClockSource::cached`] holds: one more than the latest
-/// reading a custom clock gives, so no stamp taken from one equals it.
-pub const CUSTOM_PLACEHOLDER: Nanos = CUSTOM_MAX + 1;
+/// A value no clock's reading takes (every clock stops at [`CLOCK_MAX`]), so no stamp
+/// taken from a clock equals it: what a registry's quiet stamp holds while handle
+/// successes may not skip their report (see `EventBus::quiet`).
+pub const NOT_A_READING: Nanos = CLOCK_MAX + 1;
 
-/// The latest reading a custom clock gives: its time saturates here, two nanoseconds
-/// short of `u64::MAX` (584 years), so that [`CUSTOM_PLACEHOLDER`] and the "never"
+/// The latest reading any clock gives: the manual clock and custom clocks saturate
+/// here, two nanoseconds short of `u64::MAX` (584 years; the system clock, counting
+/// from its creation, gets nowhere near), so that [`NOT_A_READING`] and the "never"
 /// sentinel `u64::MAX` are never readings.
-const CUSTOM_MAX: Nanos = u64::MAX - 2;
+pub const CLOCK_MAX: Nanos = u64::MAX - 2;
 
 /// A custom clock's reading, out of line so the hot paths lay out the cached load first.
 #[cold]
 #[inline(never)]
 fn custom_now(c: &Arc<dyn Clock>) -> Nanos {
-    nanos(c.now()).min(CUSTOM_MAX)
+    nanos(c.now()).min(CLOCK_MAX)
 }
 
 /// The clock a registry runs on: the system clock, a [`ManualClock`], or any [`Clock`].
@@ -206,16 +210,12 @@ impl ClockSource {
         self.fast.load(Ordering::Relaxed)
     }
 
-    /// The cached reading as stored, without asking a custom clock: the same value as
-    /// [`recent`](Self::recent) for the system and manual clocks, and
-    /// [`CUSTOM_PLACEHOLDER`] for a custom one, a value no reading of a custom clock
-    /// takes (its readings saturate at `u64::MAX - 2`). For a stamp that is only
-    /// rewritten when it differs from the reading: a stamp can equal it only when it
-    /// already holds the time.
+    /// The system clock's cached reading (what [`recent`](Self::recent) loads), or
+    /// `None` for the clocks that have no cache to refresh.
     #[inline]
-    pub fn cached(&self) -> Nanos {
+    pub fn cached(&self) -> Option<Nanos> {
         // Relaxed: as in `recent`.
-        self.fast.load(Ordering::Relaxed)
+        matches!(self.kind, Kind::System(_)).then(|| self.fast.load(Ordering::Relaxed))
     }
 
     /// Refreshes the cached reading, where there is one.
@@ -231,13 +231,12 @@ impl ClockSource {
     }
 
     /// Wraps any clock. It is asked on every reading (there is no cached one), and its
-    /// readings saturate at `u64::MAX - 2` nanoseconds (584 years), two short of the
-    /// system and manual clocks', so that the hot paths can tell a custom clock from
-    /// its cache with no test of the clock's kind (see [`ClockSource::cached`]).
+    /// readings saturate at [`CLOCK_MAX`] (`u64::MAX - 2` nanoseconds, 584 years), as
+    /// the manual clock's do.
     pub fn custom(clock: impl Clock) -> ClockSource {
         ClockSource {
             kind: Kind::Custom(Arc::new(clock)),
-            fast: Arc::new(AtomicU64::new(CUSTOM_PLACEHOLDER)),
+            fast: Arc::new(AtomicU64::new(NOT_A_READING)),
         }
     }
 }
@@ -287,7 +286,10 @@ mod tests {
         c.advance(Duration::from_millis(1500));
         assert_eq!(d.nanos(), 1_500_000_000);
         d.advance(Duration::MAX);
-        assert_eq!(c.nanos(), u64::MAX);
+        assert_eq!(c.nanos(), CLOCK_MAX);
+        d.advance(Duration::from_nanos(1));
+        assert_eq!(c.nanos(), CLOCK_MAX, "it stays there");
+        assert_ne!(c.nanos(), NOT_A_READING);
     }
 
     #[test]
@@ -305,24 +307,23 @@ mod tests {
     }
 
     #[test]
-    fn a_custom_clock_saturates_below_its_placeholder() {
+    fn a_custom_clock_saturates_below_the_placeholder() {
+        struct Far(u64);
+        impl Clock for Far {
+            fn now(&self) -> Duration {
+                Duration::from_nanos(self.0)
+            }
+        }
         let m = ManualClock::new();
         let s = ClockSource::custom(m.clone());
         m.advance(Duration::from_nanos(7));
         assert_eq!((s.now(), s.recent()), (7, 7));
-        assert_eq!(
-            s.cached(),
-            CUSTOM_PLACEHOLDER,
-            "a custom clock is never cached"
-        );
-        m.advance(Duration::MAX);
-        assert_eq!((s.now(), s.recent()), (u64::MAX - 2, u64::MAX - 2));
-        assert_ne!(s.now(), CUSTOM_PLACEHOLDER);
-        assert_ne!(
-            CUSTOM_PLACEHOLDER,
-            u64::MAX,
-            "the placeholder is not \"never\""
-        );
+        assert_eq!(s.cached(), None, "a custom clock is never cached");
+        for far in [u64::MAX - 1, u64::MAX] {
+            let s = ClockSource::custom(Far(far));
+            assert_eq!((s.now(), s.recent()), (CLOCK_MAX, CLOCK_MAX));
+        }
+        assert_ne!(NOT_A_READING, u64::MAX, "the placeholder is not \"never\"");
     }
 
     #[test]
@@ -332,7 +333,7 @@ mod tests {
         m.advance(Duration::from_nanos(42));
         assert_eq!(s.now(), 42);
         assert_eq!(s.recent(), 42);
-        assert_eq!(s.cached(), 42);
+        assert_eq!(s.cached(), None, "nothing to refresh");
         assert!(!s.needs_refresh());
     }
 }

@@ -41,6 +41,19 @@ impl Context {
         }
     }
 
+    /// Refreshes the clock's cached reading, where there is one, and publishes it as
+    /// the bus's quiet stamp ([`EventBus::quiet`]), so that handle successes on
+    /// healthy circuits stamped in this period may be counted with no report. Whatever
+    /// drives the registry (brama-sync's janitor, every millisecond) calls it; until
+    /// it is called, and always under a manual or custom clock, every handle success
+    /// is reported in full.
+    pub fn refresh(&self) {
+        self.clock.refresh();
+        if let Some(now) = self.clock.cached() {
+            self.bus.publish_quiet(now);
+        }
+    }
+
     /// The registry defaults now in force.
     pub fn defaults(&self) -> std::sync::Arc<Config> {
         self.defaults.load_full()

@@ -22,6 +22,7 @@ use std::fmt;
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::time::{Duration, SystemTime};
 
+use crate::clock::{Nanos, NOT_A_READING};
 use crate::key::{Key, OwnedKey};
 use crate::state::{Cause, State};
 use crate::sync::{lock, Arc, AtomicU32, AtomicU64, AtomicUsize, Mutex, Ordering};
@@ -427,6 +428,7 @@ impl EventBus {
                 subscribers: Vec::new(),
             }),
             wants: AtomicU32::new(0),
+            quiet: AtomicU64::new(NOT_A_READING),
             capacity: AtomicUsize::new(capacity.max(1)),
         });
         EventBus {
@@ -492,6 +494,41 @@ impl EventBus {
         // the lock, and coherence alone makes any subscribe that happens-before this
         // load visible.
         self.shared.wants.load(Ordering::Relaxed) & t.mask() != 0
+    }
+
+    /// The quiet stamp: a clock reading such that a handle success on a healthy
+    /// circuit whose success stamp equals it may be counted with no report (nothing to
+    /// write but the count), or [`NOT_A_READING`] while some subscription wants
+    /// `Success` or no reading was published ([`publish_quiet`](Self::publish_quiet)).
+    /// One relaxed load standing for the wants test and the clock's cached reading.
+    ///
+    /// A subscription to `Success` made before the caller's load (in the
+    /// happens-before sense) is always seen: the subscribe stores `NOT_A_READING`
+    /// under the sequencer lock, and `publish_quiet` stores only under that lock and
+    /// only `NOT_A_READING` while the mask wants `Success`.
+    #[inline]
+    pub fn quiet(&self) -> Nanos {
+        // Relaxed: coherence alone (see above).
+        self.shared.quiet.load(Ordering::Relaxed)
+    }
+
+    /// Publishes `now` (the clock's cached reading, just refreshed) as the quiet stamp,
+    /// or `NOT_A_READING` if a subscription wants `Success`.
+    ///
+    /// Exact against subscribes: every store of the stamp is made under the
+    /// sequencer lock, from the mask as it is there, so no refresh can store a reading
+    /// after a `Success` subscription has stored `NOT_A_READING`. (Loom model
+    /// `loom_events::a_success_subscription_is_never_outrun_by_a_refresh`.) The lock
+    /// is taken once per refresh (every millisecond), never on a report.
+    pub fn publish_quiet(&self, now: Nanos) {
+        let seq = lock(&self.shared.sequencer);
+        let quiet = if seq.wants & EventType::Success.mask() != 0 {
+            NOT_A_READING
+        } else {
+            now
+        };
+        // Relaxed: the lock orders the stores; readers need only coherence.
+        self.shared.quiet.store(quiet, Ordering::Relaxed);
     }
 
     /// Numbers an event of type `t` and offers it to every matching subscriber.
@@ -565,16 +602,24 @@ struct Shared {
     sequencer: Mutex<Sequencer>,
     /// A copy of `Sequencer::wants` readable without the lock.
     wants: AtomicU32,
+    /// See [`EventBus::quiet`].
+    quiet: AtomicU64,
     /// Queue capacity for new subscriptions (at least 1).
     capacity: AtomicUsize,
 }
 
 impl Shared {
-    /// Publishes a new wants mask; called with the sequencer lock held.
+    /// Publishes a new wants mask, and takes the quiet stamp out of reach if it wants
+    /// `Success` (the next refresh restores it once nobody does); called with the
+    /// sequencer lock held.
     fn store_wants(&self, mask: u32) {
         // Relaxed: pairs with the load in `EventBus::wants`; the exact mask lives
         // under the sequencer lock, this copy is a hint.
         self.wants.store(mask, Ordering::Relaxed);
+        if mask & EventType::Success.mask() != 0 {
+            // Relaxed: as in `EventBus::publish_quiet`.
+            self.quiet.store(NOT_A_READING, Ordering::Relaxed);
+        }
     }
 }
 

@@ -7,7 +7,7 @@
 //! connection cell runs (under its transition lock) for every input that changes state.
 //! Fast paths in the cell that skip it are checked against it by tests.
 
-use crate::clock::{nanos, Nanos};
+use crate::clock::{nanos, Nanos, CLOCK_MAX};
 use crate::config::{Config, OpenDuration};
 use crate::state::{Cause, State};
 
@@ -334,7 +334,8 @@ fn open(
     match d {
         Some(d) => {
             m.open_duration = nanos(d);
-            m.open_until = now.saturating_add(m.open_duration).min(NEVER - 1);
+            // A finite deadline is one the clock reaches, at the latest when it stops.
+            m.open_until = now.saturating_add(m.open_duration).min(CLOCK_MAX);
         }
         None => {
             m.open_duration = NEVER;

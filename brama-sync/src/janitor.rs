@@ -128,7 +128,7 @@ fn run(shared: &JanitorShared, registry: &Weak<Registry>) {
         let Some(registry) = registry.upgrade() else {
             return;
         };
-        registry.context().clock.refresh();
+        registry.context().refresh();
         if last_sweep.elapsed() >= registry.cleanup_interval() {
             last_sweep = Instant::now();
             match catch_unwind(AssertUnwindSafe(|| registry.sweep())) {

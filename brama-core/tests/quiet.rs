@@ -1,0 +1,89 @@
+//! The quiet path of a handle success (`ConnectionCell::success_if_quiet`): taken only
+//! while the bus's quiet stamp holds the reading the success stamp already holds, and
+//! never while a subscription wants `Success`.
+
+use brama_core::clock::NOT_A_READING;
+use brama_core::{
+    ClockSource, Config, ConnectionCell, Context, EventKind, EventType, Filter, Key, ManualClock,
+    Options, SystemClock,
+};
+use std::time::Duration;
+
+fn cell(cx: &Context) -> ConnectionCell {
+    let key = Key::new("db").to_owned_key().expect("valid key");
+    ConnectionCell::new(key, cx.clock.now(), &Options::new())
+}
+
+#[test]
+fn a_success_subscription_closes_the_quiet_path_at_once() {
+    let cx = Context::new(Config::default(), ClockSource::from(SystemClock::new()), 16);
+    let db = cell(&cx);
+    assert_eq!(cx.bus.quiet(), NOT_A_READING, "nothing published yet");
+    assert!(!db.success_if_quiet(&cx));
+
+    db.success(&cx, None).unwrap(); // Unknown -> Closed, claims a lane
+    cx.refresh();
+    assert_ne!(cx.bus.quiet(), NOT_A_READING);
+    db.success(&cx, None).unwrap(); // stamps the published reading
+    assert!(
+        db.success_if_quiet(&cx),
+        "stamped with the published reading"
+    );
+    assert_eq!(db.counts().total_successes, 3);
+
+    let sub = cx
+        .bus
+        .subscribe(Filter::new().event_type(EventType::Success));
+    assert_eq!(cx.bus.quiet(), NOT_A_READING);
+    assert!(!db.success_if_quiet(&cx), "the subscriber wants this one");
+    db.success(&cx, None).unwrap();
+    let event = sub.try_recv().expect("the success was published");
+    assert!(matches!(event.kind, EventKind::Success), "{event:?}");
+    cx.refresh();
+    assert_eq!(cx.bus.quiet(), NOT_A_READING, "a refresh keeps it closed");
+    assert!(!db.success_if_quiet(&cx));
+
+    drop(sub);
+    cx.refresh();
+    assert_ne!(cx.bus.quiet(), NOT_A_READING, "nobody wants Success now");
+    db.success(&cx, None).unwrap();
+    assert!(db.success_if_quiet(&cx));
+    assert_eq!(db.counts().total_successes, 6, "every success counted once");
+}
+
+#[test]
+fn other_subscriptions_leave_the_quiet_path_open() {
+    let cx = Context::new(Config::default(), ClockSource::from(SystemClock::new()), 16);
+    let db = cell(&cx);
+    let _sub = cx
+        .bus
+        .subscribe(Filter::new().event_types([EventType::StateChanged, EventType::Failure]));
+    db.success(&cx, None).unwrap();
+    cx.refresh();
+    db.success(&cx, None).unwrap();
+    assert!(db.success_if_quiet(&cx));
+}
+
+#[test]
+fn clocks_without_a_cache_never_take_the_quiet_path() {
+    let manual = ManualClock::new();
+    for source in [
+        ClockSource::from(manual.clone()),
+        ClockSource::custom(manual.clone()),
+    ] {
+        let cx = Context::new(Config::default(), source, 16);
+        let db = cell(&cx);
+        for _ in 0..3 {
+            cx.refresh();
+            db.success(&cx, None).unwrap();
+            assert_eq!(cx.bus.quiet(), NOT_A_READING);
+            assert!(!db.success_if_quiet(&cx));
+            manual.advance(Duration::from_secs(1));
+        }
+        // Even at the end of time no stamp equals the placeholder.
+        manual.advance(Duration::MAX);
+        db.success(&cx, None).unwrap();
+        assert!(!db.success_if_quiet(&cx));
+        assert_eq!(db.counts().total_successes, 4);
+    }
+}
