@@ -7,17 +7,14 @@
 //! `quiet_stress.rs`, a process of its own: here at most the harness's test threads
 //! claim lanes, and only the first test needs one.
 
+mod common;
+
 use brama_core::clock::NOT_A_READING;
 use brama_core::{
-    ClockSource, Config, ConnectionCell, Context, EventKind, EventType, Filter, Key, ManualClock,
-    Options, SystemClock,
+    ClockSource, Config, Context, EventKind, EventType, Filter, ManualClock, SystemClock,
 };
+use common::cell;
 use std::time::Duration;
-
-fn cell(cx: &Context) -> ConnectionCell {
-    let key = Key::new("db").to_owned_key().expect("valid key");
-    ConnectionCell::new(key, cx.clock.now(), &Options::new())
-}
 
 #[test]
 fn a_success_subscription_closes_the_quiet_path_at_once_and_others_leave_it_open() {

@@ -3,18 +3,14 @@
 //! quiet path needs threads that own counter lanes (`counter::OWNED_LANES` per
 //! process), and other tests running beside it would take them.
 
+mod common;
+
 use brama_core::counter::{lane, OWNED_LANES};
-use brama_core::{
-    ClockSource, Config, ConnectionCell, Context, EventType, Filter, Key, Options, SystemClock,
-};
+use brama_core::{ClockSource, Config, Context, EventType, Filter, SystemClock};
+use common::cell;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
-
-fn cell(cx: &Context) -> ConnectionCell {
-    let key = Key::new("db").to_owned_key().expect("valid key");
-    ConnectionCell::new(key, cx.clock.now(), &Options::new())
-}
 
 /// Two threads report successes as a handle does (the quiet path, else the full
 /// report) while a third refreshes the clock without pause; once both have taken the

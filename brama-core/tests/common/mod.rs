@@ -7,8 +7,8 @@
 use std::time::{Duration, SystemTime};
 
 use brama_core::{
-    Cause, ClockSource, Config, Context, Error, EventKind, EventType, Filter, Key, ManualClock,
-    OpenOptions, Options, Registry, Settings, State, Status, Subscription,
+    Cause, ClockSource, Config, ConnectionCell, Context, Error, EventKind, EventType, Filter, Key,
+    ManualClock, OpenOptions, Options, Registry, Settings, State, Status, Subscription,
 };
 
 /// The connection most tests drive.
@@ -16,6 +16,13 @@ pub const KEY: Key<'static> = Key::new("db");
 
 /// One nanosecond: the resolution of every boundary test.
 pub const NS: Duration = Duration::from_nanos(1);
+
+/// A fresh connection cell for [`KEY`] in `cx`, at the clock's time, outside any
+/// registry: for tests that drive a cell and its context directly.
+pub fn cell(cx: &Context) -> ConnectionCell {
+    let key = KEY.to_owned_key().expect("valid key");
+    ConnectionCell::new(key, cx.clock.now(), &Options::new())
+}
 
 pub fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
