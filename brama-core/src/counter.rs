@@ -107,11 +107,17 @@ impl Default for LaneTable {
 struct LaneCells([AtomicU64; OWNED_LANES * STRIDE]);
 
 impl LaneCells {
+    /// Counter `kind` of owned lane `lane`.
+    #[inline(always)]
+    fn cell(&self, lane: Lane, kind: usize) -> &AtomicU64 {
+        &self.0[lane.0 as usize + kind]
+    }
+
     /// Adds one to counter `kind` of `lane`, which the calling thread must own (the
     /// callers have checked [`Lane::is_owned`], which also bounds the index).
     #[inline(always)]
     fn bump(&self, lane: Lane, kind: usize) {
-        let cell = &self.0[lane.0 as usize + kind];
+        let cell = self.cell(lane, kind);
         // Relaxed: only this thread writes the cell (lane ownership), so load+store is
         // exact; readers are ordered by whatever publishes the report (a later Release
         // on the connection's word, handle count, map lock or thread join).
@@ -261,7 +267,7 @@ impl<const N: usize> Tally<N> {
         let shared = self.shared[kind].load(Ordering::Relaxed) & !SEALED;
         self.lanes_if_any().map_or(shared, |lanes| {
             (0..OWNED_LANES).fold(shared, |acc, i| {
-                acc.wrapping_add(lanes.0[Lane::owned(i).0 as usize + kind].load(Ordering::Relaxed))
+                acc.wrapping_add(lanes.cell(Lane::owned(i), kind).load(Ordering::Relaxed))
             })
         })
     }
