@@ -35,7 +35,7 @@ pub trait Clock: Send + Sync + 'static {
 /// # Examples
 /// ```
 /// use std::time::Duration;
-/// use brama_core::clock::{Clock, ManualClock};
+/// use brama_core::engine::clock::{Clock, ManualClock};
 /// let clock = ManualClock::new();
 /// let other = clock.clone();
 /// clock.advance(Duration::from_secs(5));

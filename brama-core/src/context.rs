@@ -7,7 +7,7 @@ use arc_swap::ArcSwap;
 
 use crate::clock::{ClockSource, Nanos};
 use crate::config::Config;
-use crate::event::EventBus;
+use crate::events::EventBus;
 use crate::sync::{AtomicU32, AtomicU64, Ordering};
 
 /// The shared part of a registry that connection cells and handles need.

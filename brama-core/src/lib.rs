@@ -8,32 +8,31 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod circuit;
+mod clock;
+mod config;
 mod context;
-#[cfg(not(brama_loom))]
-mod lookup_cache;
-mod map;
+mod error;
+mod events;
+mod key;
+mod registry;
+mod rules;
+mod state;
+mod status;
 mod sync;
 
-pub mod cell;
-pub mod clock;
-pub mod config;
-pub mod counter;
-pub mod error;
-pub mod event;
-pub mod key;
-pub mod registry;
-pub mod rules;
-pub mod state;
-pub mod status;
-pub mod word;
+#[doc(hidden)]
+pub mod engine;
 
-pub use cell::{CellRef, ConnectionCell, Fast, Ticket};
 pub use clock::{Clock, ClockSource, ManualClock, SystemClock};
-pub use config::{Config, ExpiryStrategy, OpenDuration, OpenOptions, Options, Settings};
-pub use context::Context;
+pub use config::{
+    Config, ExpiryStrategy, OpenDuration, OpenOptions, Options, Settings, MAX_DURATION,
+    MAX_EVENT_QUEUE_CAPACITY, MAX_HALF_OPEN_PROBES, MAX_METADATA_ENTRIES, MAX_METADATA_KEY_BYTES,
+    MAX_METADATA_TOTAL_BYTES, MAX_METADATA_VALUE_BYTES,
+};
 pub use error::Error;
-pub use event::{Counts, Event, EventBus, EventKind, EventType, Filter, Subscription};
-pub use key::{Key, OwnedKey};
-pub use registry::{Registry, SweepReport};
+pub use events::{Counts, Event, EventKind, EventType, Filter, Subscription};
+pub use key::{Key, OwnedKey, MAX_KEY_PART_BYTES};
+pub use registry::SweepReport;
 pub use state::{Cause, State};
 pub use status::Status;

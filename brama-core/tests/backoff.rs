@@ -258,7 +258,7 @@ fn zero_jitter_is_exact() {
 fn longest_open_duration_with_jitter_does_not_overflow() {
     let cfg = Config {
         jitter: 0.999,
-        ..fixed(1, brama_core::config::MAX_DURATION)
+        ..fixed(1, brama_core::engine::config::MAX_DURATION)
     };
     let h = Harness::new(cfg);
     h.advance(secs(1_000_000));
@@ -266,7 +266,7 @@ fn longest_open_duration_with_jitter_does_not_overflow() {
         h.failure();
         let s = h.status();
         assert_eq!(s.state, Open);
-        assert!(s.open_duration <= brama_core::config::MAX_DURATION * 2);
+        assert!(s.open_duration <= brama_core::engine::config::MAX_DURATION * 2);
         assert!(!h.available());
         h.close();
     }

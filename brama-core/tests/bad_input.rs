@@ -6,13 +6,14 @@ mod common;
 
 use std::time::Duration;
 
-use brama_core::config::{
+use brama_core::engine::config::{
     MAX_DURATION, MAX_EVENT_QUEUE_CAPACITY, MAX_HALF_OPEN_PROBES, MAX_METADATA_ENTRIES,
     MAX_METADATA_KEY_BYTES, MAX_METADATA_VALUE_BYTES,
 };
+use brama_core::engine::Registry;
 use brama_core::{
     ClockSource, Config, Error, EventType, ExpiryStrategy, Filter, Key, ManualClock, OpenOptions,
-    Options, Registry, Settings, State,
+    Options, Settings, State,
 };
 use common::*;
 

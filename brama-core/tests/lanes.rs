@@ -4,7 +4,7 @@
 use std::sync::{Arc, Barrier};
 use std::thread;
 
-use brama_core::counter::{lane, Lane, OWNED_LANES};
+use brama_core::engine::counter::{lane, Lane, OWNED_LANES};
 
 /// Starts `n` threads that each take their lane, all hold it until every one has taken
 /// it, and report it (twice, to show it is stable). Returns the lanes after all exit.

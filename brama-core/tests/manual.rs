@@ -79,7 +79,7 @@ fn open_indefinitely_never_expires() {
     assert_eq!(s.open_duration, Duration::MAX);
     assert_eq!(s.trips, 1);
     for _ in 0..3 {
-        h.advance(brama_core::config::MAX_DURATION);
+        h.advance(brama_core::engine::config::MAX_DURATION);
         assert_eq!(h.reg.sweep().transitioned, 0);
         assert!(!h.available());
         assert_eq!(
@@ -211,7 +211,7 @@ fn open_with_an_invalid_duration_changes_nothing() {
     h.changes();
     for d in [
         Duration::ZERO,
-        brama_core::config::MAX_DURATION + NS,
+        brama_core::engine::config::MAX_DURATION + NS,
         Duration::MAX,
     ] {
         let r = h.reg.open(KEY, &OpenOptions::new().duration(d));

@@ -1,7 +1,7 @@
 //! The atomic implementation against the pure rules: random sequences of checks,
 //! reports (plain and through tickets), releases, clock advances, sweeps and manual
 //! actions on one connection go through the public `Registry` and, in parallel, through
-//! `brama_core::rules::step` on a `Machine` with the same configuration and time.
+//! `brama_core::engine::rules::step` on a `Machine` with the same configuration and time.
 //! After every input the two must agree on the answer, the `StateChanged` events, the
 //! state, the consecutive count, the open duration, the totals and the timestamps.
 //!
@@ -13,13 +13,14 @@ mod common;
 
 use std::time::Duration;
 
-use brama_core::clock::Nanos;
-use brama_core::config::MAX_DURATION;
-use brama_core::rules::{next_open_duration, step, Input, Machine, Outcome, NEVER};
-use brama_core::word::GEN_BITS;
+use brama_core::engine::clock::Nanos;
+use brama_core::engine::config::MAX_DURATION;
+use brama_core::engine::rules::{next_open_duration, step, Input, Machine, Outcome, NEVER};
+use brama_core::engine::word::GEN_BITS;
+use brama_core::engine::{Registry, Ticket};
 use brama_core::{
     ClockSource, Config, Error, EventKind, EventType, ExpiryStrategy, Filter, ManualClock,
-    OpenDuration, OpenOptions, Options, Registry, Settings, State, Ticket,
+    OpenDuration, OpenOptions, Options, Settings, State,
 };
 use common::KEY;
 use proptest::prelude::*;
@@ -419,7 +420,7 @@ fn to_deadline(m: &Machine, cfg: &Config, now: Nanos, offset: i8) -> Duration {
     let deadline = match m.state {
         State::Open if m.open_until != NEVER => Some(m.open_until),
         State::HalfOpen if m.in_flight > 0 => {
-            Some(m.probe_at + brama_core::clock::nanos(cfg.probe_timeout()))
+            Some(m.probe_at + brama_core::engine::clock::nanos(cfg.probe_timeout()))
         }
         _ => None,
     };
@@ -431,7 +432,7 @@ fn to_deadline(m: &Machine, cfg: &Config, now: Nanos, offset: i8) -> Duration {
 
 /// The effects of an input the model does not step (a clock advance, a release of a
 /// ticket that holds no slot): nothing.
-fn effects_none(cfg: &Config, m: Machine, now: Nanos) -> brama_core::rules::Effects {
+fn effects_none(cfg: &Config, m: Machine, now: Nanos) -> brama_core::engine::rules::Effects {
     // A release of a stale cycle is a no-op in the rules too; use it for "nothing".
     let (same, fx) = step(m, Input::Release(m.gen.wrapping_add(1)), now, cfg, 0.0);
     assert_eq!(same, m);

@@ -9,10 +9,9 @@
 
 mod common;
 
-use brama_core::clock::NOT_A_READING;
-use brama_core::{
-    ClockSource, Config, Context, EventKind, EventType, Filter, ManualClock, SystemClock,
-};
+use brama_core::engine::clock::NOT_A_READING;
+use brama_core::engine::Context;
+use brama_core::{ClockSource, Config, EventKind, EventType, Filter, ManualClock, SystemClock};
 use common::cell;
 use std::time::Duration;
 

@@ -5,8 +5,9 @@
 
 mod common;
 
-use brama_core::counter::{lane, OWNED_LANES};
-use brama_core::{ClockSource, Config, Context, EventType, Filter, SystemClock};
+use brama_core::engine::counter::{lane, OWNED_LANES};
+use brama_core::engine::Context;
+use brama_core::{ClockSource, Config, EventType, Filter, SystemClock};
 use common::cell;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -8,9 +8,10 @@ mod common;
 use std::sync::Barrier;
 use std::thread;
 
+use brama_core::engine::Registry;
 use brama_core::{
     Cause, ClockSource, Config, Error, EventKind, EventType, Filter, Key, ManualClock, OpenOptions,
-    Options, Registry, Settings, State,
+    Options, Settings, State,
 };
 use common::*;
 
@@ -562,7 +563,7 @@ fn status_timestamps_are_exact_under_manual_clock() {
     )
     .unwrap();
     let cx = reg.context();
-    let at = |t: u64| cx.wall(brama_core::clock::nanos(secs(t)));
+    let at = |t: u64| cx.wall(brama_core::engine::clock::nanos(secs(t)));
     clock.advance(secs(1)); // t = 101
     let s = reg.register(KEY, &Options::new()).unwrap();
     assert_eq!(s.registered_at, at(101));
@@ -613,7 +614,7 @@ fn status_timestamps_are_exact_under_manual_clock() {
     clock.advance(NS);
     reg.failure(KEY, None).unwrap(); // re-opens at 167 s + 1 ns
     let s = reg.status(KEY).unwrap();
-    let reopened = cx.wall(brama_core::clock::nanos(secs(167) + NS));
+    let reopened = cx.wall(brama_core::engine::clock::nanos(secs(167) + NS));
     assert_eq!(s.opened_at, Some(reopened));
     assert_eq!(s.last_state_change_at, reopened);
     assert_eq!(s.registered_at, at(101));

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use brama_core::engine::Registry;
 use brama_core::{
-    ClockSource, Config, EventKind, EventType, Filter, Key, ManualClock, Options, Registry,
-    Settings,
+    ClockSource, Config, EventKind, EventType, Filter, Key, ManualClock, Options, Settings,
 };
 
 const STABLE: usize = 2500;

@@ -4,14 +4,17 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use brama_core::engine::Registry;
 use brama_core::{
-    ClockSource, Config, Error, ExpiryStrategy, Filter, Key, OpenOptions, Options, Registry,
-    Settings, Status, Subscription, SweepReport,
+    Config, Error, EventType, Filter, Key, OpenOptions, Options, Settings, Status, Subscription,
+    SweepReport,
 };
 
+use crate::builder::Builder;
 use crate::call::{self, CallError, CallFuture, Classification};
-use crate::connection::{Connection, Permit};
+use crate::connection::Connection;
 use crate::janitor::Janitor;
+use crate::permit::Permit;
 
 /// A registry of connections and their circuits, with its janitor thread.
 ///
@@ -320,9 +323,45 @@ impl Brama {
         self.reg().set_sweep_hook(hook);
     }
 
-    /// The engine underneath (for benchmarks and advanced use).
-    pub fn registry(&self) -> &Registry {
-        self.reg()
+    /// Subscriptions alive now.
+    pub fn subscriber_count(&self) -> usize {
+        self.reg().context().bus.subscriber_count()
+    }
+
+    /// The sequence number of the latest event (0 before the first). Sequence numbers
+    /// are gap-free, so the difference of two readings is the number of events published
+    /// in between.
+    pub fn last_event_seq(&self) -> u64 {
+        self.reg().context().bus.last_seq()
+    }
+
+    /// Whether a live subscription wants events of type `t`. Reports whose event type
+    /// nobody wants build no event and cost nothing extra (SPEC §5).
+    pub fn is_subscribed(&self, t: EventType) -> bool {
+        self.reg().context().bus.wants(t)
+    }
+
+    /// Changes the queue capacity of subscriptions made from now on (those made before
+    /// keep theirs).
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] (field `event_queue_capacity`) outside 1 to
+    /// [`MAX_EVENT_QUEUE_CAPACITY`](crate::MAX_EVENT_QUEUE_CAPACITY); nothing changes.
+    pub fn set_event_queue_capacity(&self, n: usize) -> Result<(), Error> {
+        Settings {
+            event_queue_capacity: n,
+            ..Settings::default()
+        }
+        .validate()?;
+        self.reg().context().bus.set_capacity(n);
+        Ok(())
+    }
+
+    /// The registry and janitor, put together by the builder.
+    pub(crate) fn from_parts(registry: Arc<Registry>, janitor: Janitor) -> Brama {
+        Brama {
+            inner: Arc::new(Inner { registry, janitor }),
+        }
     }
 }
 
@@ -337,143 +376,5 @@ impl fmt::Debug for Brama {
         f.debug_struct("Brama")
             .field("registry", &self.inner.registry)
             .finish_non_exhaustive()
-    }
-}
-
-/// Builds a [`Brama`]; every setting has the default of SPEC §4.
-///
-/// # Examples
-/// ```
-/// use std::time::Duration;
-/// use brama_sync::{Brama, ExpiryStrategy};
-/// let brama = Brama::builder()
-///     .failure_threshold(3)
-///     .expiry_strategy(ExpiryStrategy::Progressive {
-///         initial: Duration::from_secs(1),
-///         max: Duration::from_secs(60),
-///         factor: 2.0,
-///     })
-///     .max_connections(10_000)
-///     .build()?;
-/// # drop(brama);
-/// # Ok::<(), brama_sync::Error>(())
-/// ```
-#[derive(Clone, Debug, Default)]
-pub struct Builder {
-    options: Options,
-    settings: Settings,
-    clock: Option<ClockSource>,
-}
-
-impl Builder {
-    /// Consecutive failures that open a circuit (at least 1).
-    pub fn failure_threshold(mut self, n: u32) -> Builder {
-        self.options = self.options.failure_threshold(n);
-        self
-    }
-
-    /// The fixed open duration.
-    pub fn expiry(mut self, d: Duration) -> Builder {
-        self.options = self.options.expiry(d);
-        self
-    }
-
-    /// Fixed or progressive open durations.
-    pub fn expiry_strategy(mut self, s: ExpiryStrategy) -> Builder {
-        self.options = self.options.expiry_strategy(s);
-        self
-    }
-
-    /// Random spread of open durations, a fraction in [0, 1).
-    pub fn jitter(mut self, j: f64) -> Builder {
-        self.options = self.options.jitter(j);
-        self
-    }
-
-    /// Probe calls a half-open circuit admits at once (1 to 65535).
-    pub fn half_open_probes(mut self, n: u32) -> Builder {
-        self.options = self.options.half_open_probes(n);
-        self
-    }
-
-    /// How long a probe may go without reporting before its slot is freed.
-    pub fn probe_timeout(mut self, d: Duration) -> Builder {
-        self.options = self.options.probe_timeout(d);
-        self
-    }
-
-    /// The janitor's period.
-    pub fn cleanup_interval(mut self, d: Duration) -> Builder {
-        self.settings.cleanup_interval = d;
-        self
-    }
-
-    /// Inactivity after which a connection is evicted.
-    pub fn inactive_threshold(mut self, d: Duration) -> Builder {
-        self.settings.inactive_threshold = d;
-        self
-    }
-
-    /// The most connections the registry holds.
-    pub fn max_connections(mut self, n: usize) -> Builder {
-        self.settings.max_connections = Some(n);
-        self
-    }
-
-    /// Register unknown keys on first use, with the defaults.
-    pub fn auto_register(mut self, on: bool) -> Builder {
-        self.settings.auto_register = on;
-        self
-    }
-
-    /// Events each subscriber's queue holds.
-    pub fn event_queue_capacity(mut self, n: usize) -> Builder {
-        self.settings.event_queue_capacity = n;
-        self
-    }
-
-    /// The clock (default: the system's monotonic clock). Pass a [`ManualClock`] in tests.
-    ///
-    /// [`ManualClock`]: crate::ManualClock
-    pub fn clock(mut self, clock: impl Into<ClockSource>) -> Builder {
-        self.clock = Some(clock.into());
-        self
-    }
-
-    fn registry(&self) -> Result<Registry, Error> {
-        let defaults = self.options.apply(&Config::default())?;
-        Registry::new(
-            defaults,
-            self.settings.clone(),
-            self.clock.clone().unwrap_or_default(),
-        )
-    }
-
-    /// Validates the settings, creates the registry and spawns its janitor.
-    ///
-    /// # Errors
-    /// [`Error::InvalidConfig`] naming the first bad setting; [`Error::Spawn`] if the
-    /// thread cannot be started.
-    pub fn build(self) -> Result<Brama, Error> {
-        let registry = Arc::new(self.registry()?);
-        let janitor = Janitor::start(Arc::downgrade(&registry))?;
-        Ok(Brama {
-            inner: Arc::new(Inner { registry, janitor }),
-        })
-    }
-
-    fn build_without_janitor(self) -> Brama {
-        let registry = Arc::new(self.registry().unwrap_or_else(|_| {
-            Registry::new(
-                Config::default(),
-                Settings::default(),
-                ClockSource::default(),
-            )
-            .unwrap_or_else(|_| unreachable!("the defaults are valid"))
-        }));
-        let janitor = Janitor::idle();
-        Brama {
-            inner: Arc::new(Inner { registry, janitor }),
-        }
     }
 }

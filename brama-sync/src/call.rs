@@ -8,7 +8,7 @@ use std::task::{Context as TaskContext, Poll};
 
 use brama_core::Error;
 
-use crate::connection::Permit;
+use crate::permit::Permit;
 
 /// Why a wrapped call did not produce a value.
 #[derive(Debug)]

@@ -1,11 +1,13 @@
-//! `Connection` handles and `Permit`s.
+//! [`Connection`]: a handle to one connection, with no lookup per call.
 
 use std::fmt;
 use std::sync::Arc;
 
-use brama_core::{CellRef, Context, Error, Key, Status, Ticket};
+use brama_core::engine::{CellRef, Context};
+use brama_core::{Error, Key, Status};
 
 use crate::call::{self, CallError, Classification};
+use crate::permit::Permit;
 
 /// A handle to one connection: checks and reports with no lookup, `available()` is one
 /// atomic load on a healthy circuit. `Clone + Send + Sync`.
@@ -27,8 +29,8 @@ use crate::call::{self, CallError, Classification};
 /// # Ok::<(), brama_sync::Error>(())
 /// ```
 pub struct Connection {
-    cell: CellRef,
-    cx: Arc<Context>,
+    pub(crate) cell: CellRef,
+    pub(crate) cx: Arc<Context>,
 }
 
 impl Connection {
@@ -114,20 +116,12 @@ impl Connection {
     #[inline]
     pub fn acquire(&self) -> Result<Permit<'_>, Error> {
         let ticket = self.cell.acquire(&self.cx)?;
-        Ok(Permit {
-            conn: Holder::Borrowed(self),
-            ticket,
-            done: false,
-        })
+        Ok(Permit::borrowed(self, ticket))
     }
 
     pub(crate) fn into_permit(self) -> Result<Permit<'static>, Error> {
         let ticket = self.cell.acquire(&self.cx)?;
-        Ok(Permit {
-            conn: Holder::Owned(self),
-            ticket,
-            done: false,
-        })
+        Ok(Permit::owned(self, ticket))
     }
 
     /// Runs `f` if admitted (see [`Brama::call`](crate::Brama::call)).
@@ -181,96 +175,6 @@ impl fmt::Debug for Connection {
         f.debug_struct("Connection")
             .field("key", &self.key())
             .field("state", &self.cell.state())
-            .finish()
-    }
-}
-
-enum Holder<'a> {
-    Borrowed(&'a Connection),
-    Owned(Connection),
-}
-
-impl Holder<'_> {
-    #[inline]
-    fn get(&self) -> &Connection {
-        match self {
-            Holder::Borrowed(c) => c,
-            Holder::Owned(c) => c,
-        }
-    }
-}
-
-/// Leave to make one call, tied to the circuit cycle it was granted in.
-///
-/// Report the outcome with [`success`](Permit::success), [`failure`](Permit::failure)
-/// or [`ignore`](Permit::ignore) (neither); dropping it unreported is the same as
-/// `ignore`: a half-open probe slot it held is freed. A permit from an earlier cycle
-/// (the circuit changed state since) is counted in the totals but decides nothing.
-#[must_use = "report the call's outcome on the permit, or it counts as neither"]
-pub struct Permit<'a> {
-    conn: Holder<'a>,
-    ticket: Ticket,
-    done: bool,
-}
-
-impl Permit<'_> {
-    /// Whether this permit holds a half-open probe slot.
-    pub fn is_probe(&self) -> bool {
-        self.ticket.probe
-    }
-
-    /// Reports a success.
-    ///
-    /// # Errors
-    /// [`Error::NotFound`] if the connection was unregistered.
-    #[inline]
-    pub fn success(mut self) -> Result<(), Error> {
-        self.done = true;
-        let c = self.conn.get();
-        c.cell.success(&c.cx, Some(self.ticket))
-    }
-
-    /// Reports a failure.
-    ///
-    /// # Errors
-    /// [`Error::NotFound`] if the connection was unregistered.
-    #[inline]
-    pub fn failure(mut self) -> Result<(), Error> {
-        self.done = true;
-        let c = self.conn.get();
-        c.cell.failure(&c.cx, Some(self.ticket), None)
-    }
-
-    /// Reports a failure with a reason for the events.
-    ///
-    /// # Errors
-    /// [`Error::NotFound`] if the connection was unregistered.
-    pub fn failure_with(mut self, reason: &str) -> Result<(), Error> {
-        self.done = true;
-        let c = self.conn.get();
-        c.cell.failure(&c.cx, Some(self.ticket), Some(reason))
-    }
-
-    /// Ends the permit without a result; frees its probe slot.
-    pub fn ignore(self) {
-        drop(self);
-    }
-}
-
-impl Drop for Permit<'_> {
-    #[inline]
-    fn drop(&mut self) {
-        if !self.done {
-            self.conn.get().cell.release(self.ticket);
-        }
-    }
-}
-
-impl fmt::Debug for Permit<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Permit")
-            .field("connection", self.conn.get())
-            .field("ticket", &self.ticket)
             .finish()
     }
 }

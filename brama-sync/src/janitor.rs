@@ -12,7 +12,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use brama_core::{Error, Registry};
+use brama_core::engine::Registry;
+use brama_core::Error;
 
 /// How often the system clock's cached reading is refreshed.
 pub(crate) const CLOCK_REFRESH: Duration = Duration::from_millis(1);

@@ -47,16 +47,22 @@
 #![warn(missing_docs)]
 
 mod brama;
+mod builder;
 mod call;
 mod connection;
 mod janitor;
+mod permit;
 
-pub use brama::{Brama, Builder};
+pub use brama::Brama;
+pub use builder::Builder;
 pub use call::{CallError, CallFuture, Classification};
-pub use connection::{Connection, Permit};
+pub use connection::Connection;
+pub use permit::Permit;
 
 pub use brama_core::{
     Cause, Clock, ClockSource, Config, Counts, Error, Event, EventKind, EventType, ExpiryStrategy,
     Filter, Key, ManualClock, OpenDuration, OpenOptions, Options, OwnedKey, Settings, State,
-    Status, Subscription, SweepReport, SystemClock,
+    Status, Subscription, SweepReport, SystemClock, MAX_DURATION, MAX_EVENT_QUEUE_CAPACITY,
+    MAX_HALF_OPEN_PROBES, MAX_KEY_PART_BYTES, MAX_METADATA_ENTRIES, MAX_METADATA_KEY_BYTES,
+    MAX_METADATA_TOTAL_BYTES, MAX_METADATA_VALUE_BYTES,
 };

@@ -9,7 +9,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
-use brama_core::config::MAX_DURATION;
+use brama_core::engine::config::MAX_DURATION;
 use brama_sync::{
     Brama, Builder, CallError, Classification, Error, ExpiryStrategy, Filter, Key, ManualClock,
     OpenOptions, Options, State, Status, Subscription,

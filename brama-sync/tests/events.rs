@@ -461,9 +461,8 @@ fn a_full_queue_drops_the_newest_events_and_counts_them() {
 fn reports_emit_success_and_failure_only_when_someone_subscribes() {
     let clock = ManualClock::new();
     let brama = brama(&clock);
-    let bus = &brama.registry().context().bus;
     let changes = brama.subscribe(Filter::new().event_type(EventType::StateChanged));
-    assert!(!bus.wants(EventType::Success) && !bus.wants(EventType::Failure));
+    assert!(!brama.is_subscribed(EventType::Success) && !brama.is_subscribed(EventType::Failure));
     brama.register("db", Options::new()).unwrap();
     for _ in 0..10 {
         brama.success("db").unwrap();
@@ -473,11 +472,11 @@ fn reports_emit_success_and_failure_only_when_someone_subscribes() {
     brama.failure("db").unwrap(); // trips
     let seqs: Vec<u64> = drain(&changes).iter().map(|e| e.seq).collect();
     assert_eq!(seqs, [1, 2]);
-    assert_eq!(bus.last_seq(), 2);
+    assert_eq!(brama.last_event_seq(), 2);
 
     let reports =
         brama.subscribe(Filter::new().event_types([EventType::Success, EventType::Failure]));
-    assert!(bus.wants(EventType::Success) && bus.wants(EventType::Failure));
+    assert!(brama.is_subscribed(EventType::Success) && brama.is_subscribed(EventType::Failure));
     brama.close_circuit("db").unwrap(); // seq 3
     brama.success("db").unwrap(); // seq 4
     brama.failure("db").unwrap(); // seq 5
@@ -487,29 +486,28 @@ fn reports_emit_success_and_failure_only_when_someone_subscribes() {
         .collect();
     assert_eq!(got, [(4, EventType::Success), (5, EventType::Failure)]);
     drop(reports);
-    assert!(!bus.wants(EventType::Success) && !bus.wants(EventType::Failure));
+    assert!(!brama.is_subscribed(EventType::Success) && !brama.is_subscribed(EventType::Failure));
     brama.success("db").unwrap();
-    assert_eq!(bus.last_seq(), 5);
+    assert_eq!(brama.last_event_seq(), 5);
 }
 
 #[test]
 fn dropping_a_subscription_unsubscribes() {
     let clock = ManualClock::new();
     let brama = brama(&clock);
-    let bus = &brama.registry().context().bus;
     let keep = brama.subscribe(Filter::new().event_type(EventType::Registered));
     let gone = brama.subscribe(Filter::new());
-    assert_eq!(bus.subscriber_count(), 2);
+    assert_eq!(brama.subscriber_count(), 2);
     brama.register("a", Options::new()).unwrap(); // seq 1
     brama.success("a").unwrap(); // Success 2, StateChanged 3
     drop(gone);
-    assert_eq!(bus.subscriber_count(), 1);
+    assert_eq!(brama.subscriber_count(), 1);
     for t in [
         EventType::Success,
         EventType::StateChanged,
         EventType::Swept,
     ] {
-        assert!(!bus.wants(t), "{t:?} still wanted");
+        assert!(!brama.is_subscribed(t), "{t:?} still wanted");
     }
     brama.success("a").unwrap();
     brama.sweep();

@@ -2,7 +2,7 @@
 //! reports (by key, through handles, through permits, through `call`), permit drops,
 //! clock advances, sweeps, manual open/close/reset and configuration, on three keys,
 //! run against a real `Brama` on a `ManualClock` and compared after every op with the
-//! pure reference model `brama_core::rules::step` (see `common/ops.rs`): result, state,
+//! pure reference model `brama_core::engine::rules::step` (see `common/ops.rs`): result, state,
 //! consecutive failures, totals, trips, open duration, timestamps, metadata, the set of
 //! connections, and every event emitted (kind, key, state before, counts, reason, gap-free
 //! sequence numbers).

@@ -24,7 +24,7 @@ use std::sync::{Arc, Barrier, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use brama_core::config::MAX_DURATION;
+use brama_core::engine::config::MAX_DURATION;
 use brama_sync::{
     Brama, Cause, Error, Event, EventKind, EventType, Filter, Key, Options, Permit, State,
     Subscription,

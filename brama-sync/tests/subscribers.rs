@@ -51,7 +51,7 @@ fn a_subscriber_that_never_reads_does_not_hold_reporters_back() {
         let stalled_all = brama.subscribe(Filter::new());
         let stalled_hot = brama.subscribe(Filter::new().identifier("hot"));
         // A reference count of the hot key's events, from a subscriber that keeps up.
-        brama.registry().context().bus.set_capacity(1 << 20);
+        brama.set_event_queue_capacity(1 << 20).expect("in range");
         let counted_hot = brama.subscribe(Filter::new().identifier("hot"));
         let keys: Vec<String> = (0..THREADS)
             .map(|t| format!("k{t}"))
@@ -83,7 +83,7 @@ fn a_subscriber_that_never_reads_does_not_hold_reporters_back() {
             );
             assert!(s.trips > 0, "{k}: the pattern trips the circuit");
         }
-        let published = brama.registry().context().bus.last_seq();
+        let published = brama.last_event_seq();
         let hot_events = counted_hot.try_iter().count() as u64;
         assert_eq!(counted_hot.dropped(), 0);
         let held_all = stalled_all.try_iter().count() as u64;
@@ -203,7 +203,7 @@ fn a_consumer_that_calls_back_into_brama_cannot_deadlock() {
             r.join().expect("reporter");
         }
         churn.join().expect("churn");
-        target.store(brama.registry().context().bus.last_seq(), Ordering::SeqCst);
+        target.store(brama.last_event_seq(), Ordering::SeqCst);
         let (ok_s, ok_f, dropped) = consumer.join().expect("consumer");
         assert_eq!(dropped, 0, "the consumer kept up");
         assert!(callbacks.load(Ordering::Relaxed) > 0);

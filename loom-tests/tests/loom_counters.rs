@@ -5,7 +5,7 @@
 
 mod support;
 
-use brama_core::counter::{Counter, LaneTable};
+use brama_core::engine::counter::{Counter, LaneTable};
 use brama_core::{Config, State};
 use loom::sync::Arc;
 use loom::thread;

@@ -6,8 +6,9 @@
 
 mod support;
 
-use brama_core::clock::NOT_A_READING;
-use brama_core::{EventBus, EventType, Filter};
+use brama_core::engine::clock::NOT_A_READING;
+use brama_core::engine::EventBus;
+use brama_core::{EventType, Filter};
 use loom::sync::atomic::{AtomicU64, Ordering};
 use loom::sync::{Arc, Mutex};
 use loom::thread;

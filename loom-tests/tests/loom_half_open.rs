@@ -5,8 +5,8 @@
 
 mod support;
 
-use brama_core::rules::{step, Input, Machine, Outcome};
-use brama_core::word::Word;
+use brama_core::engine::rules::{step, Input, Machine, Outcome};
+use brama_core::engine::word::Word;
 use brama_core::{Cause, Config, Error, State};
 use loom::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use loom::sync::Arc;

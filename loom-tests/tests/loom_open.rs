@@ -4,8 +4,8 @@
 
 mod support;
 
-use brama_core::rules::{step, Input, Machine};
-use brama_core::word::Word;
+use brama_core::engine::rules::{step, Input, Machine};
+use brama_core::engine::word::Word;
 use brama_core::{Cause, Config, State};
 use loom::sync::atomic::{AtomicU64, Ordering};
 use loom::sync::Arc;

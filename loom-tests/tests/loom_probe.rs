@@ -5,9 +5,10 @@
 
 mod support;
 
-use brama_core::rules::Machine;
-use brama_core::word::Word;
-use brama_core::{Cause, Error, State, Ticket};
+use brama_core::engine::rules::Machine;
+use brama_core::engine::word::Word;
+use brama_core::engine::Ticket;
+use brama_core::{Cause, Error, State};
 use loom::sync::atomic::{AtomicU64, Ordering};
 use loom::sync::Arc;
 use loom::thread;

@@ -12,9 +12,10 @@ mod support;
 use std::collections::HashMap;
 use std::time::Duration;
 
+use brama_core::engine::{ConnectionCell, Context, Registry};
 use brama_core::{
-    ClockSource, Config, ConnectionCell, Context, Counts, Error, Event, EventKind, EventType,
-    Filter, Key, ManualClock, Options, Registry, Settings, State, Subscription,
+    ClockSource, Config, Counts, Error, Event, EventKind, EventType, Filter, Key, ManualClock,
+    Options, Settings, State, Subscription,
 };
 use loom::sync::{Arc, Mutex};
 use loom::thread;
@@ -379,18 +380,23 @@ impl MiniRegistry {
     /// `Registry::report`: the fast path under the map lock, the rest after it.
     fn success(&self, key: &str) -> Result<(), Error> {
         let found = self.map.lock().unwrap().get(key).map(|cell| {
-            match cell.report_fast(&self.cx, brama_core::rules::Outcome::Success, None) {
-                brama_core::Fast::Counted => None,
-                brama_core::Fast::Removed | brama_core::Fast::Slow => Some(Arc::clone(cell)),
+            match cell.report_fast(&self.cx, brama_core::engine::rules::Outcome::Success, None) {
+                brama_core::engine::Fast::Counted => None,
+                brama_core::engine::Fast::Removed | brama_core::engine::Fast::Slow => {
+                    Some(Arc::clone(cell))
+                }
             }
         });
         match found {
             None => Err(Error::NotFound),
             Some(None) => Ok(()),
             // Off the map lock only the locked path counts, as in `Registry::report`.
-            Some(Some(cell)) => {
-                cell.report_slow(&self.cx, brama_core::rules::Outcome::Success, None, None)
-            }
+            Some(Some(cell)) => cell.report_slow(
+                &self.cx,
+                brama_core::engine::rules::Outcome::Success,
+                None,
+                None,
+            ),
         }
     }
 
@@ -443,8 +449,8 @@ impl MiniRegistry {
     /// BROKEN: a success through a held cell with the lock-free `report_fast` and no
     /// seal, instead of `success_unlocked`: nothing orders its count with the removal.
     fn success_held_unsealed(&self, held: &ConnectionCell) -> Result<(), Error> {
-        match held.report_fast(&self.cx, brama_core::rules::Outcome::Success, None) {
-            brama_core::Fast::Counted => Ok(()),
+        match held.report_fast(&self.cx, brama_core::engine::rules::Outcome::Success, None) {
+            brama_core::engine::Fast::Counted => Ok(()),
             _ => Err(Error::NotFound),
         }
     }

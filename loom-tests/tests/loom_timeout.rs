@@ -7,8 +7,8 @@ mod support;
 
 use std::time::Duration;
 
-use brama_core::rules::Machine;
-use brama_core::word::Word;
+use brama_core::engine::rules::Machine;
+use brama_core::engine::word::Word;
 use brama_core::{Cause, State};
 use loom::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use loom::sync::Arc;

@@ -6,9 +6,10 @@
 
 use std::time::{Duration, SystemTime};
 
+use brama_core::engine::{ConnectionCell, Context, Registry};
 use brama_core::{
-    Cause, ClockSource, Config, ConnectionCell, Context, Error, EventKind, EventType, Filter, Key,
-    ManualClock, OpenOptions, Options, Registry, Settings, State, Status, Subscription,
+    Cause, ClockSource, Config, Error, EventKind, EventType, Filter, Key, ManualClock, OpenOptions,
+    Options, Settings, State, Status, Subscription,
 };
 
 /// The connection most tests drive.
@@ -198,7 +199,7 @@ impl Harness {
 
     /// The wall-clock time the registry gives to clock reading `t` (it started at 0).
     pub fn wall(&self, t: Duration) -> SystemTime {
-        self.cx().wall(brama_core::clock::nanos(t))
+        self.cx().wall(brama_core::engine::clock::nanos(t))
     }
 
     /// The acquire error, or panics if the check was admitted.

@@ -3,7 +3,7 @@
 //!
 //! A [`Harness`] drives a real `Brama` on a `ManualClock` (jitter 0) one [`Op`] at a
 //! time and runs the same op on a reference model: per connection a
-//! `brama_core::rules::Machine` advanced only by the pure `rules::step`, plus the
+//! `brama_core::engine::rules::Machine` advanced only by the pure `rules::step`, plus the
 //! counters, timestamps, handles and events that SPEC §1–§6 derive from it. After every
 //! op it asserts that the two agree: the op's result (including the exact `Error`),
 //! every key's `Status` (state, consecutive failures, totals, trips, open duration,
@@ -17,7 +17,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use brama_core::rules::{next_open_duration, step, Input, Machine, Outcome, NEVER};
+use brama_core::engine::rules::{next_open_duration, step, Input, Machine, Outcome, NEVER};
 use brama_sync::{
     Brama, CallError, Cause, Config, Connection, Counts, Error, Event, EventKind, EventType,
     ExpiryStrategy, Filter, Key, ManualClock, OpenOptions, Options, Permit, State, Status,

@@ -7,9 +7,10 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use brama_core::engine::{ConnectionCell, Context};
 use brama_core::{
-    Cause, ClockSource, Config, ConnectionCell, Context, Event, EventKind, EventType, Filter, Key,
-    ManualClock, Options, State, Subscription,
+    Cause, ClockSource, Config, Event, EventKind, EventType, Filter, Key, ManualClock, Options,
+    State, Subscription,
 };
 use loom::sync::Arc;
 
@@ -104,5 +105,5 @@ pub fn changes(sub: &Subscription) -> Vec<(State, State, Cause)> {
 
 /// `d` in the clock's nanoseconds.
 pub fn nanos(d: Duration) -> u64 {
-    brama_core::clock::nanos(d)
+    brama_core::engine::clock::nanos(d)
 }

@@ -17,7 +17,7 @@
 
 use std::cell::RefCell;
 
-use crate::cell::CellRef;
+use crate::circuit::CellRef;
 use crate::key::Lookup;
 
 const SLOTS: usize = 64;
@@ -221,7 +221,7 @@ mod tests {
 
     #[test]
     fn a_cached_success_that_must_change_state_or_emit_takes_the_locked_path() {
-        use crate::event::{EventType, Filter};
+        use crate::events::{EventType, Filter};
         use crate::state::State;
         let r = registry();
         let k = Key::scoped("s", "k");

@@ -1,0 +1,163 @@
+//! Checks: `available` and `acquire`, the lock-free admission and the refusal.
+
+use std::time::Duration;
+
+use super::cell::*;
+use crate::circuit::counter::lane;
+use crate::circuit::word::Word;
+use crate::context::Context;
+use crate::error::Error;
+use crate::rules::{Input, Outcome, NEVER};
+use crate::state::State;
+use crate::sync::Ordering;
+
+impl ConnectionCell {
+    // ----- checks --------------------------------------------------------------------
+
+    /// `available()`: true if a call may go ahead now. In `HalfOpen` a true answer takes
+    /// a probe slot. A removed connection answers false.
+    #[inline]
+    pub fn available(&self, cx: &Context) -> bool {
+        let w = self.word();
+        if w.admits_freely() {
+            return true;
+        }
+        // The common refusal, an open circuit before its deadline, inline as well.
+        if w.is_registered_in(State::Open) && self.reject_open(cx) {
+            return false;
+        }
+        self.available_slow(cx, w)
+    }
+
+    /// `available` for everything else, through `check_slow`.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn available_slow(&self, cx: &Context, w: Word) -> bool {
+        self.check_slow(cx, w).is_ok()
+    }
+
+    /// A check on an `Open` circuit that has not expired: counts the rejection and
+    /// returns true; false means the deadline passed (the caller takes the slow path).
+    #[inline(always)]
+    pub(super) fn reject_open(&self, cx: &Context) -> bool {
+        if self.open_expired(cx.clock.recent()) {
+            return false;
+        }
+        self.tally.incr_here(REJECTED);
+        true
+    }
+
+    /// The full error for a refused check, with the time until the deadline when open.
+    #[cold]
+    pub(super) fn refusal_error(&self, cx: &Context, r: Refusal) -> Error {
+        match r {
+            Refusal::Removed => Error::NotFound,
+            Refusal::HalfOpen => Error::Rejected {
+                state: State::HalfOpen,
+                retry_after: None,
+            },
+            Refusal::Open => {
+                // Relaxed: a hint for the caller, read after the refusal's Acquire load.
+                let until = self.deadline.load(Ordering::Relaxed);
+                let now = cx.clock.recent();
+                let retry_after =
+                    (until != NEVER).then(|| Duration::from_nanos(until.saturating_sub(now)));
+                Error::Rejected {
+                    state: State::Open,
+                    retry_after,
+                }
+            }
+        }
+    }
+
+    /// Like [`available`](Self::available), but returns the admission ticket or why not.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if removed, [`Error::Rejected`] if not admitted.
+    #[inline]
+    pub fn acquire(&self, cx: &Context) -> Result<Ticket, Error> {
+        let w = self.word();
+        if w.admits_freely() {
+            return Ok(Ticket {
+                gen: w.gen(),
+                probe: false,
+            });
+        }
+        self.check_slow(cx, w)
+            .map_err(|r| self.refusal_error(cx, r))
+    }
+
+    #[cold]
+    pub(super) fn check_slow(&self, cx: &Context, mut w: Word) -> Result<Ticket, Refusal> {
+        loop {
+            if w.removed() {
+                return Err(Refusal::Removed);
+            }
+            match w.state() {
+                State::Unknown | State::Closed => {
+                    return Ok(Ticket {
+                        gen: w.gen(),
+                        probe: false,
+                    })
+                }
+                State::Open => {
+                    if self.reject_open(cx) {
+                        return Err(Refusal::Open);
+                    }
+                    return self.locked_check(cx);
+                }
+                State::HalfOpen => {
+                    let now = cx.clock.recent();
+                    if w.in_flight() > 0 {
+                        // Relaxed: stamped before the admitting CAS that `w` shows.
+                        let probe_at = self.deadline.load(Ordering::Relaxed);
+                        let timeout = crate::clock::nanos(self.config(cx).probe_timeout());
+                        if now.saturating_sub(probe_at) >= timeout {
+                            return self.locked_check(cx);
+                        }
+                    }
+                    if w.in_flight() >= self.probes(cx).min(crate::rules::MAX_PROBES) {
+                        self.tally.incr(REJECTED, lane());
+                        return Err(Refusal::HalfOpen);
+                    }
+                    // Stamp before the CAS, so a timeout decision that sees this admission
+                    // in the word also sees a probe time at least this recent. fetch_max:
+                    // a checker that read the clock earlier and then loses the CAS must not
+                    // move a winner's newer stamp back (loom: loom_timeout, "losing check").
+                    // Relaxed: published by the Release of the CAS below.
+                    self.deadline.fetch_max(now, Ordering::Relaxed);
+                    match self.word.compare_exchange_weak(
+                        w.0,
+                        w.with_probe_admitted().0,
+                        // AcqRel: publishes the stamp; acquires the previous transition.
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    ) {
+                        Ok(_) => {
+                            return Ok(Ticket {
+                                gen: w.gen(),
+                                probe: true,
+                            })
+                        }
+                        Err(current) => w = Word(current),
+                    }
+                }
+            }
+        }
+    }
+
+    #[cold]
+    pub(super) fn locked_check(&self, cx: &Context) -> Result<Ticket, Refusal> {
+        let (fx, m2, _) = self
+            .locked(cx, Input::Check, None)
+            .map_err(|_| Refusal::Removed)?;
+        match (fx.outcome, m2.state) {
+            (Outcome::Rejected, State::Open) => Err(Refusal::Open),
+            (Outcome::Rejected, _) => Err(Refusal::HalfOpen),
+            _ => Ok(Ticket {
+                gen: Word::encode(&m2, 0).gen(),
+                probe: m2.state == State::HalfOpen,
+            }),
+        }
+    }
+}

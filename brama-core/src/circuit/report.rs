@@ -1,0 +1,271 @@
+//! Reports: successes and failures, their lock-free fast paths and the release of a permit.
+
+use super::cell::*;
+use crate::circuit::word::Word;
+use crate::clock::Nanos;
+use crate::context::Context;
+use crate::error::Error;
+use crate::events::EventType;
+use crate::rules::{Input, Outcome, NEVER};
+use crate::state::State;
+use crate::sync::Ordering;
+
+impl ConnectionCell {
+    // ----- reports -------------------------------------------------------------------
+
+    /// Whether a check admits without any further work (one load).
+    #[inline]
+    pub fn available_fast(&self) -> bool {
+        self.word().admits_freely()
+    }
+
+    /// A success; through a permit when `ticket` is given.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if the connection was removed.
+    #[inline]
+    pub fn success(&self, cx: &Context, ticket: Option<Ticket>) -> Result<(), Error> {
+        self.report(cx, Outcome::Success, ticket, None)
+    }
+
+    /// A failure, with an optional reason for the events; through a permit when
+    /// `ticket` is given.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if the connection was removed.
+    #[inline]
+    pub fn failure(
+        &self,
+        cx: &Context,
+        ticket: Option<Ticket>,
+        reason: Option<&str>,
+    ) -> Result<(), Error> {
+        self.report(cx, Outcome::Failure, ticket, reason)
+    }
+
+    /// A report (`outcome` is `Success` or `Failure`): the fast path, then the slow one.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if the connection was removed.
+    #[inline]
+    pub fn report(
+        &self,
+        cx: &Context,
+        outcome: Outcome,
+        ticket: Option<Ticket>,
+        reason: Option<&str>,
+    ) -> Result<(), Error> {
+        match self.report_fast(cx, outcome, ticket) {
+            Fast::Counted => Ok(()),
+            fast => self.report_not_counted(cx, outcome, ticket, reason, fast),
+        }
+    }
+
+    /// The rest of [`report`](Self::report), out of line so that what callers inline is
+    /// only the counted case.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn report_not_counted(
+        &self,
+        cx: &Context,
+        outcome: Outcome,
+        ticket: Option<Ticket>,
+        reason: Option<&str>,
+        fast: Fast,
+    ) -> Result<(), Error> {
+        match fast {
+            Fast::Removed => Err(Error::NotFound),
+            _ => self.report_slow(cx, outcome, ticket, reason),
+        }
+    }
+
+    /// The lock-free part of a report: counts it if that changes no state, with at most
+    /// one CAS (zeroing or raising the consecutive count) and no event. [`Fast::Slow`]
+    /// means the report needs [`report_slow`](Self::report_slow): a state change, a lost CAS race,
+    /// or a subscriber that wants the report's event.
+    #[inline(always)]
+    pub fn report_fast(&self, cx: &Context, outcome: Outcome, ticket: Option<Ticket>) -> Fast {
+        let mut w = self.word();
+        if outcome == Outcome::Success {
+            // A success on a healthy circuit changes nothing, whatever the ticket's cycle
+            // (one mask and compare covers state, removal and count).
+            if w.is_clean_closed() && !cx.bus.wants(EventType::Success) {
+                self.count(cx, true);
+                return Fast::Counted;
+            }
+        } else if w.is_registered_in(State::Closed)
+            && ticket.is_none_or(|t| t.gen == w.gen())
+            && w.consecutive().saturating_add(1) < self.threshold(cx)
+            && !cx.bus.wants(EventType::Failure)
+        {
+            // A failure below the threshold: one CAS raises the consecutive count.
+            match self.word.compare_exchange(
+                w.0,
+                w.with_payload(w.consecutive() + 1).0,
+                // AcqRel: orders with transitions and other reports on the same word.
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    self.count(cx, false);
+                    return Fast::Counted;
+                }
+                Err(current) => w = Word(current),
+            }
+        }
+        self.report_fast_general(cx, outcome, ticket, w)
+    }
+
+    /// [`report_fast`](Self::report_fast) for everything but the two common cases (a
+    /// success on a healthy circuit, a failure below the threshold); out of line so that
+    /// callers inline only those. `w` is the word as last loaded.
+    #[inline(never)]
+    pub(super) fn report_fast_general(
+        &self,
+        cx: &Context,
+        outcome: Outcome,
+        ticket: Option<Ticket>,
+        w: Word,
+    ) -> Fast {
+        if w.removed() {
+            return Fast::Removed;
+        }
+        let (success, ty) = match outcome {
+            Outcome::Success => (true, EventType::Success),
+            _ => (false, EventType::Failure),
+        };
+        if cx.bus.wants(ty) {
+            return Fast::Slow;
+        }
+        let current = ticket.is_none_or(|t| t.gen == w.gen());
+        let next = match w.state() {
+            State::Closed if !current => w,
+            State::Closed if success => w.with_payload(0),
+            State::Closed if w.consecutive().saturating_add(1) < self.threshold(cx) => {
+                w.with_payload(w.consecutive() + 1)
+            }
+            State::Open if !self.open_expired(cx.clock.recent()) => w,
+            _ => return Fast::Slow,
+        };
+        if next != w
+            && self
+                .word
+                // AcqRel: orders with transitions and other reports on the same word.
+                .compare_exchange(w.0, next.0, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+        {
+            return Fast::Slow;
+        }
+        self.count(cx, success);
+        Fast::Counted
+    }
+
+    /// The locked part of a report: [`step`] under the transition lock.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if the connection was removed.
+    #[cold]
+    pub fn report_slow(
+        &self,
+        cx: &Context,
+        outcome: Outcome,
+        ticket: Option<Ticket>,
+        reason: Option<&str>,
+    ) -> Result<(), Error> {
+        let gen = ticket.map(|t| t.gen);
+        let input = match outcome {
+            Outcome::Success => Input::Success(gen),
+            _ => Input::Failure(gen),
+        };
+        self.locked(cx, input, reason).map(|_| ())
+    }
+
+    /// A success by key through the registry's per-thread cache, with no map lock: it
+    /// counts only a success that changes nothing (`Closed` with no consecutive
+    /// failures, nobody subscribed to `Success`), and counts it with
+    /// [`Tally::incr_unless_sealed`], which `mark_removed` seals. So it is exact
+    /// against removal with one read-modify-write: either it counted before the seal
+    /// and the removal's counts include it, or it returns [`Fast::Removed`]. Anything
+    /// else, a word already marked removed included, is [`Fast::Slow`]; on both the
+    /// caller takes the locked by-key path.
+    #[inline]
+    pub fn success_unlocked(&self, cx: &Context) -> Fast {
+        // One mask and compare covers state, removal and the consecutive count.
+        if !self.word().is_clean_closed() || cx.bus.wants(EventType::Success) {
+            return Fast::Slow;
+        }
+        if !self.tally.incr_unless_sealed(SUCCESSES) {
+            return Fast::Removed;
+        }
+        touch(&self.last_success, cx.clock.recent());
+        Fast::Counted
+    }
+
+    /// A permit of `ticket`'s cycle ended without a result: frees its probe slot.
+    pub fn release(&self, ticket: Ticket) {
+        if !ticket.probe {
+            return;
+        }
+        let mut w = self.word();
+        loop {
+            if w.removed()
+                || w.state() != State::HalfOpen
+                || w.gen() != ticket.gen
+                || w.in_flight() == 0
+            {
+                return;
+            }
+            let freed = w.with_payload((w.admissions() << 16) | (w.in_flight() - 1));
+            // AcqRel: orders with admissions and transitions on the same word.
+            match self
+                .word
+                .compare_exchange_weak(w.0, freed.0, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return,
+                Err(c) => w = Word(c),
+            }
+        }
+    }
+
+    #[inline]
+    pub(super) fn open_expired(&self, now: Nanos) -> bool {
+        // Relaxed: ordered by the caller's Acquire load of the word.
+        let until = self.deadline.load(Ordering::Relaxed);
+        until != NEVER && now >= until
+    }
+
+    /// Counts a report that changes no state (the lock-free path; no event is wanted).
+    #[inline(always)]
+    pub(super) fn count(&self, cx: &Context, success: bool) {
+        let now = cx.clock.recent();
+        let (kind, stamp) = if success {
+            (SUCCESSES, &self.last_success)
+        } else {
+            (FAILURES, &self.last_failure)
+        };
+        self.tally.incr_here(kind);
+        touch(stamp, now);
+    }
+
+    /// A success through a handle, counted only in the commonest case: a healthy
+    /// circuit (`Closed`, no consecutive failures, not removed), a success stamp equal
+    /// to the bus's quiet stamp (which says both that nobody is subscribed to `Success`
+    /// and that the stamp already holds the clock's cached reading, so nothing but the
+    /// count is written), and a calling thread that owns a lane already allocated
+    /// here. Returns false, having written nothing, in every other case; the caller
+    /// then reports through [`success`](Self::success).
+    ///
+    /// Every test comes before the one write, so the caller's fallback is a complete
+    /// report, and the out-of-line call it makes needs only the handle. The quiet
+    /// stamp is published at each clock refresh ([`Context::refresh`]); under a manual
+    /// or custom clock it never is, so this always falls back; under the system clock
+    /// the first success on a connection in each refresh period does.
+    #[inline(always)]
+    pub fn success_if_quiet(&self, cx: &Context) -> bool {
+        self.word().is_clean_closed()
+            // Relaxed: as in `touch`; the quiet stamp's load is explained at
+            // `EventBus::quiet`.
+            && self.last_success.load(Ordering::Relaxed) == cx.bus.quiet()
+            && self.tally.incr_if_owned(SUCCESSES)
+    }
+}

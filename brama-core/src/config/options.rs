@@ -1,0 +1,256 @@
+//! [`Options`]: per-connection overrides and metadata.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::expiry::*;
+use super::resolved::*;
+use super::validate::*;
+use crate::error::Error;
+
+/// Per-connection overrides and metadata; also the argument of `configure` and
+/// `configure_defaults`.
+///
+/// Every field is optional: a connection follows the registry defaults, live, for
+/// every field it does not set. Setters consume and return `self`; nothing is checked
+/// until [`Options::validate`] or [`Options::apply`], which the registry calls.
+///
+/// # Examples
+/// ```
+/// use std::time::Duration;
+/// use brama_core::{Config, Options};
+///
+/// let options = Options::new()
+///     .failure_threshold(3)
+///     .expiry(Duration::from_secs(10))
+///     .metadata("team", "billing");
+/// assert!(options.validate().is_ok());
+///
+/// let config = options.apply(&Config::default())?;
+/// assert_eq!(config.failure_threshold, 3);
+/// assert_eq!(config.expiry, Duration::from_secs(10));
+/// assert_eq!(config.half_open_probes, 1); // not set: the default
+/// assert_eq!(options.metadata_map()["team"], "billing");
+/// # Ok::<(), brama_core::Error>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Options {
+    pub(super) failure_threshold: Option<u32>,
+    pub(super) expiry: Option<Duration>,
+    pub(super) expiry_strategy: Option<ExpiryStrategy>,
+    pub(super) jitter: Option<f64>,
+    pub(super) half_open_probes: Option<u32>,
+    pub(super) probe_timeout: Option<Duration>,
+    pub(super) metadata: BTreeMap<String, String>,
+}
+
+impl Options {
+    /// No overrides and no metadata.
+    pub fn new() -> Options {
+        Options::default()
+    }
+
+    /// Adds a metadata entry, replacing any earlier value for the same key.
+    ///
+    /// Limits (checked by [`Options::validate`]): keys of 1 to
+    /// [`MAX_METADATA_KEY_BYTES`] bytes, values of at most
+    /// [`MAX_METADATA_VALUE_BYTES`], at most [`MAX_METADATA_ENTRIES`] entries and
+    /// [`MAX_METADATA_TOTAL_BYTES`] in all.
+    pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Options {
+        self.metadata.insert(key.into(), value.into());
+        self
+    }
+
+    /// Consecutive failures that open the circuit; at least 1.
+    pub fn failure_threshold(mut self, n: u32) -> Options {
+        self.failure_threshold = Some(n);
+        self
+    }
+
+    /// The fixed open duration (and the probe timeout when none is set); greater than
+    /// zero and at most [`MAX_DURATION`].
+    pub fn expiry(mut self, d: Duration) -> Options {
+        self.expiry = Some(d);
+        self
+    }
+
+    /// How the open duration is chosen.
+    pub fn expiry_strategy(mut self, s: ExpiryStrategy) -> Options {
+        self.expiry_strategy = Some(s);
+        self
+    }
+
+    /// The fraction in [0, 1) by which open durations are spread at random.
+    pub fn jitter(mut self, j: f64) -> Options {
+        self.jitter = Some(j);
+        self
+    }
+
+    /// How many probe calls a half-open circuit admits at once; 1 to
+    /// [`MAX_HALF_OPEN_PROBES`].
+    pub fn half_open_probes(mut self, n: u32) -> Options {
+        self.half_open_probes = Some(n);
+        self
+    }
+
+    /// How long a probe may go without reporting before its slot is freed; greater
+    /// than zero and at most [`MAX_DURATION`].
+    pub fn probe_timeout(mut self, d: Duration) -> Options {
+        self.probe_timeout = Some(d);
+        self
+    }
+
+    /// The failure threshold, if set.
+    pub fn failure_threshold_value(&self) -> Option<u32> {
+        self.failure_threshold
+    }
+
+    /// The fixed expiry, if set.
+    pub fn expiry_value(&self) -> Option<Duration> {
+        self.expiry
+    }
+
+    /// The expiry strategy, if set.
+    pub fn expiry_strategy_value(&self) -> Option<ExpiryStrategy> {
+        self.expiry_strategy
+    }
+
+    /// The jitter, if set.
+    pub fn jitter_value(&self) -> Option<f64> {
+        self.jitter
+    }
+
+    /// The number of half-open probes, if set.
+    pub fn half_open_probes_value(&self) -> Option<u32> {
+        self.half_open_probes
+    }
+
+    /// The probe timeout, if set.
+    pub fn probe_timeout_value(&self) -> Option<Duration> {
+        self.probe_timeout
+    }
+
+    /// A copy of the metadata, sorted by key.
+    pub fn metadata_map(&self) -> BTreeMap<String, String> {
+        self.metadata.clone()
+    }
+
+    /// The same overrides without the metadata.
+    pub fn without_metadata(&self) -> Options {
+        Options {
+            metadata: BTreeMap::new(),
+            ..self.clone()
+        }
+    }
+
+    /// True when no field is set and there is no metadata.
+    pub fn is_empty(&self) -> bool {
+        self.failure_threshold.is_none()
+            && self.expiry.is_none()
+            && self.expiry_strategy.is_none()
+            && self.jitter.is_none()
+            && self.half_open_probes.is_none()
+            && self.probe_timeout.is_none()
+            && self.metadata.is_empty()
+    }
+
+    /// Checks every field that is set, and the metadata limits.
+    ///
+    /// Rules that involve two fields (none at present beyond those inside a
+    /// progressive strategy) are checked by [`Options::apply`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] naming the first field that breaks its rule (see
+    /// [`Config::validate`]), or `metadata` when an entry or the whole exceeds the
+    /// limits documented on [`Options::metadata`].
+    ///
+    /// # Examples
+    /// ```
+    /// use brama_core::{Error, Options};
+    ///
+    /// let err = Options::new().failure_threshold(0).validate().unwrap_err();
+    /// assert!(matches!(err, Error::InvalidConfig { field: "failure_threshold", .. }));
+    /// ```
+    pub fn validate(&self) -> Result<(), Error> {
+        if let Some(n) = self.failure_threshold {
+            check_failure_threshold(n)?;
+        }
+        if let Some(d) = self.expiry {
+            check_duration("expiry", d)?;
+        }
+        if let Some(s) = self.expiry_strategy {
+            s.validate()?;
+        }
+        if let Some(j) = self.jitter {
+            check_jitter(j)?;
+        }
+        if let Some(n) = self.half_open_probes {
+            check_half_open_probes(n)?;
+        }
+        if let Some(d) = self.probe_timeout {
+            check_duration("probe_timeout", d)?;
+        }
+        check_metadata(&self.metadata)
+    }
+
+    /// The config that results from applying the set fields over `base`, validated as
+    /// a whole. The metadata limits are checked too, so a registry can call this alone.
+    ///
+    /// # Errors
+    /// Anything [`Options::validate`] rejects, and anything [`Config::validate`]
+    /// rejects in the combined config (for instance an invalid `base`).
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    /// use brama_core::{Config, Options};
+    ///
+    /// let base = Config::default();
+    /// let config = Options::new().jitter(0.2).apply(&base)?;
+    /// assert_eq!(config, Config { jitter: 0.2, ..base });
+    /// # Ok::<(), brama_core::Error>(())
+    /// ```
+    pub fn apply(&self, base: &Config) -> Result<Config, Error> {
+        self.validate()?;
+        let config = Config {
+            failure_threshold: self.failure_threshold.unwrap_or(base.failure_threshold),
+            expiry: self.expiry.unwrap_or(base.expiry),
+            strategy: self.expiry_strategy.unwrap_or(base.strategy),
+            jitter: self.jitter.unwrap_or(base.jitter),
+            half_open_probes: self.half_open_probes.unwrap_or(base.half_open_probes),
+            probe_timeout: self.probe_timeout.or(base.probe_timeout),
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// `self` with every field that `newer` sets replaced by `newer`'s; `newer`'s
+    /// metadata entries are added, overwriting entries with the same key. Nothing is
+    /// ever unset or removed.
+    ///
+    /// # Examples
+    /// ```
+    /// use brama_core::Options;
+    ///
+    /// let old = Options::new().failure_threshold(3).jitter(0.1).metadata("a", "1");
+    /// let new = Options::new().failure_threshold(7).metadata("a", "2").metadata("b", "3");
+    /// let merged = old.overlay(&new);
+    /// assert_eq!(merged.failure_threshold_value(), Some(7));
+    /// assert_eq!(merged.jitter_value(), Some(0.1));
+    /// assert_eq!(merged.metadata_map().len(), 2);
+    /// assert_eq!(merged.metadata_map()["a"], "2");
+    /// ```
+    pub fn overlay(&self, newer: &Options) -> Options {
+        let mut metadata = self.metadata.clone();
+        metadata.extend(newer.metadata.iter().map(|(k, v)| (k.clone(), v.clone())));
+        Options {
+            failure_threshold: newer.failure_threshold.or(self.failure_threshold),
+            expiry: newer.expiry.or(self.expiry),
+            expiry_strategy: newer.expiry_strategy.or(self.expiry_strategy),
+            jitter: newer.jitter.or(self.jitter),
+            half_open_probes: newer.half_open_probes.or(self.half_open_probes),
+            probe_timeout: newer.probe_timeout.or(self.probe_timeout),
+            metadata,
+        }
+    }
+}

@@ -1,0 +1,343 @@
+//! Checks and reports by key: the per-thread cache, then the map.
+
+use super::*;
+use crate::circuit::{CellRef, ConnectionCell, Fast, Ticket};
+use crate::error::Error;
+use crate::key::{Key, Lookup, ShortLookup, ShortProbe};
+#[cfg(not(brama_loom))]
+use crate::registry::cache::Cached;
+use crate::registry::map::MapKey;
+use crate::rules::Outcome;
+use crate::status::Status;
+
+impl Registry {
+    // ----- checks and reports by key ------------------------------------------------
+
+    /// `available(key)`: false for an unknown or invalid key (unless auto-registering).
+    ///
+    /// A hot key is answered from a per-thread cache that writes nothing shared; other
+    /// keys take one load under the shard's read lock; anything slower runs after the
+    /// guard is dropped.
+    ///
+    /// What a caller inlines is the cache look-up for a short key: packing the key, its
+    /// hash, the cache slot and the cell's word. The map path is one call away.
+    #[inline(always)]
+    pub fn available(&self, key: Key<'_>) -> bool {
+        match ShortProbe::new(key) {
+            Some(probe) => {
+                let hash = probe.lookup_hash();
+                let Some(fill) = self.cache_check(hash, &probe) else {
+                    return true;
+                };
+                self.available_short(key, &probe, hash, fill)
+            }
+            None => self.available_long(key),
+        }
+    }
+
+    /// `available` for a short key the per-thread cache did not answer.
+    #[inline(never)]
+    pub(super) fn available_short(
+        &self,
+        key: Key<'_>,
+        probe: &ShortProbe,
+        hash: u64,
+        fill: bool,
+    ) -> bool {
+        self.available_by(key, &ShortLookup::new(probe, hash), hash, fill)
+    }
+
+    /// `available` for a key too long to be stored inline.
+    #[inline(never)]
+    pub(super) fn available_long(&self, key: Key<'_>) -> bool {
+        let hash = key.lookup_hash();
+        let Some(fill) = self.cache_check(hash, &key) else {
+            return true;
+        };
+        self.available_by(key, &key, hash, fill)
+    }
+
+    /// The per-thread cache's answer to a check: `None` if it admitted (a hit), else
+    /// whether the map path should fill the slot. (No cache under loom.)
+    #[inline(always)]
+    #[cfg_attr(brama_loom, allow(unused_variables))]
+    pub(super) fn cache_check<P: Lookup + ?Sized>(&self, hash: u64, probe: &P) -> Option<bool> {
+        #[cfg(not(brama_loom))]
+        return match crate::registry::cache::admits(self.id, hash, probe) {
+            Cached::Hit => None,
+            c => Some(c == Cached::Fill),
+        };
+        #[cfg(brama_loom)]
+        return Some(false);
+    }
+
+    /// A success by key through the per-thread cache (the unlocked, sealed attempt on
+    /// the cached cell): `None` if it counted, else whether the map path should fill
+    /// the slot. (No cache under loom.)
+    #[inline(always)]
+    #[cfg_attr(brama_loom, allow(unused_variables))]
+    pub(super) fn cache_success<P: Lookup + ?Sized>(&self, hash: u64, probe: &P) -> Option<bool> {
+        #[cfg(not(brama_loom))]
+        return match crate::registry::cache::with_cell(self.id, hash, probe, |cell| {
+            cell.success_unlocked(&self.cx)
+        }) {
+            Ok(Fast::Counted) => None,
+            Ok(_) => Some(true),
+            Err(c) => Some(c == Cached::Fill),
+        };
+        #[cfg(brama_loom)]
+        return Some(false);
+    }
+
+    /// `available` through the map, for one form of the key (see `key::Lookup`), after
+    /// the per-thread cache did not answer. `hash` is the probe's; `fill` says whether
+    /// the cache wants the cell if it admits freely.
+    #[inline(always)]
+    #[cfg_attr(brama_loom, allow(unused_variables))]
+    pub(super) fn available_by<P: Lookup + MapKey>(
+        &self,
+        key: Key<'_>,
+        probe: &P,
+        hash: u64,
+        fill: bool,
+    ) -> bool {
+        let found = self.map.get(probe, |cell| {
+            if cell.available_fast() {
+                #[cfg(not(brama_loom))]
+                if fill {
+                    crate::registry::cache::fill(self.id, hash, cell);
+                }
+                None
+            } else {
+                Some(CellRef::clone(cell))
+            }
+        });
+        match found {
+            Some(None) => true,
+            Some(Some(cell)) => cell.available(&self.cx),
+            None => self.auto(key).is_ok_and(|cell| cell.available(&self.cx)),
+        }
+    }
+
+    /// Runs `f` on the connection of `key` under its shard's read lock.
+    #[inline]
+    pub(super) fn find<R>(&self, key: Key<'_>, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
+        match ShortProbe::new(key) {
+            Some(probe) => self
+                .map
+                .get(&ShortLookup::new(&probe, probe.lookup_hash()), f),
+            None => self.map.get(&key, f),
+        }
+    }
+
+    /// `acquire(key)`: the cell and its admission ticket.
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`], [`Error::NotFound`], [`Error::Rejected`].
+    pub fn acquire(&self, key: Key<'_>) -> Result<(CellRef, Ticket), Error> {
+        let cell = self.lookup(key)?;
+        let ticket = cell.acquire(&self.cx)?;
+        Ok((cell, ticket))
+    }
+
+    /// A success by key.
+    ///
+    /// What a caller inlines is the per-thread cache's look-up for a short key: packing
+    /// the key, its hash, the cache slot, and [`ConnectionCell::success_unlocked`] (the
+    /// word, the subscribers' mask, one CAS on the sealed counter). The map path is one
+    /// call away.
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`], [`Error::NotFound`].
+    #[inline(always)]
+    pub fn success(&self, key: Key<'_>) -> Result<(), Error> {
+        match ShortProbe::new(key) {
+            Some(probe) => {
+                let hash = probe.lookup_hash();
+                // A success on a hot key: the cell this thread cached, with no map lock.
+                // Exact against removal through the sealed counter
+                // (`ConnectionCell::success_unlocked`); a removed or re-registered cell
+                // is never counted here.
+                let Some(fill) = self.cache_success(hash, &probe) else {
+                    return Ok(());
+                };
+                self.report_short(key, &probe, hash, fill, Outcome::Success, None)
+            }
+            None => self.report_long(key, Outcome::Success, None),
+        }
+    }
+
+    /// A failure by key, with an optional reason for the events.
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`], [`Error::NotFound`].
+    #[inline]
+    pub fn failure(&self, key: Key<'_>, reason: Option<&str>) -> Result<(), Error> {
+        match ShortProbe::new(key) {
+            Some(probe) => {
+                let hash = probe.lookup_hash();
+                self.report_short(key, &probe, hash, false, Outcome::Failure, reason)
+            }
+            None => self.report_long(key, Outcome::Failure, reason),
+        }
+    }
+
+    /// A report by a short key, through the map.
+    #[inline(never)]
+    pub(super) fn report_short(
+        &self,
+        key: Key<'_>,
+        probe: &ShortProbe,
+        hash: u64,
+        fill: bool,
+        outcome: Outcome,
+        reason: Option<&str>,
+    ) -> Result<(), Error> {
+        self.report_by(
+            key,
+            &ShortLookup::new(probe, hash),
+            hash,
+            fill,
+            outcome,
+            reason,
+        )
+    }
+
+    /// A report by a key too long to be stored inline.
+    #[inline(never)]
+    pub(super) fn report_long(
+        &self,
+        key: Key<'_>,
+        outcome: Outcome,
+        reason: Option<&str>,
+    ) -> Result<(), Error> {
+        let hash = key.lookup_hash();
+        let fill = match outcome {
+            Outcome::Success => match self.cache_success(hash, &key) {
+                None => return Ok(()),
+                Some(fill) => fill,
+            },
+            _ => false,
+        };
+        self.report_by(key, &key, hash, fill, outcome, reason)
+    }
+
+    /// A report through the map, for one form of the key (see `key::Lookup`), after the
+    /// per-thread cache did not take it. `hash` is the probe's; `fill` says whether the
+    /// cache wants the cell if the report leaves it admitting freely.
+    #[inline(always)]
+    #[cfg_attr(brama_loom, allow(unused_variables))]
+    pub(super) fn report_by<P: Lookup + MapKey>(
+        &self,
+        key: Key<'_>,
+        probe: &P,
+        hash: u64,
+        fill: bool,
+        outcome: Outcome,
+        reason: Option<&str>,
+    ) -> Result<(), Error> {
+        // The fast path runs under the shard's read lock: removal cannot interleave.
+        let found = self.map.get(probe, |cell| {
+            match cell.report_fast(&self.cx, outcome, None) {
+                Fast::Counted => {
+                    #[cfg(not(brama_loom))]
+                    if fill && cell.available_fast() {
+                        crate::registry::cache::fill(self.id, hash, cell);
+                    }
+                    None
+                }
+                Fast::Removed | Fast::Slow => Some(CellRef::clone(cell)),
+            }
+        });
+        self.report_rest(found, key, outcome, reason)
+    }
+
+    /// A report by key after the map's fast path: done (`Some(None)`), the cell for the
+    /// locked path, or not found.
+    pub(super) fn report_rest(
+        &self,
+        found: Option<Option<CellRef>>,
+        key: Key<'_>,
+        outcome: Outcome,
+        reason: Option<&str>,
+    ) -> Result<(), Error> {
+        let cell = match found {
+            Some(None) => return Ok(()),
+            Some(Some(cell)) => cell,
+            None => self.auto(key)?,
+        };
+        // Off the guard, only the locked path may count: removal takes the same lock,
+        // so the report is either in the final counts or answered NotFound. (A second
+        // lock-free attempt here could count after the removal's snapshot; the loom
+        // model `two_reports_racing_eviction_are_never_lost` found exactly that.)
+        cell.report_slow(&self.cx, outcome, None, reason)
+    }
+
+    /// A success by key as a thread that holds `held` (the cell it found for `key`
+    /// earlier, as the per-thread cache does) reports it: the unlocked, sealed attempt
+    /// on `held`, then the by-key path under the map lock. For the loom models, which
+    /// run without the cache.
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`], [`Error::NotFound`].
+    #[doc(hidden)]
+    pub fn success_held(&self, held: &ConnectionCell, key: Key<'_>) -> Result<(), Error> {
+        if held.success_unlocked(&self.cx) == Fast::Counted {
+            return Ok(());
+        }
+        let found = self.find(key, |cell| {
+            match cell.report_fast(&self.cx, Outcome::Success, None) {
+                Fast::Counted => None,
+                Fast::Removed | Fast::Slow => Some(CellRef::clone(cell)),
+            }
+        });
+        self.report_rest(found, key, Outcome::Success, None)
+    }
+
+    /// The cell registered under `key`, as the per-thread cache holds it (no handle is
+    /// taken, so it does not keep the connection from eviction). For the loom models.
+    #[doc(hidden)]
+    pub fn cell(&self, key: Key<'_>) -> Option<CellRef> {
+        self.find(key, CellRef::clone)
+    }
+
+    /// A status snapshot.
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`], [`Error::NotFound`].
+    pub fn status(&self, key: Key<'_>) -> Result<Status, Error> {
+        key.validate()?;
+        Ok(self.existing(key)?.status(&self.cx))
+    }
+
+    pub(super) fn existing(&self, key: Key<'_>) -> Result<CellRef, Error> {
+        key.validate()?;
+        self.find(key, CellRef::clone).ok_or(Error::NotFound)
+    }
+
+    /// A handle to the connection: the cell, with its live-handle count raised (under the
+    /// shard lock, so eviction cannot slip in between). Release it with
+    /// [`ConnectionCell::release_handle`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`], [`Error::NotFound`].
+    pub fn handle(&self, key: Key<'_>) -> Result<CellRef, Error> {
+        key.validate()?;
+        let found = self.find(key, |cell| {
+            cell.retain_handle();
+            CellRef::clone(cell)
+        });
+        match found {
+            Some(cell) => Ok(cell),
+            None => {
+                let cell = self.auto(key)?;
+                cell.retain_handle();
+                if cell.is_removed() {
+                    cell.release_handle();
+                    return Err(Error::NotFound);
+                }
+                Ok(cell)
+            }
+        }
+    }
+}

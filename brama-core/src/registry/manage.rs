@@ -1,0 +1,141 @@
+//! Manual control, configuration and listing by key.
+
+use super::*;
+use crate::circuit::{CellRef, ConnectionCell};
+use crate::config::{Config, OpenOptions, Options};
+use crate::context::Context;
+use crate::error::Error;
+use crate::events::{Counts, Event, EventKind, EventType};
+use crate::key::Key;
+use crate::state::State;
+use crate::status::Status;
+
+impl Registry {
+    // ----- manual control ------------------------------------------------------------
+
+    /// `open_circuit`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`], [`Error::NotFound`], [`Error::InvalidConfig`] (duration).
+    pub fn open(&self, key: Key<'_>, options: &OpenOptions) -> Result<(), Error> {
+        options.validate()?;
+        self.existing(key)?.open(&self.cx, options)
+    }
+
+    /// `close_circuit`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`], [`Error::NotFound`].
+    pub fn close(&self, key: Key<'_>) -> Result<(), Error> {
+        self.existing(key)?.close(&self.cx)
+    }
+
+    /// `reset_circuit`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`], [`Error::NotFound`].
+    pub fn reset(&self, key: Key<'_>) -> Result<(), Error> {
+        self.existing(key)?.reset(&self.cx)
+    }
+
+    /// Changes only the given fields of one connection's overrides (and merges metadata).
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`], [`Error::NotFound`], [`Error::InvalidConfig`]; nothing changes on error.
+    pub fn configure(&self, key: Key<'_>, options: &Options) -> Result<(), Error> {
+        let cell = self.existing(key)?;
+        // Ordered with the connection's state changes (and after its removal, refused),
+        // so `Configured` takes its place in the order of the changes.
+        let _held = cell.hold_transitions();
+        if cell.is_removed() {
+            return Err(Error::NotFound);
+        }
+        configure_cell(&self.cx, &cell, options)?;
+        let now = self.cx.clock.now();
+        cell.touch(now);
+        self.emit(
+            EventType::Configured,
+            &cell,
+            EventKind::Configured,
+            cell.counts(),
+            now,
+        );
+        Ok(())
+    }
+
+    /// Changes only the given fields of the registry defaults; connections without their
+    /// own value follow at once.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] (including metadata, which is per connection); nothing
+    /// changes on error.
+    pub fn configure_defaults(&self, options: &Options) -> Result<(), Error> {
+        if !options.metadata_map().is_empty() {
+            return Err(Error::invalid_config(
+                "metadata",
+                "metadata belongs to a connection; pass it to register or configure",
+            ));
+        }
+        let next = options.apply(&self.cx.defaults())?;
+        self.cx.set_defaults(next);
+        let now = self.cx.clock.now();
+        self.cx.bus.publish(EventType::Configured, |seq| {
+            Event::new(
+                seq,
+                EventKind::Configured,
+                self.cx.wall(now),
+                None,
+                State::Unknown,
+                Counts::default(),
+            )
+        });
+        Ok(())
+    }
+
+    /// The registry defaults now in force.
+    pub fn defaults(&self) -> Config {
+        (*self.cx.defaults()).clone()
+    }
+
+    // ----- listing -------------------------------------------------------------------
+
+    /// Status of every connection (one shard locked at a time while collecting).
+    pub fn connections(&self) -> Vec<Status> {
+        self.collect(|_| true)
+    }
+
+    /// Status of every connection in `scope`.
+    pub fn connections_in(&self, scope: &str) -> Vec<Status> {
+        self.collect(|c| c.key().scope() == Some(scope))
+    }
+
+    pub(super) fn collect(&self, keep: impl Fn(&ConnectionCell) -> bool) -> Vec<Status> {
+        let mut cells = Vec::new();
+        self.map.for_each(|c| {
+            if keep(c) {
+                cells.push(CellRef::clone(c));
+            }
+        });
+        cells.iter().map(|c| c.status(&self.cx)).collect()
+    }
+}
+
+/// Validates and applies `options` as new overrides of `cell`; nothing changes on error.
+pub(super) fn configure_cell(
+    cx: &Context,
+    cell: &ConnectionCell,
+    options: &Options,
+) -> Result<(), Error> {
+    let merged = cell.overrides().overlay(options);
+    merged.apply(&cx.defaults())?;
+    let mut metadata = cell.metadata();
+    metadata.extend(options.metadata_map());
+    let mut check = Options::new();
+    for (k, v) in &metadata {
+        check = check.metadata(k.clone(), v.clone());
+    }
+    check.validate()?;
+    cell.set_overrides(&merged);
+    cell.merge_metadata(options.metadata_map());
+    Ok(())
+}

@@ -1,0 +1,109 @@
+//! The map under `--cfg brama_loom`: a loom `Mutex<HashMap>` with the same contract,
+//! since loom cannot model dashmap's locks.
+
+use super::*;
+use crate::sync::{lock, Mutex};
+use std::collections::HashMap;
+
+#[derive(Debug)]
+pub struct Map {
+    inner: Mutex<HashMap<OwnedKey, CellRef>>,
+}
+
+impl MapKey for OwnedKey {
+    fn find<R>(&self, map: &Map, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
+        lock(&map.inner).get(self).map(f)
+    }
+}
+
+impl MapKey for Key<'_> {
+    fn find<R>(&self, map: &Map, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
+        lock(&map.inner).get(self as &dyn KeyView).map(f)
+    }
+}
+
+impl MapKey for ShortLookup<'_> {
+    fn find<R>(&self, map: &Map, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
+        self.to_owned_key()?.find(map, f)
+    }
+}
+
+impl Map {
+    pub fn new() -> Map {
+        Map {
+            inner: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn get<K: MapKey + ?Sized, R>(&self, key: &K, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
+        key.find(self, f)
+    }
+
+    pub fn insert_new(&self, cell: &CellRef) -> bool {
+        let mut map = lock(&self.inner);
+        if map.contains_key(cell.key()) {
+            return false;
+        }
+        map.insert(cell.key().clone(), CellRef::clone(cell));
+        true
+    }
+
+    pub fn remove_if(
+        &self,
+        key: &dyn KeyView,
+        pred: impl FnOnce(&CellRef) -> bool,
+    ) -> Option<CellRef> {
+        let mut map = lock(&self.inner);
+        if map.get(key).is_some_and(pred) {
+            map.remove(key)
+        } else {
+            None
+        }
+    }
+
+    pub fn for_each(&self, mut f: impl FnMut(&CellRef)) {
+        let cells: Vec<CellRef> = lock(&self.inner).values().cloned().collect();
+        for c in &cells {
+            f(c);
+        }
+    }
+
+    pub fn remove_swept(
+        &self,
+        key: &dyn KeyView,
+        pred: impl FnOnce(&CellRef) -> bool,
+    ) -> Option<CellRef> {
+        self.remove_if(key, pred)
+    }
+
+    /// Segments of a snapshot taken under the lock (loom cannot time the hold).
+    pub fn sweep(&self, mut f: impl FnMut(&mut Segment<'_>)) -> Duration {
+        let cells: Vec<CellRef> = lock(&self.inner).values().cloned().collect();
+        for (i, chunk) in cells.chunks(SEGMENT).enumerate() {
+            f(&mut Segment {
+                cells: chunk,
+                base: i * SEGMENT,
+            });
+        }
+        Duration::ZERO
+    }
+}
+
+/// A run of the sweep's snapshot.
+pub struct Segment<'a> {
+    cells: &'a [CellRef],
+    base: usize,
+}
+
+impl Segment<'_> {
+    pub fn cells(&self) -> impl Iterator<Item = (usize, &CellRef)> {
+        let base = self.base;
+        self.cells
+            .iter()
+            .enumerate()
+            .map(move |(i, c)| (base + i, c))
+    }
+
+    /// Nothing to free: the snapshot is dropped after the sweep.
+    pub fn release(&mut self, _pos: usize) {}
+}

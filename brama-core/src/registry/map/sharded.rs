@@ -1,0 +1,219 @@
+//! The map as it ships: a sharded `dashmap` keyed by the connection, plus the sweep list.
+
+use super::*;
+use std::borrow::Borrow;
+use std::hash::Hash;
+
+use dashmap::mapref::entry::Entry as MapEntry;
+use dashmap::DashMap;
+
+use crate::key::Lookup;
+
+/// Keys hash themselves with the process-seeded foldhash (`key.rs`); the map keeps
+/// that one `u64`.
+type Hasher = crate::key::KeyHashBuilder;
+
+pub use super::slots::Segment;
+use super::slots::Slots;
+
+/// A map entry is the connection itself, with its key's hash: the key lives once, in
+/// the cell, and the table holds the pointer and the hash. Keeping the hash is what
+/// lets a shard's table grow without reading the cells: hashbrown rehashes every
+/// entry when it resizes, and a cell is cold (a DRAM miss) by then. See
+/// docs/architecture.md, "Memory per connection".
+#[derive(Debug)]
+pub(super) struct Entry {
+    /// `cell.key()`'s hash, the one `u64` its `Hash` writes (`key::Lookup`).
+    hash: u64,
+    cell: CellRef,
+}
+
+impl Entry {
+    pub(super) fn new(cell: CellRef) -> Entry {
+        Entry {
+            hash: cell.key().lookup_hash(),
+            cell,
+        }
+    }
+}
+
+/// Writes the cached hash: the same single `u64` an `OwnedKey` or a `dyn KeyView`
+/// writes for the same key, so a probe of either form finds the entry.
+impl Hash for Entry {
+    #[inline]
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        h.write_u64(self.hash);
+    }
+}
+
+/// Hashes first: two entries with different hashes are different keys, and the
+/// cells need not be read.
+impl PartialEq for Entry {
+    #[inline]
+    fn eq(&self, other: &Entry) -> bool {
+        self.hash == other.hash && self.cell.key() == other.cell.key()
+    }
+}
+
+impl Eq for Entry {}
+
+impl<'a> Borrow<dyn KeyView + 'a> for Entry {
+    fn borrow(&self) -> &(dyn KeyView + 'a) {
+        self.cell.key()
+    }
+}
+
+/// Lookups by short keys: the probe is an inline `OwnedKey`, compared as words.
+impl Borrow<OwnedKey> for Entry {
+    #[inline]
+    fn borrow(&self) -> &OwnedKey {
+        self.cell.key()
+    }
+}
+
+/// Lookups by hash alone ([`ShortLookup`]): the probe is the key's 64-bit hash,
+/// compared with the entry's stored one, so the probe never touches a cell. This is
+/// looser than `Borrow` asks (two keys with one hash would be "equal" here), so a
+/// lookup this way checks the key of what it found, and on a mismatch asks again by
+/// the key itself (see `MapKey for ShortLookup`). Inserts and removals never use it.
+impl Borrow<u64> for Entry {
+    #[inline]
+    fn borrow(&self) -> &u64 {
+        &self.hash
+    }
+}
+
+#[derive(Debug)]
+pub struct Map {
+    inner: DashMap<Entry, (), Hasher>,
+    /// Every entry again, in registration order, for the sweep.
+    slots: Slots,
+}
+
+/// A short key: compared as words through `Borrow<OwnedKey>`.
+impl MapKey for OwnedKey {
+    #[inline(always)]
+    fn find<R>(&self, map: &Map, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
+        map.inner.get(self).map(|r| f(&r.key().cell))
+    }
+}
+
+/// A long key: compared by parts through `Borrow<dyn KeyView>`.
+impl MapKey for Key<'_> {
+    #[inline]
+    fn find<R>(&self, map: &Map, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
+        map.inner
+            .get(self as &dyn KeyView)
+            .map(|r| f(&r.key().cell))
+    }
+}
+
+/// A short key by its hash: the table is probed with the stored hashes only
+/// (`Borrow<u64>`), and the key is compared once, in the one connection found.
+/// Nothing is written to the stack for the probe to be read back from, and a slot
+/// whose tag matches by chance costs no read of its connection. If the connection
+/// found is another key with the same 64-bit hash, the lookup is made again with
+/// the key itself, which compares keys (never in practice, but exact).
+impl MapKey for ShortLookup<'_> {
+    #[inline(always)]
+    fn find<R>(&self, map: &Map, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
+        match map.inner.get(&self.hash()) {
+            Some(r) if self.is(r.key().cell.key()) => Some(f(&r.key().cell)),
+            Some(r) => {
+                drop(r);
+                self.by_key(map, f)
+            }
+            None => None,
+        }
+    }
+}
+
+impl ShortLookup<'_> {
+    /// The lookup by the key itself, after a hash matched another key.
+    #[cold]
+    #[inline(never)]
+    fn by_key<R>(&self, map: &Map, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
+        self.to_owned_key()?.find(map, f)
+    }
+}
+
+impl Map {
+    pub fn new() -> Map {
+        Map {
+            inner: DashMap::with_hasher_and_shard_amount(Hasher::default(), SHARDS),
+            slots: Slots::new(),
+        }
+    }
+
+    /// Runs `f` on the entry under its shard's read lock.
+    #[inline(always)]
+    pub fn get<K: MapKey + ?Sized, R>(&self, key: &K, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
+        key.find(self, f)
+    }
+
+    /// Inserts `cell` under its own key unless that key is present.
+    ///
+    /// The cell enters the sweep list first, so that it has its slot before anyone
+    /// can find it in the map (and so remove it); a loser of a duplicate race
+    /// leaves the list again. A sweep that meets it in between only reads it, and
+    /// its eviction would find no entry for it (`remove_if` compares pointers).
+    pub fn insert_new(&self, cell: &CellRef) -> bool {
+        self.slots.insert(cell);
+        match self.inner.entry(Entry::new(CellRef::clone(cell))) {
+            MapEntry::Occupied(o) => {
+                drop(o);
+                self.slots.remove(cell);
+                false
+            }
+            MapEntry::Vacant(v) => {
+                v.insert(());
+                true
+            }
+        }
+    }
+
+    /// Removes the entry if `pred` holds, atomically with the check; then the
+    /// connection leaves the sweep list (after the shard lock is released: a sweep
+    /// that sees it in between finds it marked removed and skips it).
+    pub fn remove_if(
+        &self,
+        key: &dyn KeyView,
+        pred: impl FnOnce(&CellRef) -> bool,
+    ) -> Option<CellRef> {
+        let removed = self
+            .inner
+            .remove_if(key, |k, _| pred(&k.cell))
+            .map(|(k, _)| k.cell);
+        if let Some(cell) = &removed {
+            self.slots.remove(cell);
+        }
+        removed
+    }
+
+    /// Removes the entry if `pred` holds, atomically with the check, leaving the
+    /// sweep list alone: for the sweep's own evictions, which free the slot through
+    /// the [`Segment`] the cell was found in.
+    pub fn remove_swept(
+        &self,
+        key: &dyn KeyView,
+        pred: impl FnOnce(&CellRef) -> bool,
+    ) -> Option<CellRef> {
+        self.inner
+            .remove_if(key, |k, _| pred(&k.cell))
+            .map(|(k, _)| k.cell)
+    }
+
+    /// The sweep's walk: every connection, in registration order, handed to `f`
+    /// a [`Segment`] of at most [`SEGMENT`] at a time. No lock is held while `f`
+    /// runs (see `slots`). Returns the longest a stripe lock was held.
+    pub fn sweep(&self, f: impl FnMut(&mut Segment<'_>)) -> Duration {
+        self.slots.sweep(f)
+    }
+
+    /// Visits every entry, holding one shard's read lock at a time.
+    pub fn for_each(&self, mut f: impl FnMut(&CellRef)) {
+        for r in self.inner.iter() {
+            f(&r.key().cell);
+        }
+    }
+}

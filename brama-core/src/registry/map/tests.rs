@@ -1,0 +1,361 @@
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+
+use super::sharded::Entry;
+use super::{Map, SEGMENT};
+use crate::circuit::{CellRef, ConnectionCell};
+use crate::config::Options;
+use crate::key::{Key, KeyHashBuilder, KeyView, Lookup, OwnedKey, ShortLookup, ShortProbe};
+
+fn cell(id: &str) -> CellRef {
+    let key = Key::new(id).to_owned_key().expect("valid key");
+    Arc::new(ConnectionCell::new(key, 0, &Options::new()))
+}
+
+/// The identifier of the connection a short-key lookup finds.
+fn found(map: &Map, lookup: &ShortLookup<'_>) -> Option<String> {
+    map.get(lookup, |c| c.key().identifier().to_owned())
+}
+
+/// A short key is looked up by its hash alone and its key compared in the one
+/// connection found; when that connection is another key with the same hash (a
+/// 64-bit collision, forced here), the lookup asks again by key and still finds the
+/// right connection, or none.
+#[test]
+fn a_lookup_by_hash_checks_the_key_and_survives_a_collision() {
+    let map = Map::new();
+    for id in ["alpha", "beta"] {
+        assert!(map.insert_new(&cell(id)));
+    }
+    let probe = |id: &str| ShortProbe::new(Key::new(id)).expect("short");
+    let (alpha, beta, gamma) = (probe("alpha"), probe("beta"), probe("gamma"));
+    let own = |p: &ShortProbe| p.lookup_hash();
+
+    assert_eq!(
+        found(&map, &ShortLookup::new(&alpha, own(&alpha))).as_deref(),
+        Some("alpha")
+    );
+    assert_eq!(
+        found(&map, &ShortLookup::new(&beta, own(&beta))).as_deref(),
+        Some("beta")
+    );
+    assert_eq!(found(&map, &ShortLookup::new(&gamma, own(&gamma))), None);
+    // "beta" asked with "alpha"'s hash: the table yields alpha's entry first.
+    assert_eq!(
+        found(&map, &ShortLookup::colliding(&beta, own(&alpha))).as_deref(),
+        Some("beta")
+    );
+    // An absent key with a present key's hash is still absent.
+    assert_eq!(
+        found(&map, &ShortLookup::colliding(&gamma, own(&alpha))),
+        None
+    );
+}
+
+fn address(c: &ConnectionCell) -> usize {
+    std::ptr::from_ref(c) as usize
+}
+
+/// How many times one sweep visited each cell, by address.
+fn visits(map: &Map) -> HashMap<usize, u32> {
+    let mut seen = HashMap::new();
+    map.sweep(|segment| {
+        for (_, c) in segment.cells() {
+            *seen.entry(address(c)).or_insert(0) += 1;
+        }
+    });
+    seen
+}
+
+#[test]
+fn the_slot_costs_the_cell_no_bytes() {
+    // 184 bytes + the Arc's two counts = a 208-byte malloc chunk; one byte more is 224.
+    assert!(std::mem::size_of::<ConnectionCell>() <= 184);
+}
+
+fn key_of<'a>(scope: Option<&'a str>, id: &'a str) -> Key<'a> {
+    match scope {
+        Some(s) => Key::scoped(s, id),
+        None => Key::new(id),
+    }
+}
+
+/// Finds `key` through the probe a lookup would use: an inline `OwnedKey` for a
+/// short key, the borrowed key (`dyn KeyView`) for a long one.
+fn find(map: &Map, key: Key<'_>) -> Option<CellRef> {
+    match OwnedKey::short(key) {
+        Some(short) => map.get(&short, CellRef::clone),
+        None => map.get(&key, CellRef::clone),
+    }
+}
+
+/// The entry's cached hash is what every probe of its key hashes to, through the
+/// map's hasher and through any other (the entry writes the same one `u64`).
+fn assert_entry_hashes_like_its_probes(scope: Option<&str>, id: &str) {
+    use std::hash::BuildHasher;
+    let key = key_of(scope, id);
+    let owned = key.to_owned_key().expect("valid key");
+    let entry = Entry::new(Arc::new(ConnectionCell::new(
+        owned.clone(),
+        0,
+        &Options::new(),
+    )));
+    let other = std::collections::hash_map::RandomState::new();
+    let view: &dyn KeyView = &key;
+    let by_map = KeyHashBuilder::default();
+    assert_eq!(by_map.hash_one(&entry), by_map.hash_one(&owned), "{key:?}");
+    assert_eq!(by_map.hash_one(&entry), by_map.hash_one(view), "{key:?}");
+    assert_eq!(other.hash_one(&entry), other.hash_one(&owned), "{key:?}");
+    assert_eq!(other.hash_one(&entry), other.hash_one(view), "{key:?}");
+    if let Some(short) = OwnedKey::short(key) {
+        assert_eq!(by_map.hash_one(&entry), by_map.hash_one(&short), "{key:?}");
+    }
+    let twin = Entry::new(Arc::new(ConnectionCell::new(owned, 0, &Options::new())));
+    assert_eq!(entry, twin, "same key, same entry");
+}
+
+#[test]
+fn an_entry_hashes_like_every_probe_of_its_key_at_every_length_and_split() {
+    let text: String = ('a'..='z').cycle().take(40).collect();
+    for n in 1..=30 {
+        assert_entry_hashes_like_its_probes(None, &text[..n]);
+        for s in 1..n {
+            assert_entry_hashes_like_its_probes(Some(&text[..s]), &text[s..n]);
+        }
+    }
+}
+
+mod prop {
+    use super::*;
+    use crate::key::tests::prop::part;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn an_entry_hashes_like_every_probe_of_its_key(
+            scope in proptest::option::of(part()),
+            id in part(),
+        ) {
+            assert_entry_hashes_like_its_probes(scope.as_deref(), &id);
+            // And the map finds it by the probe a lookup uses, and removes it by view.
+            let map = Map::new();
+            let key = key_of(scope.as_deref(), &id);
+            let c = Arc::new(ConnectionCell::new(
+                key.to_owned_key().expect("valid key"),
+                0,
+                &Options::new(),
+            ));
+            prop_assert!(map.insert_new(&c));
+            prop_assert!(find(&map, key).is_some_and(|f| Arc::ptr_eq(&f, &c)));
+            prop_assert!(map.remove_if(&key, |_| true).is_some());
+            prop_assert!(find(&map, key).is_none());
+        }
+    }
+}
+
+/// Growing a shard's table rehashes its entries from the cached hashes; every key
+/// must still be found, by both probe forms, and still be refused as a duplicate.
+#[test]
+fn a_map_that_grew_finds_every_key_by_every_form() {
+    let map = Map::new();
+    let long = "l".repeat(30);
+    let parts: Vec<(Option<&str>, String)> = (0..20_000)
+        .map(|i| match i % 4 {
+            0 => (None, format!("conn-{i:07}")),
+            1 => (Some("scope"), format!("{i}")),
+            2 => (None, format!("{long}-{i}")),
+            _ => (Some(long.as_str()), format!("{i}")),
+        })
+        .collect();
+    let keys: Vec<Key<'_>> = parts.iter().map(|(s, id)| key_of(*s, id)).collect();
+    let cells: Vec<CellRef> = keys
+        .iter()
+        .map(|k| {
+            let c = Arc::new(ConnectionCell::new(
+                k.to_owned_key().expect("valid key"),
+                0,
+                &Options::new(),
+            ));
+            assert!(map.insert_new(&c), "{k:?}");
+            c
+        })
+        .collect();
+    for (k, c) in keys.iter().zip(&cells) {
+        let found = find(&map, *k).expect("registered");
+        assert!(Arc::ptr_eq(&found, c), "{k:?}");
+        let twin = Arc::new(ConnectionCell::new(
+            k.to_owned_key().expect("valid key"),
+            0,
+            &Options::new(),
+        ));
+        assert!(!map.insert_new(&twin), "{k:?} is a duplicate");
+    }
+    for k in keys.iter().step_by(2) {
+        assert!(map.remove_if(k, |_| true).is_some(), "{k:?}");
+    }
+    for (i, k) in keys.iter().enumerate() {
+        assert_eq!(find(&map, *k).is_some(), i % 2 == 1, "{k:?}");
+    }
+}
+
+#[test]
+fn a_sweep_visits_every_connection_present_throughout_exactly_once() {
+    let map = Arc::new(Map::new());
+    let stable: Vec<CellRef> = (0..3 * SEGMENT + 7)
+        .map(|i| cell(&format!("stable-{i}")))
+        .collect();
+    for c in &stable {
+        assert!(map.insert_new(c));
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let churn: Vec<_> = (0..2)
+        .map(|t| {
+            let (map, stop) = (Arc::clone(&map), Arc::clone(&stop));
+            thread::spawn(move || {
+                let mut i = 0u32;
+                // Relaxed: a flag polled in a loop; the join orders the rest.
+                while !stop.load(Ordering::Relaxed) || i < 200 {
+                    let c = cell(&format!("churn-{t}-{}", i % 50));
+                    assert!(map.insert_new(&c));
+                    assert!(map.remove_if(c.key(), |_| true).is_some());
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+    for _ in 0..20 {
+        let seen = visits(&map);
+        for c in &stable {
+            assert_eq!(seen.get(&address(c)), Some(&1), "visited exactly once");
+        }
+        assert!(seen.values().all(|&n| n == 1), "no cell twice");
+    }
+    // Relaxed: see above.
+    stop.store(true, Ordering::Relaxed);
+    for t in churn {
+        t.join().expect("churn thread");
+    }
+    let seen = visits(&map);
+    assert_eq!(seen.len(), stable.len(), "the churn left nothing behind");
+}
+
+#[test]
+fn a_freed_slot_is_reused() {
+    let map = Map::new();
+    let a = cell("a");
+    assert!(map.insert_new(&a));
+    let slot = a.slot();
+    assert!(map.remove_if(a.key(), |_| true).is_some());
+    assert_eq!(
+        Arc::strong_count(&a),
+        1,
+        "neither the map nor the list holds it"
+    );
+    let b = cell("b");
+    assert!(map.insert_new(&b));
+    assert_eq!(b.slot(), slot);
+}
+
+#[test]
+fn a_duplicate_leaves_the_list_again() {
+    let map = Map::new();
+    let (a, twin) = (cell("a"), cell("a"));
+    assert!(map.insert_new(&a));
+    assert!(!map.insert_new(&twin));
+    assert_eq!(Arc::strong_count(&twin), 1);
+    assert_eq!(visits(&map).len(), 1);
+}
+
+#[test]
+fn changes_while_a_sweep_has_the_list_out_are_applied_when_it_comes_back() {
+    let map = Map::new();
+    let (a, b, c) = (cell("a"), cell("b"), cell("c"));
+    assert!(map.insert_new(&a));
+    assert!(map.insert_new(&b));
+    let slot_a = a.slot();
+    let mut visited = Vec::new();
+    map.sweep(|segment| {
+        if segment.cells().any(|(_, x)| Arc::ptr_eq(x, &a)) {
+            // This thread's stripe is out: both changes are queued.
+            assert!(map.remove_if(a.key(), |_| true).is_some());
+            assert!(map.insert_new(&c));
+        }
+        visited.extend(segment.cells().map(|(_, x)| address(x)));
+    });
+    assert_eq!(
+        visited,
+        [address(&a), address(&b)],
+        "the list as it was taken"
+    );
+    let seen = visits(&map);
+    assert_eq!(seen.len(), 2);
+    assert!(seen.contains_key(&address(&b)) && seen.contains_key(&address(&c)));
+    assert_eq!(Arc::strong_count(&a), 1, "a's queued removal was applied");
+    let d = cell("d");
+    assert!(map.insert_new(&d));
+    assert_eq!(d.slot(), slot_a, "and its slot freed");
+}
+
+#[test]
+fn a_slot_released_by_the_sweep_is_reused() {
+    let map = Map::new();
+    let (a, b) = (cell("a"), cell("b"));
+    assert!(map.insert_new(&a));
+    assert!(map.insert_new(&b));
+    let slot_a = a.slot();
+    map.sweep(|segment| {
+        let pos = segment
+            .cells()
+            .find(|(_, x)| Arc::ptr_eq(x, &a))
+            .map(|(pos, _)| pos);
+        if let Some(pos) = pos {
+            assert!(map.remove_swept(a.key(), |_| true).is_some());
+            segment.release(pos);
+        }
+    });
+    assert_eq!(Arc::strong_count(&a), 1);
+    assert_eq!(visits(&map).len(), 1);
+    let c = cell("c");
+    assert!(map.insert_new(&c));
+    assert_eq!(c.slot(), slot_a);
+}
+
+#[test]
+fn a_panicking_sweep_puts_the_list_back() {
+    let map = Map::new();
+    let cells: Vec<CellRef> = (0..10).map(|i| cell(&format!("c{i}"))).collect();
+    for c in &cells {
+        assert!(map.insert_new(c));
+    }
+    let panicked = catch_unwind(AssertUnwindSafe(|| {
+        map.sweep(|_| panic!("a sweep that fails"));
+    }));
+    assert!(panicked.is_err());
+    let late = cell("late");
+    assert!(map.insert_new(&late));
+    assert_eq!(visits(&map).len(), 11);
+}
+
+#[test]
+fn concurrent_sweeps_each_visit_every_connection_once() {
+    let map = Arc::new(Map::new());
+    let cells: Vec<CellRef> = (0..2 * SEGMENT).map(|i| cell(&format!("c{i}"))).collect();
+    for c in &cells {
+        assert!(map.insert_new(c));
+    }
+    let sweepers: Vec<_> = (0..2)
+        .map(|_| {
+            let map = Arc::clone(&map);
+            thread::spawn(move || (0..10).map(|_| visits(&map)).collect::<Vec<_>>())
+        })
+        .collect();
+    for s in sweepers {
+        for seen in s.join().expect("sweeper") {
+            assert_eq!(seen.len(), cells.len());
+            assert!(seen.values().all(|&n| n == 1));
+        }
+    }
+}
