@@ -39,3 +39,8 @@ pub mod config {
 pub mod key {
     pub use crate::key::*;
 }
+
+/// The trip-policy seam.
+pub mod policy {
+    pub use crate::policy::*;
+}

@@ -15,6 +15,7 @@ mod context;
 mod error;
 mod events;
 mod key;
+mod policy;
 mod registry;
 mod rules;
 mod state;

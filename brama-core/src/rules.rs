@@ -9,6 +9,7 @@
 
 use crate::clock::{nanos, Nanos, CLOCK_MAX};
 use crate::config::{Config, OpenDuration};
+use crate::policy::{ProbeVerdict, Verdict};
 use crate::state::{Cause, State};
 
 /// A deadline that never passes (a circuit opened indefinitely).
@@ -216,10 +217,7 @@ pub fn step(
                     }
                 }
                 State::Open => {}
-                State::HalfOpen => {
-                    m = closed(m);
-                    fx.push(State::HalfOpen, State::Closed, Cause::ProbeSuccess);
-                }
+                State::HalfOpen => probe_result(&mut m, &mut fx, true, now, cfg, jitter_u),
             }
         }
         Input::Failure(permit) => {
@@ -232,10 +230,10 @@ pub fn step(
                     let from = m.state;
                     let count = m.consecutive.saturating_add(1);
                     m.consecutive = count;
-                    if count >= cfg.failure_threshold {
+                    if let Verdict::Trip(cause) = cfg.policy().on_failure(count) {
                         open(&mut m, now, cfg, jitter_u, OpenDuration::Current, true);
                         fx.opened = true;
-                        fx.push(from, State::Open, Cause::Threshold);
+                        fx.push(from, State::Open, cause);
                     } else if from == State::Unknown {
                         m.state = State::Closed;
                         fx.push(State::Unknown, State::Closed, Cause::Report);
@@ -244,11 +242,7 @@ pub fn step(
                     }
                 }
                 State::Open => {}
-                State::HalfOpen => {
-                    open(&mut m, now, cfg, jitter_u, OpenDuration::Current, true);
-                    fx.opened = true;
-                    fx.push(State::HalfOpen, State::Open, Cause::ProbeFailure);
-                }
+                State::HalfOpen => probe_result(&mut m, &mut fx, false, now, cfg, jitter_u),
             }
         }
         Input::Release(gen) => {
@@ -295,6 +289,28 @@ pub fn step(
 /// The next cycle number (wraps; the cell keeps its low bits).
 pub const fn next_gen(gen: u32) -> u32 {
     gen.wrapping_add(1)
+}
+
+/// A probe of the current half-open cycle reported: the policy decides how the cycle ends.
+fn probe_result(
+    m: &mut Machine,
+    fx: &mut Effects,
+    success: bool,
+    now: Nanos,
+    cfg: &Config,
+    jitter_u: f64,
+) {
+    match cfg.policy().on_probe(success) {
+        ProbeVerdict::Close => {
+            *m = closed(*m);
+            fx.push(State::HalfOpen, State::Closed, Cause::ProbeSuccess);
+        }
+        ProbeVerdict::Reopen(cause) => {
+            open(m, now, cfg, jitter_u, OpenDuration::Current, true);
+            fx.opened = true;
+            fx.push(State::HalfOpen, State::Open, cause);
+        }
+    }
 }
 
 fn closed(m: Machine) -> Machine {

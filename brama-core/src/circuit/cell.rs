@@ -253,8 +253,13 @@ impl ConnectionCell {
             .unwrap_or_default()
     }
 
+    /// The consecutive policy's threshold as the lock-free failure path needs it
+    /// ([`Policy::word_threshold`](crate::policy::Policy::word_threshold)): a failure that
+    /// leaves the word's count below it is one CAS; the one that reaches it takes the
+    /// locked path, where `rules::step` asks the policy. Kept as a hot scalar (one load)
+    /// beside the overrides, which hold the same value.
     #[inline]
-    pub(super) fn threshold(&self, cx: &Context) -> u32 {
+    pub(super) fn word_threshold(&self, cx: &Context) -> u32 {
         // Relaxed: see `set_overrides`.
         match self.threshold.load(Ordering::Relaxed) {
             0 => cx.default_threshold(),

@@ -95,7 +95,7 @@ impl ConnectionCell {
             }
         } else if w.is_registered_in(State::Closed)
             && ticket.is_none_or(|t| t.gen == w.gen())
-            && w.consecutive().saturating_add(1) < self.threshold(cx)
+            && w.consecutive().saturating_add(1) < self.word_threshold(cx)
             && !cx.bus.wants(EventType::Failure)
         {
             // A failure below the threshold: one CAS raises the consecutive count.
@@ -141,7 +141,7 @@ impl ConnectionCell {
         let next = match w.state() {
             State::Closed if !current => w,
             State::Closed if success => w.with_payload(0),
-            State::Closed if w.consecutive().saturating_add(1) < self.threshold(cx) => {
+            State::Closed if w.consecutive().saturating_add(1) < self.word_threshold(cx) => {
                 w.with_payload(w.consecutive() + 1)
             }
             State::Open if !self.open_expired(cx.clock.recent()) => w,

@@ -56,6 +56,15 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The trip policy these settings resolve to (today always consecutive failures:
+    /// [`failure_threshold`](Config::failure_threshold) sets it).
+    #[inline]
+    pub fn policy(&self) -> crate::policy::Policy {
+        crate::policy::Policy::Consecutive(crate::policy::Consecutive {
+            threshold: self.failure_threshold,
+        })
+    }
+
     /// Checks every field against the SPEC §7 rules.
     ///
     /// # Errors
