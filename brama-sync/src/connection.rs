@@ -7,6 +7,7 @@ use brama_core::engine::{CellRef, Context};
 use brama_core::{Error, Key, Status};
 
 use crate::call::{self, CallError, Classification};
+use crate::handle::Handle;
 use crate::permit::Permit;
 
 /// A handle to one connection: checks and reports with no lookup, `available()` is one
@@ -28,36 +29,38 @@ use crate::permit::Permit;
 /// }
 /// # Ok::<(), brama_sync::Error>(())
 /// ```
+#[derive(Clone)]
 pub struct Connection {
-    pub(crate) cell: CellRef,
-    pub(crate) cx: Arc<Context>,
+    handle: Handle,
 }
 
 impl Connection {
     /// Wraps a cell whose handle count the caller already raised.
     pub(crate) fn from_parts(cell: CellRef, cx: Arc<Context>) -> Connection {
-        Connection { cell, cx }
+        Connection {
+            handle: Handle { cell, cx },
+        }
     }
 
     /// The key.
     pub fn key(&self) -> Key<'_> {
-        self.cell.key().as_key()
+        self.handle.cell.key().as_key()
     }
 
     /// The identifier.
     pub fn identifier(&self) -> &str {
-        self.cell.key().identifier()
+        self.handle.cell.key().identifier()
     }
 
     /// The scope, if any.
     pub fn scope(&self) -> Option<&str> {
-        self.cell.key().scope()
+        self.handle.cell.key().scope()
     }
 
     /// Whether a call may go ahead now (see [`Brama::available`](crate::Brama::available)).
     #[inline]
     pub fn available(&self) -> bool {
-        self.cell.available(&self.cx)
+        self.handle.cell.available(&self.handle.cx)
     }
 
     /// Reports a success.
@@ -66,7 +69,7 @@ impl Connection {
     /// [`Error::NotFound`] if the connection was unregistered.
     #[inline]
     pub fn success(&self) -> Result<(), Error> {
-        if self.cell.success_if_quiet(&self.cx) {
+        if self.handle.cell.success_if_quiet(&self.handle.cx) {
             Ok(())
         } else {
             self.success_reported()
@@ -78,7 +81,7 @@ impl Connection {
     #[cold]
     #[inline(never)]
     fn success_reported(&self) -> Result<(), Error> {
-        self.cell.success(&self.cx, None)
+        self.handle.cell.success(&self.handle.cx, None)
     }
 
     /// Reports a failure.
@@ -87,7 +90,7 @@ impl Connection {
     /// [`Error::NotFound`] if the connection was unregistered.
     #[inline]
     pub fn failure(&self) -> Result<(), Error> {
-        self.cell.failure(&self.cx, None, None)
+        self.handle.cell.failure(&self.handle.cx, None, None)
     }
 
     /// Reports a failure with a reason for the events.
@@ -95,7 +98,9 @@ impl Connection {
     /// # Errors
     /// [`Error::NotFound`] if the connection was unregistered.
     pub fn failure_with(&self, reason: &str) -> Result<(), Error> {
-        self.cell.failure(&self.cx, None, Some(reason))
+        self.handle
+            .cell
+            .failure(&self.handle.cx, None, Some(reason))
     }
 
     /// A status snapshot.
@@ -103,10 +108,10 @@ impl Connection {
     /// # Errors
     /// [`Error::NotFound`] if the connection was unregistered.
     pub fn status(&self) -> Result<Status, Error> {
-        if self.cell.is_removed() {
+        if self.handle.cell.is_removed() {
             return Err(Error::NotFound);
         }
-        Ok(self.cell.status(&self.cx))
+        Ok(self.handle.cell.status(&self.handle.cx))
     }
 
     /// Asks to make one call; the permit borrows this handle.
@@ -115,13 +120,13 @@ impl Connection {
     /// [`Error::NotFound`], [`Error::Rejected`].
     #[inline]
     pub fn acquire(&self) -> Result<Permit<'_>, Error> {
-        let ticket = self.cell.acquire(&self.cx)?;
-        Ok(Permit::borrowed(self, ticket))
+        let ticket = self.handle.cell.acquire(&self.handle.cx)?;
+        Ok(Permit::borrowed(&self.handle, ticket))
     }
 
     pub(crate) fn into_permit(self) -> Result<Permit<'static>, Error> {
-        let ticket = self.cell.acquire(&self.cx)?;
-        Ok(Permit::owned(self, ticket))
+        let ticket = self.handle.cell.acquire(&self.handle.cx)?;
+        Ok(Permit::owned(self.handle, ticket))
     }
 
     /// Runs `f` if admitted (see [`Brama::call`](crate::Brama::call)).
@@ -150,31 +155,11 @@ impl Connection {
     }
 }
 
-impl Clone for Connection {
-    fn clone(&self) -> Connection {
-        self.cell.retain_handle();
-        Connection {
-            cell: CellRef::clone(&self.cell),
-            cx: Arc::clone(&self.cx),
-        }
-    }
-}
-
-impl Drop for Connection {
-    fn drop(&mut self) {
-        // A live handle is activity (SPEC §6) up to this moment: the inactivity threshold
-        // counts from here. Stamped before the release, which publishes it to a sweep
-        // that sees no handle left.
-        self.cell.touch(self.cx.clock.recent());
-        self.cell.release_handle();
-    }
-}
-
 impl fmt::Debug for Connection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Connection")
             .field("key", &self.key())
-            .field("state", &self.cell.state())
+            .field("state", &self.handle.cell.state())
             .finish()
     }
 }

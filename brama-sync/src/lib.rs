@@ -50,6 +50,7 @@ mod brama;
 mod builder;
 mod call;
 mod connection;
+mod handle;
 mod janitor;
 mod permit;
 

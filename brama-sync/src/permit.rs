@@ -5,18 +5,18 @@ use std::fmt;
 use brama_core::engine::Ticket;
 use brama_core::Error;
 
-use crate::connection::Connection;
+use crate::handle::Handle;
 
 /// The handle a permit reports through: borrowed from the caller, or owned (a permit by
 /// key owns the handle it looked up).
 enum Holder<'a> {
-    Borrowed(&'a Connection),
-    Owned(Connection),
+    Borrowed(&'a Handle),
+    Owned(Handle),
 }
 
 impl Holder<'_> {
     #[inline]
-    fn get(&self) -> &Connection {
+    fn get(&self) -> &Handle {
         match self {
             Holder::Borrowed(c) => c,
             Holder::Owned(c) => c,
@@ -40,7 +40,7 @@ pub struct Permit<'a> {
 impl<'a> Permit<'a> {
     /// A permit that borrows the handle.
     #[inline]
-    pub(crate) fn borrowed(conn: &'a Connection, ticket: Ticket) -> Permit<'a> {
+    pub(crate) fn borrowed(conn: &'a Handle, ticket: Ticket) -> Permit<'a> {
         Permit {
             conn: Holder::Borrowed(conn),
             ticket,
@@ -51,7 +51,7 @@ impl<'a> Permit<'a> {
 
 impl Permit<'static> {
     /// A permit that owns the handle.
-    pub(crate) fn owned(conn: Connection, ticket: Ticket) -> Permit<'static> {
+    pub(crate) fn owned(conn: Handle, ticket: Ticket) -> Permit<'static> {
         Permit {
             conn: Holder::Owned(conn),
             ticket,
@@ -116,7 +116,7 @@ impl Drop for Permit<'_> {
 impl fmt::Debug for Permit<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Permit")
-            .field("connection", self.conn.get())
+            .field("key", &self.conn.get().cell.key())
             .field("ticket", &self.ticket)
             .finish()
     }
