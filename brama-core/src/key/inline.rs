@@ -1,5 +1,4 @@
-//! The inline form of a short key: scope and identifier bytes in place, compared and
-//! hashed as words.
+//! The inline form of a short key: scope and identifier bytes in place, no allocation.
 
 use std::num::NonZeroU8;
 
@@ -13,10 +12,9 @@ pub(super) const INLINE_UNSCOPED: u8 = u8::MAX;
 
 /// A short key stored in place: `bytes[..len]` is the scope followed by the
 /// identifier, the rest of `bytes[..22]` is zero, and `bytes[22]` is the split. Two
-/// inline keys are equal exactly when their 24 bytes are, so a comparison is a few
-/// word compares, with no call and no pointer to follow.
+/// inline keys are equal exactly when their 24 bytes are.
 #[repr(C)] // `len` (never 0) in the last byte is the enum's tag
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) struct Inline {
     /// The key's bytes, zero-padded to 22; then the split: bytes of the key that are
     /// the scope, or [`INLINE_UNSCOPED`].
@@ -39,23 +37,21 @@ impl Inline {
         }
     }
 
-    /// An unscoped key: the bytes are read as (overlapping) words, no copy loop and no
-    /// call.
-    #[inline(always)]
+    /// An unscoped key.
+    #[inline]
     pub(super) fn pack_unscoped(id: &[u8]) -> Option<Inline> {
-        if id.len() > INLINE_KEY_BYTES {
+        let n = id.len();
+        if n > INLINE_KEY_BYTES {
             return None;
         }
-        let len = NonZeroU8::new(id.len() as u8)?;
-        let (lo, hi) = padded_words(id);
+        let len = NonZeroU8::new(n as u8)?;
         let mut bytes = [0u8; INLINE_KEY_BYTES + 1];
-        bytes[..16].copy_from_slice(&lo.to_le_bytes());
-        bytes[16..22].copy_from_slice(&hi.to_le_bytes()[..6]);
+        bytes.get_mut(..n)?.copy_from_slice(id);
         bytes[SPLIT] = INLINE_UNSCOPED;
         Some(Inline { bytes, len })
     }
 
-    /// A scoped key: copied part by part (scoped keys are the less common case).
+    /// A scoped key.
     #[inline]
     pub(super) fn pack_scoped(scope: &[u8], id: &[u8]) -> Option<Inline> {
         let (s, n) = (scope.len(), scope.len() + id.len());
@@ -70,20 +66,19 @@ impl Inline {
         Some(Inline { bytes, len })
     }
 
-    /// The 24 bytes as words (the middle one overlaps the first by one byte): what
-    /// inline keys hash and compare as.
-    #[inline(always)]
-    pub(super) fn words(&self) -> (u128, u64, u8) {
-        let (lo, _) = self
-            .bytes
-            .split_first_chunk::<16>()
-            .unwrap_or((&[0; 16], &[]));
-        let (_, hi) = self.bytes.split_last_chunk::<8>().unwrap_or((&[], &[0; 8]));
-        (
-            u128::from_le_bytes(*lo),
-            u64::from_le_bytes(*hi),
-            self.len.get(),
-        )
+    /// Whether this is the key `(scope, id)`: the split and the length first (one
+    /// byte each), then the bytes of each part.
+    #[inline]
+    pub(super) fn is(&self, scope: Option<&[u8]>, id: &[u8]) -> bool {
+        let (split, s) = match scope {
+            Some(s) => (s.len(), s),
+            None => (usize::from(INLINE_UNSCOPED), &[][..]),
+        };
+        let n = s.len() + id.len();
+        usize::from(self.bytes[SPLIT]) == split
+            && usize::from(self.len.get()) == n
+            && self.bytes.get(..s.len()) == Some(s)
+            && self.bytes.get(s.len()..n) == Some(id)
     }
 
     /// `(scope, identifier)`. Off the hot paths: it validates the UTF-8 of bytes that
@@ -100,66 +95,6 @@ impl Inline {
                 let n = usize::from(n);
                 (text.get(..n), text.get(n..).unwrap_or(""))
             }
-        }
-    }
-}
-
-impl PartialEq for Inline {
-    #[inline(always)]
-    fn eq(&self, other: &Inline) -> bool {
-        self.words() == other.words()
-    }
-}
-
-impl Eq for Inline {}
-
-/// `little-endian(b[i..i + 8])`, or 0 if out of range (never, where it is called).
-#[inline(always)]
-pub(super) fn u64_at(b: &[u8], i: usize) -> u64 {
-    b.get(i..i + 8)
-        .and_then(|w| <[u8; 8]>::try_from(w).ok())
-        .map_or(0, u64::from_le_bytes)
-}
-
-/// `little-endian(b[i..i + 4])`, or 0 if out of range (never, where it is called).
-#[inline(always)]
-pub(super) fn u32_at(b: &[u8], i: usize) -> u64 {
-    b.get(i..i + 4)
-        .and_then(|w| <[u8; 4]>::try_from(w).ok())
-        .map_or(0, |w| u64::from(u32::from_le_bytes(w)))
-}
-
-/// `b` (at most 22 bytes) as a zero-padded little-endian 176-bit number, split into its
-/// low 128 and high 48 bits. Reads overlapping words: where two reads overlap they read
-/// the same bytes into the same positions, so OR-ing them is exact.
-#[inline(always)]
-pub(super) fn padded_words(b: &[u8]) -> (u128, u64) {
-    let n = b.len();
-    match n {
-        0 => (0, 0),
-        1..=3 => {
-            let (first, mid, last) = (
-                b.first().copied().unwrap_or(0),
-                b.get(n / 2).copied().unwrap_or(0),
-                b.get(n - 1).copied().unwrap_or(0),
-            );
-            let w = u64::from(first)
-                | u64::from(mid) << (8 * (n / 2))
-                | u64::from(last) << (8 * (n - 1));
-            (u128::from(w), 0)
-        }
-        4..=7 => (
-            u128::from(u32_at(b, 0) | u32_at(b, n - 4) << (8 * (n - 4))),
-            0,
-        ),
-        8..=16 => (
-            u128::from(u64_at(b, 0)) | u128::from(u64_at(b, n - 8)) << (8 * (n - 8)),
-            0,
-        ),
-        _ => {
-            let lo = u128::from(u64_at(b, 0)) | u128::from(u64_at(b, 8)) << 64;
-            // Bytes 16..n, at the bottom of the high word (n - 8 > 8, so the shift < 64).
-            (lo, u64_at(b, n - 8) >> (8 * (24 - n)))
         }
     }
 }

@@ -1,22 +1,23 @@
 //! Connection keys: an identifier and an optional scope (SPEC §1).
 //!
 //! `Key<'a>` is the borrowed, `Copy` form users pass to every method. The registry
-//! stores an [`OwnedKey`], whose bytes are a length-prefixed encoding of both parts.
-//! The map hashes and compares both through [`KeyView`], so a lookup by a borrowed key
-//! builds nothing and never allocates.
+//! stores an [`OwnedKey`]: both parts inline when they fit in 22 bytes, else one boxed
+//! byte string. A lookup hashes the borrowed key's parts once (`hash.rs`) and compares
+//! them with the stored bytes ([`OwnedKey::is`]): it builds nothing and never
+//! allocates.
 
 use std::fmt;
 
 use crate::error::Error;
 
+mod hash;
 mod inline;
-mod lookup;
 mod owned;
 #[cfg(test)]
 pub(crate) mod tests;
 
-pub use inline::*;
-pub(crate) use lookup::*;
+pub(crate) use hash::KeyHashBuilder;
+pub use inline::INLINE_KEY_BYTES;
 pub use owned::*;
 
 /// The longest identifier or scope, in bytes.
@@ -46,6 +47,13 @@ pub struct Key<'a> {
 }
 
 impl<'a> Key<'a> {
+    /// The key's hash, as the map and the per-thread cache use it: the process-seeded
+    /// foldhash of its parts (`hash.rs`), the same for every form of the key.
+    #[inline]
+    pub(crate) fn key_hash(&self) -> u64 {
+        hash::hash_parts(self.scope.map(str::as_bytes), self.identifier.as_bytes())
+    }
+
     /// An unscoped key.
     pub const fn new(identifier: &'a str) -> Key<'a> {
         Key {

@@ -5,8 +5,8 @@ use std::borrow::Borrow;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 
+use super::hash::hash_parts;
 use super::inline::*;
-use super::lookup::*;
 use super::*;
 
 /// The parts of a key, borrowed or owned: what the map hashes and compares for keys
@@ -35,7 +35,7 @@ impl Hash for dyn KeyView + '_ {
     #[inline]
     fn hash<H: Hasher>(&self, h: &mut H) {
         let (scope, id) = self.parts();
-        h.write_u64(hash_parts(scope, id));
+        h.write_u64(hash_parts(scope.map(str::as_bytes), id.as_bytes()));
     }
 }
 
@@ -73,8 +73,8 @@ const _: () = assert!(std::mem::size_of::<OwnedKey>() == 24);
 
 impl OwnedKey {
     /// The inline form of `key`, if it is short enough to be stored inline (no
-    /// validation, no allocation). Lookups ask the map with a [`ShortLookup`] instead;
-    /// the tests use this to check that every form of a key hashes and compares alike.
+    /// validation, no allocation). The tests use it to check that every form of a key
+    /// hashes and compares alike.
     #[cfg(test)]
     pub(crate) fn short(key: Key<'_>) -> Option<OwnedKey> {
         Inline::pack(key.scope, key.identifier).map(|k| OwnedKey(Repr::Inline(k)))
@@ -117,17 +117,20 @@ impl OwnedKey {
         }
     }
 
-    /// Whether this is the long key `(scope, id)`, comparing bytes (no UTF-8 check).
+    /// Whether this is the key `key`: compares the parts' bytes where they are stored
+    /// (no UTF-8 check, no copy of `key`).
     #[inline]
-    #[cfg_attr(brama_loom, allow(dead_code))] // used by the cache and the dashmap map
-    pub(super) fn is_long(&self, scope: Option<&str>, id: &str) -> bool {
-        let Repr::Heap(bytes) = &self.0 else {
-            return false;
-        };
-        let (split, s, i) = heap_parts(bytes);
-        match scope {
-            None => split == UNSCOPED && i == id.as_bytes(),
-            Some(scope) => split != UNSCOPED && s == scope.as_bytes() && i == id.as_bytes(),
+    pub fn is(&self, key: Key<'_>) -> bool {
+        let (scope, id) = (key.scope.map(str::as_bytes), key.identifier.as_bytes());
+        match &self.0 {
+            Repr::Inline(k) => k.is(scope, id),
+            Repr::Heap(bytes) => {
+                let (split, s, i) = heap_parts(bytes);
+                match scope {
+                    None => split == UNSCOPED && i == id,
+                    Some(scope) => split != UNSCOPED && s == scope && i == id,
+                }
+            }
         }
     }
 
@@ -146,20 +149,10 @@ impl OwnedKey {
         matches!(self.0, Repr::Inline(_))
     }
 
-    /// The key's hash (the same for the borrowed form, through [`Lookup`] or
-    /// [`KeyView`]).
-    #[inline(always)]
-    pub(super) fn key_hash(&self) -> u64 {
-        match &self.0 {
-            Repr::Inline(k) => hash_inline(k),
-            Repr::Heap(_) => self.heap_hash(),
-        }
-    }
-
-    #[inline(never)]
-    pub(super) fn heap_hash(&self) -> u64 {
-        let (scope, id) = self.parts();
-        hash_long(scope, id)
+    /// The key's hash: the same as [`Key::key_hash`] of the borrowed form.
+    #[inline]
+    pub(crate) fn key_hash(&self) -> u64 {
+        self.as_key().key_hash()
     }
 }
 

@@ -1,5 +1,4 @@
-use super::inline::*;
-use super::lookup::*;
+use super::hash::*;
 use super::owned::*;
 use super::*;
 use std::borrow::Borrow;
@@ -59,8 +58,8 @@ fn map_hash<T: Hash + ?Sized>(t: &T) -> u64 {
     KeyHashBuilder::default().hash_one(t)
 }
 
-/// Every way the map sees a key agrees with the owned key: the probe matches it and
-/// hashes alike, the `KeyView` form compares and hashes alike, and the parts
+/// Every way the map sees a key agrees with the owned key: the borrowed key matches it
+/// and hashes alike, the `KeyView` form compares and hashes alike, and the parts
 /// round-trip.
 fn assert_forms_agree(scope: Option<&str>, id: &str) {
     let key = match scope {
@@ -71,23 +70,17 @@ fn assert_forms_agree(scope: Option<&str>, id: &str) {
     assert_eq!(owned.scope(), scope);
     assert_eq!(owned.identifier(), id);
     assert_eq!(owned.as_key(), key);
-    assert!(key.is(&owned), "{key:?}");
-    assert_eq!(key.lookup_hash(), owned.key_hash(), "{key:?}");
+    assert!(owned.is(key), "{key:?}");
+    assert_eq!(key.key_hash(), owned.key_hash(), "{key:?}");
     assert_eq!(map_hash(&owned), owned.key_hash());
-    match ShortProbe::new(key) {
-        Some(probe) => {
-            assert!(probe.is(&owned), "{key:?}");
-            assert_eq!(probe.to_owned_key().as_ref(), Some(&owned), "{key:?}");
-            assert_eq!(probe.lookup_hash(), owned.key_hash(), "{key:?}");
-        }
-        None => assert!(!owned.is_inline()),
-    }
+    // The map's lookup by hash asks with the borrowed key's hash as a plain u64.
+    assert_eq!(map_hash(&key.key_hash()), map_hash(&owned), "{key:?}");
     match OwnedKey::short(key) {
         Some(short) => {
             assert!(owned.is_inline());
-            assert!(short.is(&owned));
+            assert!(short.is(key));
             assert_eq!(short, owned);
-            assert_eq!(short.lookup_hash(), owned.key_hash());
+            assert_eq!(short.key_hash(), owned.key_hash());
             assert_eq!(map_hash(&short), map_hash(&owned));
         }
         None => assert!(!owned.is_inline()),
@@ -166,14 +159,11 @@ fn keys_that_differ_only_in_scope_or_split_differ() {
     ];
     for (a, b) in &pairs {
         assert_ne!(a, b);
-        assert!(!a.as_key().is(b), "{a:?} {b:?}");
-        assert!(!b.as_key().is(a), "{a:?} {b:?}");
+        assert!(!b.is(a.as_key()), "{a:?} {b:?}");
+        assert!(!a.is(b.as_key()), "{a:?} {b:?}");
+        assert!(a.is(a.as_key()) && b.is(b.as_key()));
         if let (Some(sa), Some(sb)) = (OwnedKey::short(a.as_key()), OwnedKey::short(b.as_key())) {
-            assert!(!sa.is(b) && !sb.is(a));
-        }
-        if let (Some(pa), Some(pb)) = (ShortProbe::new(a.as_key()), ShortProbe::new(b.as_key())) {
-            assert!(!pa.is(b) && !pb.is(a));
-            assert!(pa.is(a) && pb.is(b));
+            assert!(!sa.is(b.as_key()) && !sb.is(a.as_key()));
         }
         let (va, vb): (&dyn KeyView, &dyn KeyView) = (a.borrow(), b.borrow());
         assert!(va != vb);
@@ -184,33 +174,17 @@ fn keys_that_differ_only_in_scope_or_split_differ() {
 fn invalid_keys_match_nothing_and_never_panic() {
     let stored = owned(None, "x");
     for k in [Key::new(""), Key::scoped("", "x"), Key::scoped("", "")] {
-        assert!(!k.is(&stored));
-        let _ = k.lookup_hash();
+        assert!(!stored.is(k));
+        let _ = k.key_hash();
         if let Some(short) = OwnedKey::short(k) {
-            assert!(!short.is(&stored));
-        }
-        if let Some(probe) = ShortProbe::new(k) {
-            assert!(!probe.is(&stored));
+            assert!(!short.is(stored.as_key()));
         }
     }
     let long = "z".repeat(600);
     let k = Key::scoped(&long, &long);
-    assert!(!k.is(&stored));
+    assert!(!stored.is(k));
     assert!(OwnedKey::short(k).is_none());
-    let _ = k.lookup_hash();
-}
-
-#[test]
-fn the_word_reader_packs_like_a_byte_copy() {
-    let text: Vec<u8> = (1..=22).collect();
-    for n in 0..=22 {
-        let id = &text[..n];
-        let (lo, hi) = padded_words(id);
-        let mut expect = [0u8; 24];
-        expect[..n].copy_from_slice(id);
-        assert_eq!(lo.to_le_bytes(), expect[..16], "{n}");
-        assert_eq!(hi.to_le_bytes(), expect[16..], "{n}");
-    }
+    let _ = k.key_hash();
 }
 
 pub(crate) mod prop {
@@ -242,7 +216,7 @@ pub(crate) mod prop {
             let b = owned(other_scope.as_deref(), &other_id);
             let same = (scope.as_deref(), id.as_str()) == (other_scope.as_deref(), other_id.as_str());
             prop_assert_eq!(a == b, same);
-            prop_assert_eq!(b.as_key().is(&a), same);
+            prop_assert_eq!(a.is(b.as_key()), same);
             if same {
                 prop_assert_eq!(a.key_hash(), b.key_hash());
             }

@@ -3,10 +3,9 @@
 use super::*;
 use crate::circuit::{CellRef, ConnectionCell, Fast, Ticket};
 use crate::error::Error;
-use crate::key::{Key, Lookup, ShortLookup, ShortProbe};
+use crate::key::Key;
 #[cfg(not(brama_loom))]
 use crate::registry::cache::Cached;
-use crate::registry::map::MapKey;
 use crate::rules::Outcome;
 use crate::status::Status;
 
@@ -15,55 +14,28 @@ impl Registry {
 
     /// `available(key)`: false for an unknown or invalid key (unless auto-registering).
     ///
-    /// A hot key is answered from a per-thread cache that writes nothing shared; other
-    /// keys take one load under the shard's read lock; anything slower runs after the
-    /// guard is dropped.
+    /// The key is hashed once. A hot key is answered from a per-thread cache that
+    /// writes nothing shared; other keys take one load under the shard's read lock;
+    /// anything slower runs after the guard is dropped.
     ///
-    /// What a caller inlines is the cache look-up for a short key: packing the key, its
-    /// hash, the cache slot and the cell's word. The map path is one call away.
+    /// What a caller inlines is the hash and the cache look-up; the map path is one
+    /// call away.
     #[inline(always)]
     pub fn available(&self, key: Key<'_>) -> bool {
-        match ShortProbe::new(key) {
-            Some(probe) => {
-                let hash = probe.lookup_hash();
-                let Some(fill) = self.cache_check(hash, &probe) else {
-                    return true;
-                };
-                self.available_short(key, &probe, hash, fill)
-            }
-            None => self.available_long(key),
+        let hash = key.key_hash();
+        match self.cache_check(hash, key) {
+            None => true,
+            Some(fill) => self.available_by(key, hash, fill),
         }
-    }
-
-    /// `available` for a short key the per-thread cache did not answer.
-    #[inline(never)]
-    pub(super) fn available_short(
-        &self,
-        key: Key<'_>,
-        probe: &ShortProbe,
-        hash: u64,
-        fill: bool,
-    ) -> bool {
-        self.available_by(key, &ShortLookup::new(probe, hash), hash, fill)
-    }
-
-    /// `available` for a key too long to be stored inline.
-    #[inline(never)]
-    pub(super) fn available_long(&self, key: Key<'_>) -> bool {
-        let hash = key.lookup_hash();
-        let Some(fill) = self.cache_check(hash, &key) else {
-            return true;
-        };
-        self.available_by(key, &key, hash, fill)
     }
 
     /// The per-thread cache's answer to a check: `None` if it admitted (a hit), else
     /// whether the map path should fill the slot. (No cache under loom.)
     #[inline(always)]
     #[cfg_attr(brama_loom, allow(unused_variables))]
-    pub(super) fn cache_check<P: Lookup + ?Sized>(&self, hash: u64, probe: &P) -> Option<bool> {
+    pub(super) fn cache_check(&self, hash: u64, key: Key<'_>) -> Option<bool> {
         #[cfg(not(brama_loom))]
-        return match crate::registry::cache::admits(self.id, hash, probe) {
+        return match crate::registry::cache::admits(self.id, hash, key) {
             Cached::Hit => None,
             c => Some(c == Cached::Fill),
         };
@@ -76,9 +48,9 @@ impl Registry {
     /// the slot. (No cache under loom.)
     #[inline(always)]
     #[cfg_attr(brama_loom, allow(unused_variables))]
-    pub(super) fn cache_success<P: Lookup + ?Sized>(&self, hash: u64, probe: &P) -> Option<bool> {
+    pub(super) fn cache_success(&self, hash: u64, key: Key<'_>) -> Option<bool> {
         #[cfg(not(brama_loom))]
-        return match crate::registry::cache::with_cell(self.id, hash, probe, |cell| {
+        return match crate::registry::cache::with_cell(self.id, hash, key, |cell| {
             cell.success_unlocked(&self.cx)
         }) {
             Ok(Fast::Counted) => None,
@@ -89,19 +61,12 @@ impl Registry {
         return Some(false);
     }
 
-    /// `available` through the map, for one form of the key (see `key::Lookup`), after
-    /// the per-thread cache did not answer. `hash` is the probe's; `fill` says whether
-    /// the cache wants the cell if it admits freely.
-    #[inline(always)]
+    /// `available` through the map, after the per-thread cache did not answer. `hash`
+    /// is the key's; `fill` says whether the cache wants the cell if it admits freely.
+    #[inline(never)]
     #[cfg_attr(brama_loom, allow(unused_variables))]
-    pub(super) fn available_by<P: Lookup + MapKey>(
-        &self,
-        key: Key<'_>,
-        probe: &P,
-        hash: u64,
-        fill: bool,
-    ) -> bool {
-        let found = self.map.get(probe, |cell| {
+    pub(super) fn available_by(&self, key: Key<'_>, hash: u64, fill: bool) -> bool {
+        let found = self.map.get(hash, key, |cell| {
             if cell.available_fast() {
                 #[cfg(not(brama_loom))]
                 if fill {
@@ -122,12 +87,7 @@ impl Registry {
     /// Runs `f` on the connection of `key` under its shard's read lock.
     #[inline]
     pub(super) fn find<R>(&self, key: Key<'_>, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
-        match ShortProbe::new(key) {
-            Some(probe) => self
-                .map
-                .get(&ShortLookup::new(&probe, probe.lookup_hash()), f),
-            None => self.map.get(&key, f),
-        }
+        self.map.get(key.key_hash(), key, f)
     }
 
     /// `acquire(key)`: the cell and its admission ticket.
@@ -142,28 +102,21 @@ impl Registry {
 
     /// A success by key.
     ///
-    /// What a caller inlines is the per-thread cache's look-up for a short key: packing
-    /// the key, its hash, the cache slot, and [`ConnectionCell::success_unlocked`] (the
-    /// word, the subscribers' mask, one CAS on the sealed counter). The map path is one
-    /// call away.
+    /// What a caller inlines is the hash and the per-thread cache's look-up, with
+    /// [`ConnectionCell::success_unlocked`] (the word, the subscribers' mask, one CAS on
+    /// the sealed counter). The map path is one call away.
     ///
     /// # Errors
     /// [`Error::InvalidKey`], [`Error::NotFound`].
     #[inline(always)]
     pub fn success(&self, key: Key<'_>) -> Result<(), Error> {
-        match ShortProbe::new(key) {
-            Some(probe) => {
-                let hash = probe.lookup_hash();
-                // A success on a hot key: the cell this thread cached, with no map lock.
-                // Exact against removal through the sealed counter
-                // (`ConnectionCell::success_unlocked`); a removed or re-registered cell
-                // is never counted here.
-                let Some(fill) = self.cache_success(hash, &probe) else {
-                    return Ok(());
-                };
-                self.report_short(key, &probe, hash, fill, Outcome::Success, None)
-            }
-            None => self.report_long(key, Outcome::Success, None),
+        let hash = key.key_hash();
+        // A success on a hot key: the cell this thread cached, with no map lock. Exact
+        // against removal through the sealed counter (`ConnectionCell::success_unlocked`);
+        // a removed or re-registered cell is never counted here.
+        match self.cache_success(hash, key) {
+            None => Ok(()),
+            Some(fill) => self.report_by(key, hash, fill, Outcome::Success, None),
         }
     }
 
@@ -173,71 +126,24 @@ impl Registry {
     /// [`Error::InvalidKey`], [`Error::NotFound`].
     #[inline]
     pub fn failure(&self, key: Key<'_>, reason: Option<&str>) -> Result<(), Error> {
-        match ShortProbe::new(key) {
-            Some(probe) => {
-                let hash = probe.lookup_hash();
-                self.report_short(key, &probe, hash, false, Outcome::Failure, reason)
-            }
-            None => self.report_long(key, Outcome::Failure, reason),
-        }
+        self.report_by(key, key.key_hash(), false, Outcome::Failure, reason)
     }
 
-    /// A report by a short key, through the map.
+    /// A report through the map, after the per-thread cache did not take it. `hash` is
+    /// the key's; `fill` says whether the cache wants the cell if the report leaves it
+    /// admitting freely.
     #[inline(never)]
-    pub(super) fn report_short(
-        &self,
-        key: Key<'_>,
-        probe: &ShortProbe,
-        hash: u64,
-        fill: bool,
-        outcome: Outcome,
-        reason: Option<&str>,
-    ) -> Result<(), Error> {
-        self.report_by(
-            key,
-            &ShortLookup::new(probe, hash),
-            hash,
-            fill,
-            outcome,
-            reason,
-        )
-    }
-
-    /// A report by a key too long to be stored inline.
-    #[inline(never)]
-    pub(super) fn report_long(
-        &self,
-        key: Key<'_>,
-        outcome: Outcome,
-        reason: Option<&str>,
-    ) -> Result<(), Error> {
-        let hash = key.lookup_hash();
-        let fill = match outcome {
-            Outcome::Success => match self.cache_success(hash, &key) {
-                None => return Ok(()),
-                Some(fill) => fill,
-            },
-            _ => false,
-        };
-        self.report_by(key, &key, hash, fill, outcome, reason)
-    }
-
-    /// A report through the map, for one form of the key (see `key::Lookup`), after the
-    /// per-thread cache did not take it. `hash` is the probe's; `fill` says whether the
-    /// cache wants the cell if the report leaves it admitting freely.
-    #[inline(always)]
     #[cfg_attr(brama_loom, allow(unused_variables))]
-    pub(super) fn report_by<P: Lookup + MapKey>(
+    pub(super) fn report_by(
         &self,
         key: Key<'_>,
-        probe: &P,
         hash: u64,
         fill: bool,
         outcome: Outcome,
         reason: Option<&str>,
     ) -> Result<(), Error> {
         // The fast path runs under the shard's read lock: removal cannot interleave.
-        let found = self.map.get(probe, |cell| {
+        let found = self.map.get(hash, key, |cell| {
             match cell.report_fast(&self.cx, outcome, None) {
                 Fast::Counted => {
                     #[cfg(not(brama_loom))]

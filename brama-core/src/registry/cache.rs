@@ -18,7 +18,7 @@
 use std::cell::RefCell;
 
 use crate::circuit::CellRef;
-use crate::key::Lookup;
+use crate::key::Key;
 
 const SLOTS: usize = 64;
 
@@ -81,7 +81,7 @@ impl Slot {
 /// [`Cached::Hit`] if this thread's cache holds `key` of `registry`, registered and
 /// admitting freely.
 #[inline]
-pub(crate) fn admits<K: Lookup + ?Sized>(registry: u64, hash: u64, key: &K) -> Cached {
+pub(crate) fn admits(registry: u64, hash: u64, key: Key<'_>) -> Cached {
     CACHE
         .try_with(|c| {
             let Ok(mut c) = c.try_borrow_mut() else {
@@ -92,7 +92,7 @@ pub(crate) fn admits<K: Lookup + ?Sized>(registry: u64, hash: u64, key: &K) -> C
                 return slot.miss(hash);
             }
             match &slot.cell {
-                Some(cell) if key.is(cell.key()) && cell.available_fast() => Cached::Hit,
+                Some(cell) if cell.key().is(key) && cell.available_fast() => Cached::Hit,
                 _ => Cached::Fill,
             }
         })
@@ -103,10 +103,10 @@ pub(crate) fn admits<K: Lookup + ?Sized>(registry: u64, hash: u64, key: &K) -> C
 /// (it may have been removed since it was cached). `Err` (fill or pass, as for
 /// [`admits`]) if it is not cached.
 #[inline]
-pub(crate) fn with_cell<K: Lookup + ?Sized, R>(
+pub(crate) fn with_cell<R>(
     registry: u64,
     hash: u64,
-    key: &K,
+    key: Key<'_>,
     f: impl FnOnce(&CellRef) -> R,
 ) -> Result<R, Cached> {
     CACHE
@@ -119,7 +119,7 @@ pub(crate) fn with_cell<K: Lookup + ?Sized, R>(
                 return Err(slot.miss(hash));
             }
             match &slot.cell {
-                Some(cell) if key.is(cell.key()) => Ok(f(cell)),
+                Some(cell) if cell.key().is(key) => Ok(f(cell)),
                 _ => Err(Cached::Fill),
             }
         })

@@ -11,14 +11,7 @@
 use std::time::Duration;
 
 use crate::circuit::CellRef;
-use crate::key::{Key, KeyView, OwnedKey, ShortLookup};
-
-/// What the map can be asked with: an inline [`OwnedKey`] (a short key), or a borrowed
-/// [`Key`] (a long one). See `key::Lookup`.
-pub(crate) trait MapKey {
-    /// Runs `f` on the entry under its lock, if present.
-    fn find<R>(&self, map: &Map, f: impl FnOnce(&CellRef) -> R) -> Option<R>;
-}
+use crate::key::{Key, KeyView, OwnedKey};
 
 /// Entries the sweep reads before it acts on what it found (ticks, evictions), so that
 /// its lists of candidates stay small.

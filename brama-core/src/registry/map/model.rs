@@ -10,24 +10,6 @@ pub struct Map {
     inner: Mutex<HashMap<OwnedKey, CellRef>>,
 }
 
-impl MapKey for OwnedKey {
-    fn find<R>(&self, map: &Map, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
-        lock(&map.inner).get(self).map(f)
-    }
-}
-
-impl MapKey for Key<'_> {
-    fn find<R>(&self, map: &Map, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
-        lock(&map.inner).get(self as &dyn KeyView).map(f)
-    }
-}
-
-impl MapKey for ShortLookup<'_> {
-    fn find<R>(&self, map: &Map, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
-        self.to_owned_key()?.find(map, f)
-    }
-}
-
 impl Map {
     pub fn new() -> Map {
         Map {
@@ -35,8 +17,8 @@ impl Map {
         }
     }
 
-    pub fn get<K: MapKey + ?Sized, R>(&self, key: &K, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
-        key.find(self, f)
+    pub fn get<R>(&self, _hash: u64, key: Key<'_>, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
+        lock(&self.inner).get(&key as &dyn KeyView).map(f)
     }
 
     pub fn insert_new(&self, cell: &CellRef) -> bool {

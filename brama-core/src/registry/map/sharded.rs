@@ -7,8 +7,6 @@ use std::hash::Hash;
 use dashmap::mapref::entry::Entry as MapEntry;
 use dashmap::DashMap;
 
-use crate::key::Lookup;
-
 /// Keys hash themselves with the process-seeded foldhash (`key.rs`); the map keeps
 /// that one `u64`.
 type Hasher = crate::key::KeyHashBuilder;
@@ -23,7 +21,7 @@ use super::slots::Slots;
 /// docs/architecture.md, "Memory per connection".
 #[derive(Debug)]
 pub(super) struct Entry {
-    /// `cell.key()`'s hash, the one `u64` its `Hash` writes (`key::Lookup`).
+    /// `cell.key()`'s hash, the one `u64` its `Hash` writes (`Key::key_hash`).
     hash: u64,
     cell: CellRef,
 }
@@ -31,7 +29,7 @@ pub(super) struct Entry {
 impl Entry {
     pub(super) fn new(cell: CellRef) -> Entry {
         Entry {
-            hash: cell.key().lookup_hash(),
+            hash: cell.key().key_hash(),
             cell,
         }
     }
@@ -63,7 +61,7 @@ impl<'a> Borrow<dyn KeyView + 'a> for Entry {
     }
 }
 
-/// Lookups by short keys: the probe is an inline `OwnedKey`, compared as words.
+/// Exact lookups by an owned key (a registration's duplicate check).
 impl Borrow<OwnedKey> for Entry {
     #[inline]
     fn borrow(&self) -> &OwnedKey {
@@ -71,11 +69,11 @@ impl Borrow<OwnedKey> for Entry {
     }
 }
 
-/// Lookups by hash alone ([`ShortLookup`]): the probe is the key's 64-bit hash,
-/// compared with the entry's stored one, so the probe never touches a cell. This is
+/// Lookups by hash alone ([`Map::get`]): the probe is the key's 64-bit hash, compared
+/// with the entry's stored one, so the table's probe never touches a cell. This is
 /// looser than `Borrow` asks (two keys with one hash would be "equal" here), so a
 /// lookup this way checks the key of what it found, and on a mismatch asks again by
-/// the key itself (see `MapKey for ShortLookup`). Inserts and removals never use it.
+/// the key itself. Inserts and removals never use it.
 impl Borrow<u64> for Entry {
     #[inline]
     fn borrow(&self) -> &u64 {
@@ -90,53 +88,6 @@ pub struct Map {
     slots: Slots,
 }
 
-/// A short key: compared as words through `Borrow<OwnedKey>`.
-impl MapKey for OwnedKey {
-    #[inline(always)]
-    fn find<R>(&self, map: &Map, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
-        map.inner.get(self).map(|r| f(&r.key().cell))
-    }
-}
-
-/// A long key: compared by parts through `Borrow<dyn KeyView>`.
-impl MapKey for Key<'_> {
-    #[inline]
-    fn find<R>(&self, map: &Map, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
-        map.inner
-            .get(self as &dyn KeyView)
-            .map(|r| f(&r.key().cell))
-    }
-}
-
-/// A short key by its hash: the table is probed with the stored hashes only
-/// (`Borrow<u64>`), and the key is compared once, in the one connection found.
-/// Nothing is written to the stack for the probe to be read back from, and a slot
-/// whose tag matches by chance costs no read of its connection. If the connection
-/// found is another key with the same 64-bit hash, the lookup is made again with
-/// the key itself, which compares keys (never in practice, but exact).
-impl MapKey for ShortLookup<'_> {
-    #[inline(always)]
-    fn find<R>(&self, map: &Map, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
-        match map.inner.get(&self.hash()) {
-            Some(r) if self.is(r.key().cell.key()) => Some(f(&r.key().cell)),
-            Some(r) => {
-                drop(r);
-                self.by_key(map, f)
-            }
-            None => None,
-        }
-    }
-}
-
-impl ShortLookup<'_> {
-    /// The lookup by the key itself, after a hash matched another key.
-    #[cold]
-    #[inline(never)]
-    fn by_key<R>(&self, map: &Map, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
-        self.to_owned_key()?.find(map, f)
-    }
-}
-
 impl Map {
     pub fn new() -> Map {
         Map {
@@ -145,10 +96,31 @@ impl Map {
         }
     }
 
-    /// Runs `f` on the entry under its shard's read lock.
+    /// Runs `f` on the connection of `key`, whose [`Key::key_hash`] is `hash`, under its
+    /// shard's read lock. (Any `hash` gives a right answer when the key is absent or
+    /// its entry has that hash; the tests use that to force a collision.) The table is probed with the stored hashes only
+    /// (`Borrow<u64>`) and the key is compared once, in the one connection found. If
+    /// that connection is another key with the same 64-bit hash, the lookup is made
+    /// again by the key itself (never in practice, but exact).
     #[inline(always)]
-    pub fn get<K: MapKey + ?Sized, R>(&self, key: &K, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
-        key.find(self, f)
+    pub fn get<R>(&self, hash: u64, key: Key<'_>, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
+        match self.inner.get(&hash) {
+            Some(r) if r.key().cell.key().is(key) => Some(f(&r.key().cell)),
+            Some(r) => {
+                drop(r);
+                self.get_exact(key, f)
+            }
+            None => None,
+        }
+    }
+
+    /// The lookup by the key itself, after its hash matched another key.
+    #[cold]
+    #[inline(never)]
+    fn get_exact<R>(&self, key: Key<'_>, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
+        self.inner
+            .get(&key as &dyn KeyView)
+            .map(|r| f(&r.key().cell))
     }
 
     /// Inserts `cell` under its own key unless that key is present.

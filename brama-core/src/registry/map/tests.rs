@@ -8,19 +8,19 @@ use super::sharded::Entry;
 use super::{Map, SEGMENT};
 use crate::circuit::{CellRef, ConnectionCell};
 use crate::config::Options;
-use crate::key::{Key, KeyHashBuilder, KeyView, Lookup, OwnedKey, ShortLookup, ShortProbe};
+use crate::key::{Key, KeyHashBuilder, KeyView, OwnedKey};
 
 fn cell(id: &str) -> CellRef {
     let key = Key::new(id).to_owned_key().expect("valid key");
     Arc::new(ConnectionCell::new(key, 0, &Options::new()))
 }
 
-/// The identifier of the connection a short-key lookup finds.
-fn found(map: &Map, lookup: &ShortLookup<'_>) -> Option<String> {
-    map.get(lookup, |c| c.key().identifier().to_owned())
+/// The identifier of the connection a lookup of `id` by `hash` finds.
+fn found(map: &Map, hash: u64, id: &str) -> Option<String> {
+    map.get(hash, Key::new(id), |c| c.key().identifier().to_owned())
 }
 
-/// A short key is looked up by its hash alone and its key compared in the one
+/// A key is looked up by its hash alone and its key compared in the one
 /// connection found; when that connection is another key with the same hash (a
 /// 64-bit collision, forced here), the lookup asks again by key and still finds the
 /// right connection, or none.
@@ -30,28 +30,25 @@ fn a_lookup_by_hash_checks_the_key_and_survives_a_collision() {
     for id in ["alpha", "beta"] {
         assert!(map.insert_new(&cell(id)));
     }
-    let probe = |id: &str| ShortProbe::new(Key::new(id)).expect("short");
-    let (alpha, beta, gamma) = (probe("alpha"), probe("beta"), probe("gamma"));
-    let own = |p: &ShortProbe| p.lookup_hash();
+    let own = |id: &str| Key::new(id).key_hash();
 
-    assert_eq!(
-        found(&map, &ShortLookup::new(&alpha, own(&alpha))).as_deref(),
-        Some("alpha")
-    );
-    assert_eq!(
-        found(&map, &ShortLookup::new(&beta, own(&beta))).as_deref(),
-        Some("beta")
-    );
-    assert_eq!(found(&map, &ShortLookup::new(&gamma, own(&gamma))), None);
+    assert_eq!(found(&map, own("alpha"), "alpha").as_deref(), Some("alpha"));
+    assert_eq!(found(&map, own("beta"), "beta").as_deref(), Some("beta"));
+    assert_eq!(found(&map, own("gamma"), "gamma"), None);
     // "beta" asked with "alpha"'s hash: the table yields alpha's entry first.
-    assert_eq!(
-        found(&map, &ShortLookup::colliding(&beta, own(&alpha))).as_deref(),
-        Some("beta")
-    );
+    assert_eq!(found(&map, own("alpha"), "beta").as_deref(), Some("beta"));
     // An absent key with a present key's hash is still absent.
+    assert_eq!(found(&map, own("alpha"), "gamma"), None);
+    // The same for long keys, which take the same path.
+    let long = "l".repeat(40);
+    assert!(map.insert_new(&cell(&long)));
     assert_eq!(
-        found(&map, &ShortLookup::colliding(&gamma, own(&alpha))),
-        None
+        found(&map, own(&long), &long).as_deref(),
+        Some(long.as_str())
+    );
+    assert_eq!(
+        found(&map, own("alpha"), &long).as_deref(),
+        Some(long.as_str())
     );
 }
 
@@ -83,13 +80,9 @@ fn key_of<'a>(scope: Option<&'a str>, id: &'a str) -> Key<'a> {
     }
 }
 
-/// Finds `key` through the probe a lookup would use: an inline `OwnedKey` for a
-/// short key, the borrowed key (`dyn KeyView`) for a long one.
+/// Finds `key` as every lookup does: by its hash, then its parts.
 fn find(map: &Map, key: Key<'_>) -> Option<CellRef> {
-    match OwnedKey::short(key) {
-        Some(short) => map.get(&short, CellRef::clone),
-        None => map.get(&key, CellRef::clone),
-    }
+    map.get(key.key_hash(), key, CellRef::clone)
 }
 
 /// The entry's cached hash is what every probe of its key hashes to, through the
