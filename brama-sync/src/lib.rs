@@ -37,7 +37,8 @@
 //!   totals or in the final counts of its `Unregistered`/`Evicted` event.
 //! - No public method panics; bad input is an [`Error`] and changes nothing.
 //!
-//! See `docs/guarantees.md` in the repository for the full list and the tests behind it.
+//! See [`docs/guarantees.md`](https://github.com/brama-rs/brama/blob/main/docs/guarantees.md)
+//! in the repository for the full list and the tests behind it.
 //!
 //! ## Threads and locks
 //! Building a [`Brama`] spawns one thread, `brama-janitor`, joined when the last clone
@@ -45,6 +46,10 @@
 //! short per-connection lock that never runs user code.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+// docs.rs builds with `--cfg docsrs` on nightly: each feature-gated module carries
+// `#[cfg_attr(docsrs, doc(cfg(feature = "...")))]` so its items are labelled with the
+// feature they need (docs/packaging.md, "Adding a feature").
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod brama;
 mod builder;
