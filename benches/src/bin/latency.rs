@@ -1,9 +1,12 @@
 //! Latency of `available(key)` while the registry works (issue #14): a histogram of
 //! every check one thread makes over random keys of 1M registered scoped connections,
-//! in three phases run one after the other:
+//! in phases run one after the other:
 //!
-//! - `quiet`: nothing else runs (the baseline: the timer, the cache misses of random
-//!   keys, and whatever the machine's scheduler does);
+//! - `reference`: nothing else runs, and the reader looks the same keys up in a
+//!   read-only std `HashMap<String, AtomicU8>` (`"scope/identifier"`, the same bytes)
+//!   instead of asking brama: the floor this machine puts under any lookup of random
+//!   keys (the timer, the cache misses, the scheduler, the hypervisor);
+//! - `quiet`: nothing else runs, the reader asks brama (brama's own baseline);
 //! - `sweep`: the main thread runs `brama.sweep()` over all the connections (a full
 //!   sweep, the janitor's work, nothing to evict), back to back: at least
 //!   `LATENCY_SWEEPS` times and for at least the phase's length;
@@ -18,8 +21,8 @@
 //!
 //! The registry is built as a service builds it (`Brama::builder()`, its janitor
 //! thread, no `max_connections`), with a long `cleanup_interval` so that the janitor's
-//! own sweeps do not land in the quiet phase: the sweep phase runs that same work,
-//! on the main thread, at known times.
+//! own sweeps do not land in the reference or quiet phases: the sweep phase runs that
+//! same work, on the main thread, at known times.
 //!
 //! Run: `cargo run --release -p benches --bin latency`. Environment: `LATENCY_KEYS`
 //! (default 1,000,000), `LATENCY_SECS` (length of each phase, default 10),
@@ -27,8 +30,9 @@
 //! `LATENCY_CLEANUP_SECS` (the janitor's period, default 3600; 10 is brama's default,
 //! which puts janitor sweeps in every phase).
 
+use std::collections::HashMap;
 use std::hint::black_box;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -45,7 +49,12 @@ const STORM_BATCH: usize = 1_000;
 const TARGET_MAX_NS: u64 = 50_000;
 const TARGET_P9999_NS: u64 = 5_000;
 
-const PHASES: [&str; 3] = ["quiet", "sweep", "storm"];
+const PHASES: [&str; 4] = ["reference: HashMap get, quiet", "quiet", "sweep", "storm"];
+/// The phase whose reader looks keys up in the `HashMap` instead of brama.
+const REFERENCE: usize = 0;
+const QUIET: usize = 1;
+const SWEEP: usize = 2;
+const STORM: usize = 3;
 /// Phase value while the reader runs without recording (warm-up, between phases).
 const IDLE: usize = PHASES.len();
 /// Phase value that stops the reader.
@@ -76,17 +85,24 @@ fn random_indexes(n: usize) -> Vec<u32> {
         .collect()
 }
 
+/// What the reader reads: brama, and the reference map over the same key bytes.
+struct Target<'a> {
+    brama: &'a Brama,
+    keys: &'a [Key<'a>],
+    map: &'a HashMap<String, AtomicU8>,
+    names: &'a [&'a str],
+}
+
 /// The reader: checks random keys until the phase is `DONE`, recording each check's
 /// time in its phase's histogram. Returns the histograms and, per phase, how many
 /// checks answered false (registered keys that are never opened: none should).
 fn reader(
-    brama: &Brama,
-    keys: &[Key<'_>],
+    target: &Target<'_>,
     seq: &[u32],
     phase: &AtomicUsize,
-) -> (Vec<Histogram<u64>>, [u64; 3]) {
+) -> (Vec<Histogram<u64>>, [u64; PHASES.len()]) {
     let mut hists: Vec<Histogram<u64>> = PHASES.iter().map(|_| histogram()).collect();
-    let mut refused = [0u64; 3];
+    let mut refused = [0u64; PHASES.len()];
     let mut pos = 0usize;
     loop {
         // Relaxed: a flag between phases; nothing else is read through it.
@@ -94,10 +110,18 @@ fn reader(
         if p == DONE {
             break;
         }
-        let key = keys[seq[pos] as usize];
+        let i = seq[pos] as usize;
         pos = (pos + 1) & (SEQ - 1);
         let start = Instant::now();
-        let ok = brama.available(black_box(key));
+        let ok = if p == REFERENCE {
+            target
+                .map
+                .get(black_box(target.names[i]))
+                // Acquire: the load a breaker's state check makes.
+                .is_some_and(|v| v.load(Ordering::Acquire) == 1)
+        } else {
+            target.brama.available(black_box(target.keys[i]))
+        };
         let ns = start.elapsed().as_nanos();
         if p < IDLE {
             hists[p].saturating_record(u64::try_from(ns).unwrap_or(u64::MAX));
@@ -156,16 +180,23 @@ fn main() {
         .build()
         .expect("valid settings");
 
-    // Scoped keys of 19 bytes, ("tenant-500", "conn-0500") style.
-    let parts: Vec<(String, String)> = (0..n)
-        .map(|i| {
-            (
-                format!("tenant-{:03}", i / GRID),
-                format!("conn-{:04}", i % GRID),
-            )
+    // Scoped keys of 19 bytes, ("tenant-500", "conn-0500") style, each one string
+    // "scope/identifier" (the reference map's key) that brama's Key borrows from.
+    let names: Vec<String> = (0..n)
+        .map(|i| format!("tenant-{:03}/conn-{:04}", i / GRID, i % GRID))
+        .collect();
+    let keys: Vec<Key<'_>> = names
+        .iter()
+        .map(|name| {
+            let (scope, id) = name.split_once('/').expect("scope/identifier");
+            Key::scoped(scope, id)
         })
         .collect();
-    let keys: Vec<Key<'_>> = parts.iter().map(|(s, id)| Key::scoped(s, id)).collect();
+    let map: HashMap<String, AtomicU8> = names
+        .iter()
+        .map(|name| (name.clone(), AtomicU8::new(1)))
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
     let t = Instant::now();
     for &k in &keys {
         brama.register(k, Options::new()).expect("new key");
@@ -181,15 +212,25 @@ fn main() {
 
     let phase = AtomicUsize::new(IDLE);
     let (hists, refused, notes) = thread::scope(|s| {
-        let reader = s.spawn(|| reader(&brama, &keys, &seq, &phase));
+        let target = Target {
+            brama: &brama,
+            keys: &keys,
+            map: &map,
+            names: &names,
+        };
+        let (seq, phase) = (&seq, &phase);
+        let reader = s.spawn(move || reader(&target, seq, phase));
         let mut notes = Vec::new();
         // Let the reader warm up (its caches, the sequence) before recording.
         thread::sleep(Duration::from_millis(500));
 
-        phase.store(0, Ordering::Relaxed);
+        phase.store(REFERENCE, Ordering::Relaxed);
         thread::sleep(phase_len);
 
-        phase.store(1, Ordering::Relaxed);
+        phase.store(QUIET, Ordering::Relaxed);
+        thread::sleep(phase_len);
+
+        phase.store(SWEEP, Ordering::Relaxed);
         let mut took = Vec::with_capacity(sweeps);
         let t = Instant::now();
         while took.len() < sweeps || t.elapsed() < phase_len {
@@ -209,7 +250,7 @@ fn main() {
             slowest.as_secs_f64() * 1e3,
         ));
 
-        phase.store(2, Ordering::Relaxed);
+        phase.store(STORM, Ordering::Relaxed);
         let t = Instant::now();
         let mut rounds = 0usize;
         let mut fresh = 0usize;
@@ -249,14 +290,16 @@ fn main() {
         println!("{note}");
     }
     println!();
-    println!("`available(key)` over {n} random keys, one reader thread, in µs (timer included):");
+    println!(
+        "`available(key)` (the reference phase: a HashMap get) over {n} random keys, one reader thread, in µs (timer included):"
+    );
     println!();
     println!("| phase | checks | > 50 µs | p50 | p99 | p99.9 | p99.99 | max | mean | refused | target: max <= 50 µs, p99.99 <= 5 µs |");
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     row("timer alone", &floor, None, "-");
     for (i, name) in PHASES.iter().enumerate() {
         let h = &hists[i];
-        let verdict = if i == 0 {
+        let verdict = if i == REFERENCE || i == QUIET {
             "(baseline)".to_owned()
         } else {
             let max_ok = h.max() <= TARGET_MAX_NS;
