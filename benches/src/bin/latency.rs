@@ -7,6 +7,10 @@
 //!   instead of asking brama: the floor this machine puts under any lookup of random
 //!   keys (the timer, the cache misses, the scheduler, the hypervisor);
 //! - `quiet`: nothing else runs, the reader asks brama (brama's own baseline);
+//! - `busy`: the reader asks brama while the main thread walks and writes a buffer as
+//!   large as the registry, calling nothing of brama's: the machine as loaded as in the
+//!   sweep and storm phases, without any lock the reader could wait for. A tail that
+//!   the sweep or the storm shares with this phase is the machine's, not brama's;
 //! - `sweep`: the main thread runs `brama.sweep()` over all the connections (a full
 //!   sweep, the janitor's work, nothing to evict), back to back: at least
 //!   `LATENCY_SWEEPS` times and for at least the phase's length;
@@ -49,12 +53,19 @@ const STORM_BATCH: usize = 1_000;
 const TARGET_MAX_NS: u64 = 50_000;
 const TARGET_P9999_NS: u64 = 5_000;
 
-const PHASES: [&str; 4] = ["reference: HashMap get, quiet", "quiet", "sweep", "storm"];
+const PHASES: [&str; 5] = [
+    "reference: HashMap get, quiet",
+    "quiet",
+    "busy: a neighbour walks memory, no brama call",
+    "sweep",
+    "storm",
+];
 /// The phase whose reader looks keys up in the `HashMap` instead of brama.
 const REFERENCE: usize = 0;
 const QUIET: usize = 1;
-const SWEEP: usize = 2;
-const STORM: usize = 3;
+const BUSY: usize = 2;
+const SWEEP: usize = 3;
+const STORM: usize = 4;
 /// Phase value while the reader runs without recording (warm-up, between phases).
 const IDLE: usize = PHASES.len();
 /// Phase value that stops the reader.
@@ -230,6 +241,26 @@ fn main() {
         phase.store(QUIET, Ordering::Relaxed);
         thread::sleep(phase_len);
 
+        phase.store(BUSY, Ordering::Relaxed);
+        // As many bytes as the registry's cells, touched a cache line at a time.
+        let mut buffer = vec![0u8; n.max(1) * 256];
+        let t = Instant::now();
+        let mut walks = 0usize;
+        while t.elapsed() < phase_len {
+            for line in buffer.chunks_mut(64) {
+                line[0] = line[0].wrapping_add(1);
+            }
+            walks += 1;
+        }
+        black_box(&buffer);
+        drop(buffer);
+        phase.store(IDLE, Ordering::Relaxed);
+        notes.push(format!(
+            "busy: {walks} walks of {} MB in {:.2} s",
+            n.max(1) * 256 / 1_000_000,
+            t.elapsed().as_secs_f64()
+        ));
+
         phase.store(SWEEP, Ordering::Relaxed);
         let mut took = Vec::with_capacity(sweeps);
         let t = Instant::now();
@@ -299,7 +330,7 @@ fn main() {
     row("timer alone", &floor, None, "-");
     for (i, name) in PHASES.iter().enumerate() {
         let h = &hists[i];
-        let verdict = if i == REFERENCE || i == QUIET {
+        let verdict = if i == REFERENCE || i == QUIET || i == BUSY {
             "(baseline)".to_owned()
         } else {
             let max_ok = h.max() <= TARGET_MAX_NS;
