@@ -11,7 +11,7 @@ pub enum OpenDuration {
     /// The connection's current open duration, as if it had tripped (the default).
     #[default]
     Current,
-    /// The given duration; greater than zero and at most [`MAX_DURATION`].
+    /// The given duration; greater than zero and at most [`MAX_DURATION`](crate::MAX_DURATION).
     For(Duration),
     /// Until closed (or reset) by hand; neither time nor the janitor moves it to
     /// half-open.
@@ -52,7 +52,7 @@ impl OpenOptions {
     }
 
     /// Open for `d` instead of the current open duration; greater than zero and at
-    /// most [`MAX_DURATION`]. Replaces an earlier [`OpenOptions::indefinitely`].
+    /// most [`MAX_DURATION`](crate::MAX_DURATION). Replaces an earlier [`OpenOptions::indefinitely`].
     pub fn duration(mut self, d: Duration) -> OpenOptions {
         self.duration = OpenDuration::For(d);
         self
@@ -68,7 +68,7 @@ impl OpenOptions {
     ///
     /// # Errors
     /// [`Error::InvalidConfig`] with field `duration` when it is zero or above
-    /// [`MAX_DURATION`].
+    /// [`MAX_DURATION`](crate::MAX_DURATION).
     pub fn validate(&self) -> Result<(), Error> {
         match self.duration {
             OpenDuration::For(d) => check_duration("duration", d),

@@ -53,9 +53,9 @@ impl Options {
     /// Adds a metadata entry, replacing any earlier value for the same key.
     ///
     /// Limits (checked by [`Options::validate`]): keys of 1 to
-    /// [`MAX_METADATA_KEY_BYTES`] bytes, values of at most
-    /// [`MAX_METADATA_VALUE_BYTES`], at most [`MAX_METADATA_ENTRIES`] entries and
-    /// [`MAX_METADATA_TOTAL_BYTES`] in all.
+    /// [`MAX_METADATA_KEY_BYTES`](crate::MAX_METADATA_KEY_BYTES) bytes, values of at most
+    /// [`MAX_METADATA_VALUE_BYTES`](crate::MAX_METADATA_VALUE_BYTES), at most [`MAX_METADATA_ENTRIES`](crate::MAX_METADATA_ENTRIES) entries and
+    /// [`MAX_METADATA_TOTAL_BYTES`](crate::MAX_METADATA_TOTAL_BYTES) in all.
     pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Options {
         self.metadata.insert(key.into(), value.into());
         self
@@ -68,7 +68,7 @@ impl Options {
     }
 
     /// The fixed open duration (and the probe timeout when none is set); greater than
-    /// zero and at most [`MAX_DURATION`].
+    /// zero and at most [`MAX_DURATION`](crate::MAX_DURATION).
     pub fn expiry(mut self, d: Duration) -> Options {
         self.expiry = Some(d);
         self
@@ -87,14 +87,14 @@ impl Options {
     }
 
     /// How many probe calls a half-open circuit admits at once; 1 to
-    /// [`MAX_HALF_OPEN_PROBES`].
+    /// [`MAX_HALF_OPEN_PROBES`](crate::MAX_HALF_OPEN_PROBES).
     pub fn half_open_probes(mut self, n: u32) -> Options {
         self.half_open_probes = Some(n);
         self
     }
 
     /// How long a probe may go without reporting before its slot is freed; greater
-    /// than zero and at most [`MAX_DURATION`].
+    /// than zero and at most [`MAX_DURATION`](crate::MAX_DURATION).
     pub fn probe_timeout(mut self, d: Duration) -> Options {
         self.probe_timeout = Some(d);
         self

@@ -33,7 +33,7 @@ pub struct Config {
     /// The fraction in [0, 1) by which open durations are spread at random.
     pub jitter: f64,
     /// How many probe calls a half-open circuit admits at once; 1 to
-    /// [`MAX_HALF_OPEN_PROBES`].
+    /// [`MAX_HALF_OPEN_PROBES`](crate::MAX_HALF_OPEN_PROBES).
     pub half_open_probes: u32,
     /// How long a probe may go without reporting before its slot is freed;
     /// `None` means equal to `expiry`.
@@ -70,10 +70,10 @@ impl Config {
     /// # Errors
     /// [`Error::InvalidConfig`] naming the first field that breaks its rule:
     /// `failure_threshold` below 1; `expiry` or `probe_timeout` zero or above
-    /// [`MAX_DURATION`]; a progressive `expiry_strategy.initial` or
+    /// [`MAX_DURATION`](crate::MAX_DURATION); a progressive `expiry_strategy.initial` or
     /// `expiry_strategy.max` out of that range, a max below initial, or an
     /// `expiry_strategy.factor` below 1.0 or not finite; `jitter` outside [0, 1);
-    /// `half_open_probes` outside 1 to [`MAX_HALF_OPEN_PROBES`].
+    /// `half_open_probes` outside 1 to [`MAX_HALF_OPEN_PROBES`](crate::MAX_HALF_OPEN_PROBES).
     pub fn validate(&self) -> Result<(), Error> {
         check_failure_threshold(self.failure_threshold)?;
         check_duration("expiry", self.expiry)?;

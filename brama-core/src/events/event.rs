@@ -152,7 +152,7 @@ impl EventKind {
     }
 }
 
-/// The type of an [`EventKind`], without its data: what a [`Filter`] selects on.
+/// The type of an [`EventKind`], without its data: what a [`Filter`](crate::Filter) selects on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum EventType {
     /// [`EventKind::Registered`].

@@ -1,8 +1,8 @@
-//! [`Filter`]: which events a subscription receives.
+//! [`Filter`](crate::Filter): which events a subscription receives.
 
 use super::event::*;
 
-/// Which events a [`Subscription`] receives: any combination of event types,
+/// Which events a [`Subscription`](crate::Subscription) receives: any combination of event types,
 /// identifier and scope. Every part left unset matches everything.
 ///
 /// - Types: an event matches if its type is one of those added; a filter with no

@@ -1,4 +1,4 @@
-//! [`Subscription`]: a subscriber's bounded queue.
+//! [`Subscription`](crate::Subscription): a subscriber's bounded queue.
 
 use std::sync::mpsc::Receiver;
 use std::time::Duration;
@@ -7,7 +7,7 @@ use super::bus::*;
 use super::event::*;
 use crate::sync::{lock, Arc, AtomicU64, Ordering};
 
-/// A bounded queue of the events that match one [`Filter`].
+/// A bounded queue of the events that match one [`Filter`](crate::Filter).
 ///
 /// When the queue is full, the newest events are dropped for this subscriber only
 /// and counted in [`Subscription::dropped`]; publishers never wait. Events arrive in

@@ -2,7 +2,7 @@
 
 use std::num::NonZeroU8;
 
-/// Scope and identifier bytes (together) that an [`OwnedKey`] stores inline, without a
+/// Scope and identifier bytes (together) that an [`OwnedKey`](crate::OwnedKey) stores inline, without a
 /// heap allocation. With the scope length and the total length, an inline key is 24
 /// bytes, the size of the heap form, so `OwnedKey` is 24 bytes either way.
 pub const INLINE_KEY_BYTES: usize = 22;

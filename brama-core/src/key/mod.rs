@@ -16,6 +16,7 @@ mod owned;
 #[cfg(test)]
 pub(crate) mod tests;
 
+#[cfg_attr(brama_loom, allow(unused_imports))] // the loom map hashes keys itself
 pub(crate) use hash::KeyHashBuilder;
 pub use inline::INLINE_KEY_BYTES;
 pub use owned::*;
