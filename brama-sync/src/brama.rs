@@ -11,7 +11,7 @@ use brama_core::{
 };
 
 use crate::builder::Builder;
-use crate::call::{self, CallError, CallFuture, Classification};
+use crate::call::{self, ByResult, CallError, CallFuture, Outcome};
 use crate::connection::Connection;
 use crate::janitor::Janitor;
 use crate::permit::Permit;
@@ -240,20 +240,54 @@ impl Brama {
     ) -> Result<T, CallError<E>>
     where
         F: FnOnce() -> Result<T, E>,
-        C: FnOnce(&Result<T, E>) -> Classification,
+        C: FnOnce(&Result<T, E>) -> Outcome,
     {
         let permit = self.acquire(key).map_err(CallError::Rejected)?;
         call::run(permit, classify, f)
     }
 
-    /// Wraps a future: admitted now or rejected at its first poll; its `Ok`/`Err`/panic
-    /// is reported when it completes; dropped before completing, it counts as neither
-    /// and frees its probe slot. Works on any executor. Boxes the future (one allocation).
-    pub fn call_async<'k, T, E, F>(&self, key: impl Into<Key<'k>>, fut: F) -> CallFuture<F>
+    /// Wraps a future: admitted now (the permit is asked for when the future is made)
+    /// or rejected at its first poll, without polling `fut`; its `Ok`/`Err`/panic is
+    /// reported when it completes; dropped before completing, it counts as neither and
+    /// frees its probe slot. Works on any executor, and allocates nothing per call: the
+    /// returned [`CallFuture`] holds `fut` in place.
+    ///
+    /// # Examples
+    /// ```
+    /// use brama_sync::{Brama, Options};
+    /// let brama = Brama::new();
+    /// brama.register("db", Options::new())?;
+    /// let rows = pollster::block_on(brama.call_async("db", async { Ok::<_, std::io::Error>(3) }));
+    /// assert_eq!(rows.ok(), Some(3));
+    /// # Ok::<(), brama_sync::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// The future resolves to [`CallError::Rejected`] if not admitted (unknown or
+    /// invalid key included), [`CallError::Failed`] with `fut`'s error.
+    pub fn call_async<'k, T, E, F>(&self, key: impl Into<Key<'k>>, fut: F) -> CallFuture<'static, F>
     where
         F: std::future::Future<Output = Result<T, E>>,
     {
-        CallFuture::new(self.acquire(key), fut)
+        CallFuture::new(self.acquire(key), ByResult, fut)
+    }
+
+    /// Like [`Brama::call_async`], with `classify` deciding success, failure or neither
+    /// from the result (an `Ok` can be a failure, e.g. an HTTP 503).
+    ///
+    /// # Errors
+    /// As [`Brama::call_async`].
+    pub fn call_async_with<'k, T, E, F, C>(
+        &self,
+        key: impl Into<Key<'k>>,
+        classify: C,
+        fut: F,
+    ) -> CallFuture<'static, F, C>
+    where
+        F: std::future::Future<Output = Result<T, E>>,
+        C: Fn(&Result<T, E>) -> Outcome,
+    {
+        CallFuture::new(self.acquire(key), classify, fut)
     }
 
     /// Subscribes to events matching `filter`. The queue holds `event_queue_capacity`

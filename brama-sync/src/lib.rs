@@ -61,7 +61,9 @@ mod permit;
 
 pub use brama::Brama;
 pub use builder::Builder;
-pub use call::{CallError, CallFuture, Classification};
+#[allow(deprecated)]
+pub use call::Classification;
+pub use call::{ByResult, CallError, CallFuture, Classify, Outcome};
 pub use connection::Connection;
 pub use permit::Permit;
 
