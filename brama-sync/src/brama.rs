@@ -14,7 +14,7 @@ use crate::builder::Builder;
 use crate::call::{self, ByResult, CallError, CallFuture, Outcome};
 use crate::connection::Connection;
 use crate::janitor::Janitor;
-use crate::permit::Permit;
+use crate::permit::{OwnedPermit, Permit};
 
 /// A registry of connections and their circuits, with its janitor thread.
 ///
@@ -213,6 +213,14 @@ impl Brama {
     /// [`Error::InvalidKey`], [`Error::NotFound`], [`Error::Rejected`].
     pub fn acquire<'k>(&self, key: impl Into<Key<'k>>) -> Result<Permit<'static>, Error> {
         self.connection(key)?.into_permit()
+    }
+
+    /// Like [`Brama::acquire`], as an [`OwnedPermit`] (`'static + Send + Sync`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`], [`Error::NotFound`], [`Error::Rejected`].
+    pub fn acquire_owned<'k>(&self, key: impl Into<Key<'k>>) -> Result<OwnedPermit, Error> {
+        self.connection(key)?.into_owned_permit()
     }
 
     /// Runs `f` if the circuit admits it: `Ok` counts as a success, `Err` as a failure,

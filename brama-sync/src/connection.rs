@@ -8,7 +8,7 @@ use brama_core::{Error, Key, Status};
 
 use crate::call::{self, ByResult, CallError, CallFuture, Outcome};
 use crate::handle::Handle;
-use crate::permit::Permit;
+use crate::permit::{OwnedPermit, Permit};
 
 /// A handle to one connection: checks and reports with no lookup, `available()` is one
 /// atomic load on a healthy circuit. `Clone + Send + Sync`.
@@ -122,6 +122,36 @@ impl Connection {
     pub fn acquire(&self) -> Result<Permit<'_>, Error> {
         let ticket = self.handle.cell.acquire(&self.handle.cx)?;
         Ok(Permit::borrowed(&self.handle, ticket))
+    }
+
+    /// Asks to make one call; the permit owns a clone of this handle, so it is
+    /// `'static + Send + Sync` and can move into a spawned task. The handle is cloned
+    /// only when the call is admitted.
+    ///
+    /// # Examples
+    /// ```
+    /// use brama_sync::{Brama, Options};
+    /// let brama = Brama::new();
+    /// brama.register("db", Options::new())?;
+    /// let db = brama.connection("db")?;
+    /// let permit = db.acquire_owned()?;
+    /// let worker = std::thread::spawn(move || permit.failure());
+    /// worker.join().unwrap()?;
+    /// assert_eq!(db.status()?.total_failures, 1);
+    /// # Ok::<(), brama_sync::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], [`Error::Rejected`].
+    #[inline]
+    pub fn acquire_owned(&self) -> Result<OwnedPermit, Error> {
+        let ticket = self.handle.cell.acquire(&self.handle.cx)?;
+        Ok(OwnedPermit::new(self.handle.clone(), ticket))
+    }
+
+    pub(crate) fn into_owned_permit(self) -> Result<OwnedPermit, Error> {
+        let ticket = self.handle.cell.acquire(&self.handle.cx)?;
+        Ok(OwnedPermit::new(self.handle, ticket))
     }
 
     pub(crate) fn into_permit(self) -> Result<Permit<'static>, Error> {

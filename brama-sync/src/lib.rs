@@ -65,7 +65,7 @@ pub use builder::Builder;
 pub use call::Classification;
 pub use call::{ByResult, CallError, CallFuture, Classify, Outcome};
 pub use connection::Connection;
-pub use permit::Permit;
+pub use permit::{OwnedPermit, Permit};
 
 pub use brama_core::{
     Cause, Clock, ClockSource, Config, Counts, Error, Event, EventKind, EventType, ExpiryStrategy,

@@ -118,7 +118,7 @@ fn by_handle_hot_paths_allocate_nothing() {
         "acquire + failure"
     );
     assert_eq!(
-        allocations(|| h.acquire().unwrap().ignore()),
+        allocations(|| h.acquire().unwrap().ignore().unwrap()),
         0,
         "acquire + ignore"
     );

@@ -598,7 +598,7 @@ fn every_invalid_key_is_rejected_by_every_method_and_changes_nothing() {
                 &brama,
                 &sub,
                 &what("acquire"),
-                || brama.acquire(key).map(|p| p.ignore()),
+                || brama.acquire(key).and_then(|p| p.ignore()),
                 is_key,
             );
             rejected(

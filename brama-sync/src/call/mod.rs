@@ -135,9 +135,6 @@ pub(crate) fn settle(permit: Permit<'_>, outcome: Outcome) {
     let _ = match outcome {
         Outcome::Success => permit.success(),
         Outcome::Failure => permit.failure(),
-        Outcome::Ignore => {
-            permit.ignore();
-            Ok(())
-        }
+        Outcome::Ignore => permit.ignore(),
     };
 }
