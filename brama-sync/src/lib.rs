@@ -57,7 +57,11 @@ mod call;
 mod connection;
 mod handle;
 mod janitor;
+mod keybuf;
 mod permit;
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub mod tower;
 
 pub use brama::Brama;
 pub use builder::Builder;
@@ -65,6 +69,7 @@ pub use builder::Builder;
 pub use call::Classification;
 pub use call::{ByResult, CallError, CallFuture, Classify, Outcome};
 pub use connection::Connection;
+pub use keybuf::KeyBuf;
 pub use permit::{OwnedPermit, Permit};
 
 pub use brama_core::{
