@@ -14,7 +14,7 @@ pub use future::CallFuture;
 pub(crate) use sync::run;
 
 /// Why a wrapped call did not produce a value.
-#[derive(Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CallError<E> {
     /// The circuit did not admit the call (or the key is unknown/invalid).
     Rejected(Error),
