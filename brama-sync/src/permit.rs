@@ -75,6 +75,21 @@ impl Permit<'_> {
     pub fn success(mut self) -> Result<(), Error> {
         self.done = true;
         let c = self.conn.get();
+        // A success on a healthy circuit (Closed, no consecutive failures) decides
+        // nothing whatever the permit's cycle, and frees no slot (a probe's cycle has
+        // ended once the circuit is Closed): the handle's quiet path counts it as
+        // `Connection::success` does.
+        if c.cell.success_if_quiet(&c.cx) {
+            return Ok(());
+        }
+        self.success_reported()
+    }
+
+    /// [`success`](Self::success) when the quiet case does not apply.
+    #[cold]
+    #[inline(never)]
+    fn success_reported(&self) -> Result<(), Error> {
+        let c = self.conn.get();
         c.cell.success(&c.cx, Some(self.ticket))
     }
 
