@@ -51,7 +51,9 @@ fn brama(n: usize) -> Brama {
     let brama = Brama::builder().build().expect("a registry");
     for i in 0..n {
         let key = format!("up-{i:04}");
-        brama.register(key.as_str(), Options::new()).expect("fresh key");
+        brama
+            .register(key.as_str(), Options::new())
+            .expect("fresh key");
         brama.success(key.as_str()).expect("registered");
     }
     brama
@@ -121,7 +123,11 @@ fn async_entries(c: &mut Criterion) {
 
     g.bench_function("async/sync_permit_by_key", |b| {
         let brama = black_box(&brama);
-        b.iter(|| brama.acquire(black_box("up-0000")).map(|p| p.success().is_ok()))
+        b.iter(|| {
+            brama
+                .acquire(black_box("up-0000"))
+                .map(|p| p.success().is_ok())
+        })
     });
     g.finish();
 }
