@@ -13,7 +13,7 @@ use brama_core::{
 use crate::builder::Builder;
 use crate::call::{self, ByResult, CallError, CallFuture, Outcome};
 use crate::connection::Connection;
-use crate::janitor::Janitor;
+use crate::janitor::{self, Janitor, JanitorHandle};
 use crate::permit::{OwnedPermit, Permit};
 
 /// A registry of connections and their circuits, with its janitor thread.
@@ -47,7 +47,7 @@ pub struct Brama {
 
 struct Inner {
     registry: Arc<Registry>,
-    janitor: Janitor,
+    janitor: JanitorHandle,
 }
 
 impl Brama {
@@ -349,9 +349,64 @@ impl Brama {
         self.reg().is_empty()
     }
 
-    /// Sweeps the janitor thread has completed (a statistic).
+    /// Sweeps the janitor (thread or task) has completed (a statistic).
     pub fn janitor_sweeps(&self) -> u64 {
         self.inner.janitor.sweeps()
+    }
+
+    /// Times the janitor (thread or task) has woken (a statistic). An idle registry
+    /// wakes it once per `cleanup_interval`; one in use, once per millisecond (to keep
+    /// the system clock's cached reading fresh), until a millisecond passes without a
+    /// check or report that reads the clock.
+    pub fn janitor_wakeups(&self) -> u64 {
+        self.inner.janitor.wakeups()
+    }
+
+    /// Where the janitor runs ([`Builder::janitor`]).
+    pub fn janitor(&self) -> Janitor {
+        self.inner.janitor.mode()
+    }
+
+    /// The janitor as a future to spawn on your runtime, for a registry built with
+    /// [`Janitor::Manual`]: it sweeps every `cleanup_interval`, ticks the system
+    /// clock's cached reading every millisecond while the registry is in use, and
+    /// sleeps through `sleep(duration)` (your runtime's sleep) in between; an idle
+    /// registry wakes it once per `cleanup_interval`. It holds no `Brama` (only a weak
+    /// reference), and ends when the last `Brama` is dropped. With
+    /// [`Janitor::Thread`], or while another janitor task runs, it ends at once.
+    ///
+    /// A sweep runs inside the task (as it would on the thread): it takes one shard
+    /// lock at a time and never blocks on I/O, but a sweep of a million connections
+    /// takes a few hundred milliseconds of that worker's time.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    /// use brama_sync::{Brama, Janitor};
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    /// # rt.block_on(async {
+    /// let brama = Brama::builder().janitor(Janitor::Manual).build()?;
+    /// let janitor = tokio::spawn(brama.janitor_task(tokio::time::sleep));
+    /// // ... use brama ...
+    /// drop(brama);
+    /// janitor.await.unwrap(); // ends with the last Brama
+    /// # Ok::<(), brama_sync::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn janitor_task<S, F>(
+        &self,
+        sleep: S,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static
+    where
+        S: Fn(Duration) -> F + Send + 'static,
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        janitor::task(
+            self.inner.janitor.mode(),
+            Arc::clone(&self.inner.janitor.shared),
+            Arc::downgrade(&self.inner.registry),
+            sleep,
+        )
     }
 
     /// Sweeps that panicked and were caught (a statistic).
@@ -400,7 +455,7 @@ impl Brama {
     }
 
     /// The registry and janitor, put together by the builder.
-    pub(crate) fn from_parts(registry: Arc<Registry>, janitor: Janitor) -> Brama {
+    pub(crate) fn from_parts(registry: Arc<Registry>, janitor: JanitorHandle) -> Brama {
         Brama {
             inner: Arc::new(Inner { registry, janitor }),
         }

@@ -40,10 +40,19 @@
 //! See [`docs/guarantees.md`](https://github.com/brama-rs/brama/blob/main/docs/guarantees.md)
 //! in the repository for the full list and the tests behind it.
 //!
+//! ## Async
+//! [`Brama::call_async`] and [`Connection::call_async`] (and their `_with` forms taking
+//! an [`Outcome`] classifier) wrap any future on any executor, with no allocation per
+//! call; [`OwnedPermit`] moves into a spawned task; [`Subscription::recv_async`] reads
+//! events in async code. With the `tower` feature, `brama_sync::tower::BramaLayer`
+//! guards the upstream each request goes to.
+//!
 //! ## Threads and locks
 //! Building a [`Brama`] spawns one thread, `brama-janitor`, joined when the last clone
-//! drops. Checks and reports on a healthy circuit take no lock; state changes take a
-//! short per-connection lock that never runs user code.
+//! drops; with [`Janitor::Manual`] there is none, and [`Brama::janitor_task`] runs the
+//! same work on your runtime. An idle registry wakes its janitor once per
+//! `cleanup_interval`. Checks and reports on a healthy circuit take no lock; state
+//! changes take a short per-connection lock that never runs user code.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 // docs.rs builds with `--cfg docsrs` on nightly: each feature-gated module carries
@@ -69,6 +78,7 @@ pub use builder::Builder;
 pub use call::Classification;
 pub use call::{ByResult, CallError, CallFuture, Classify, Outcome};
 pub use connection::Connection;
+pub use janitor::Janitor;
 pub use keybuf::KeyBuf;
 pub use permit::{OwnedPermit, Permit};
 
