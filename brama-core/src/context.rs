@@ -1,6 +1,7 @@
 //! What every connection of one registry shares: clock, event bus, live defaults.
 
 use std::fmt;
+use std::task::Waker;
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
@@ -41,17 +42,27 @@ impl Context {
         }
     }
 
-    /// Refreshes the clock's cached reading, where there is one, and publishes it as
-    /// the bus's quiet stamp ([`EventBus::quiet`]), so that handle successes on
-    /// healthy circuits stamped in this period may be counted with no report. Whatever
-    /// drives the registry (brama-sync's janitor, every millisecond) calls it; until
-    /// it is called, and always under a manual or custom clock, every handle success
-    /// is reported in full.
-    pub fn refresh(&self) {
-        self.clock.refresh();
-        if let Some(now) = self.clock.cached() {
-            self.bus.publish_quiet(now);
+    /// One tick of whatever tends the registry (brama-sync's janitor, every
+    /// millisecond while the registry is in use): refreshes the system clock's cached
+    /// reading and publishes it as the bus's quiet stamp ([`EventBus::quiet`]), so that
+    /// handle successes on healthy circuits stamped in this period may be counted with
+    /// no report. Returns whether any hot path used the cached reading since the
+    /// previous tick (false for the clocks that have no cache). Until it is called, and
+    /// always under a manual or custom clock, every handle success is reported in full.
+    pub fn refresh(&self) -> bool {
+        match self.clock.tick() {
+            Some((now, used)) => {
+                self.bus.publish_quiet(now);
+                used
+            }
+            None => false,
         }
+    }
+
+    /// The ticker asks to sleep (see [`ClockSource::rest`]): true if it may; the first
+    /// hot path that reads the clock after that wakes `waker`.
+    pub fn rest(&self, waker: &Waker) -> bool {
+        self.clock.rest(waker)
     }
 
     /// The registry defaults now in force.

@@ -32,7 +32,7 @@ pub use config::{
     MAX_METADATA_TOTAL_BYTES, MAX_METADATA_VALUE_BYTES,
 };
 pub use error::Error;
-pub use events::{Counts, Event, EventKind, EventType, Filter, Subscription};
+pub use events::{Counts, Event, EventKind, EventType, Filter, RecvFuture, Subscription};
 pub use key::{Key, OwnedKey, MAX_KEY_PART_BYTES};
 pub use registry::SweepReport;
 pub use state::{Cause, State};

@@ -11,10 +11,10 @@ use brama_core::{
 };
 
 use crate::builder::Builder;
-use crate::call::{self, CallError, CallFuture, Classification};
+use crate::call::{self, ByResult, CallError, CallFuture, Outcome};
 use crate::connection::Connection;
-use crate::janitor::Janitor;
-use crate::permit::Permit;
+use crate::janitor::{self, Janitor, JanitorHandle};
+use crate::permit::{OwnedPermit, Permit};
 
 /// A registry of connections and their circuits, with its janitor thread.
 ///
@@ -47,7 +47,7 @@ pub struct Brama {
 
 struct Inner {
     registry: Arc<Registry>,
-    janitor: Janitor,
+    janitor: JanitorHandle,
 }
 
 impl Brama {
@@ -215,6 +215,14 @@ impl Brama {
         self.connection(key)?.into_permit()
     }
 
+    /// Like [`Brama::acquire`], as an [`OwnedPermit`] (`'static + Send + Sync`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`], [`Error::NotFound`], [`Error::Rejected`].
+    pub fn acquire_owned<'k>(&self, key: impl Into<Key<'k>>) -> Result<OwnedPermit, Error> {
+        self.connection(key)?.into_owned_permit()
+    }
+
     /// Runs `f` if the circuit admits it: `Ok` counts as a success, `Err` as a failure,
     /// a panic as a failure (and is resumed).
     ///
@@ -240,20 +248,54 @@ impl Brama {
     ) -> Result<T, CallError<E>>
     where
         F: FnOnce() -> Result<T, E>,
-        C: FnOnce(&Result<T, E>) -> Classification,
+        C: FnOnce(&Result<T, E>) -> Outcome,
     {
         let permit = self.acquire(key).map_err(CallError::Rejected)?;
         call::run(permit, classify, f)
     }
 
-    /// Wraps a future: admitted now or rejected at its first poll; its `Ok`/`Err`/panic
-    /// is reported when it completes; dropped before completing, it counts as neither
-    /// and frees its probe slot. Works on any executor. Boxes the future (one allocation).
-    pub fn call_async<'k, T, E, F>(&self, key: impl Into<Key<'k>>, fut: F) -> CallFuture<F>
+    /// Wraps a future: admitted now (the permit is asked for when the future is made)
+    /// or rejected at its first poll, without polling `fut`; its `Ok`/`Err`/panic is
+    /// reported when it completes; dropped before completing, it counts as neither and
+    /// frees its probe slot. Works on any executor, and allocates nothing per call: the
+    /// returned [`CallFuture`] holds `fut` in place.
+    ///
+    /// # Examples
+    /// ```
+    /// use brama_sync::{Brama, Options};
+    /// let brama = Brama::new();
+    /// brama.register("db", Options::new())?;
+    /// let rows = pollster::block_on(brama.call_async("db", async { Ok::<_, std::io::Error>(3) }));
+    /// assert_eq!(rows.ok(), Some(3));
+    /// # Ok::<(), brama_sync::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// The future resolves to [`CallError::Rejected`] if not admitted (unknown or
+    /// invalid key included), [`CallError::Failed`] with `fut`'s error.
+    pub fn call_async<'k, T, E, F>(&self, key: impl Into<Key<'k>>, fut: F) -> CallFuture<'static, F>
     where
         F: std::future::Future<Output = Result<T, E>>,
     {
-        CallFuture::new(self.acquire(key), fut)
+        CallFuture::new(self.acquire(key), ByResult, fut)
+    }
+
+    /// Like [`Brama::call_async`], with `classify` deciding success, failure or neither
+    /// from the result (an `Ok` can be a failure, e.g. an HTTP 503).
+    ///
+    /// # Errors
+    /// As [`Brama::call_async`].
+    pub fn call_async_with<'k, T, E, F, C>(
+        &self,
+        key: impl Into<Key<'k>>,
+        classify: C,
+        fut: F,
+    ) -> CallFuture<'static, F, C>
+    where
+        F: std::future::Future<Output = Result<T, E>>,
+        C: Fn(&Result<T, E>) -> Outcome,
+    {
+        CallFuture::new(self.acquire(key), classify, fut)
     }
 
     /// Subscribes to events matching `filter`. The queue holds `event_queue_capacity`
@@ -307,9 +349,64 @@ impl Brama {
         self.reg().is_empty()
     }
 
-    /// Sweeps the janitor thread has completed (a statistic).
+    /// Sweeps the janitor (thread or task) has completed (a statistic).
     pub fn janitor_sweeps(&self) -> u64 {
         self.inner.janitor.sweeps()
+    }
+
+    /// Times the janitor (thread or task) has woken (a statistic). An idle registry
+    /// wakes it once per `cleanup_interval`; one in use, once per millisecond (to keep
+    /// the system clock's cached reading fresh), until a millisecond passes without a
+    /// check or report that reads the clock.
+    pub fn janitor_wakeups(&self) -> u64 {
+        self.inner.janitor.wakeups()
+    }
+
+    /// Where the janitor runs ([`Builder::janitor`]).
+    pub fn janitor(&self) -> Janitor {
+        self.inner.janitor.mode()
+    }
+
+    /// The janitor as a future to spawn on your runtime, for a registry built with
+    /// [`Janitor::Manual`]: it sweeps every `cleanup_interval`, ticks the system
+    /// clock's cached reading every millisecond while the registry is in use, and
+    /// sleeps through `sleep(duration)` (your runtime's sleep) in between; an idle
+    /// registry wakes it once per `cleanup_interval`. It holds no `Brama` (only a weak
+    /// reference), and ends when the last `Brama` is dropped. With
+    /// [`Janitor::Thread`], or while another janitor task runs, it ends at once.
+    ///
+    /// A sweep runs inside the task (as it would on the thread): it takes one shard
+    /// lock at a time and never blocks on I/O, but a sweep of a million connections
+    /// takes a few hundred milliseconds of that worker's time.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    /// use brama_sync::{Brama, Janitor};
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    /// # rt.block_on(async {
+    /// let brama = Brama::builder().janitor(Janitor::Manual).build()?;
+    /// let janitor = tokio::spawn(brama.janitor_task(tokio::time::sleep));
+    /// // ... use brama ...
+    /// drop(brama);
+    /// janitor.await.unwrap(); // ends with the last Brama
+    /// # Ok::<(), brama_sync::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn janitor_task<S, F>(
+        &self,
+        sleep: S,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static
+    where
+        S: Fn(Duration) -> F + Send + 'static,
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        janitor::task(
+            self.inner.janitor.mode(),
+            Arc::clone(&self.inner.janitor.shared),
+            Arc::downgrade(&self.inner.registry),
+            sleep,
+        )
     }
 
     /// Sweeps that panicked and were caught (a statistic).
@@ -358,7 +455,7 @@ impl Brama {
     }
 
     /// The registry and janitor, put together by the builder.
-    pub(crate) fn from_parts(registry: Arc<Registry>, janitor: Janitor) -> Brama {
+    pub(crate) fn from_parts(registry: Arc<Registry>, janitor: JanitorHandle) -> Brama {
         Brama {
             inner: Arc::new(Inner { registry, janitor }),
         }

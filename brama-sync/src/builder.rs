@@ -7,7 +7,7 @@ use brama_core::engine::Registry;
 use brama_core::{ClockSource, Config, Error, ExpiryStrategy, Options, Settings};
 
 use crate::brama::Brama;
-use crate::janitor::Janitor;
+use crate::janitor::{Janitor, JanitorHandle};
 
 /// Builds a [`Brama`]; every setting has the default of SPEC §4.
 ///
@@ -32,6 +32,7 @@ pub struct Builder {
     options: Options,
     settings: Settings,
     clock: Option<ClockSource>,
+    janitor: Janitor,
 }
 
 impl Builder {
@@ -109,6 +110,15 @@ impl Builder {
         self
     }
 
+    /// Where the janitor runs: its own thread (the default) or, with
+    /// [`Janitor::Manual`], nowhere until you spawn
+    /// [`Brama::janitor_task`](crate::Brama::janitor_task) on your runtime or call
+    /// [`Brama::sweep`](crate::Brama::sweep) yourself.
+    pub fn janitor(mut self, janitor: Janitor) -> Builder {
+        self.janitor = janitor;
+        self
+    }
+
     fn registry(&self) -> Result<Registry, Error> {
         let defaults = self.options.apply(&Config::default())?;
         Registry::new(
@@ -118,14 +128,15 @@ impl Builder {
         )
     }
 
-    /// Validates the settings, creates the registry and spawns its janitor.
+    /// Validates the settings, creates the registry and spawns its janitor thread (with
+    /// [`Janitor::Thread`], the default).
     ///
     /// # Errors
     /// [`Error::InvalidConfig`] naming the first bad setting; [`Error::Spawn`] if the
     /// thread cannot be started.
     pub fn build(self) -> Result<Brama, Error> {
         let registry = Arc::new(self.registry()?);
-        let janitor = Janitor::start(Arc::downgrade(&registry))?;
+        let janitor = JanitorHandle::start(self.janitor, Arc::downgrade(&registry))?;
         Ok(Brama::from_parts(registry, janitor))
     }
 
@@ -138,7 +149,7 @@ impl Builder {
             )
             .unwrap_or_else(|_| unreachable!("the defaults are valid"))
         }));
-        let janitor = Janitor::idle();
+        let janitor = JanitorHandle::idle();
         Brama::from_parts(registry, janitor)
     }
 }

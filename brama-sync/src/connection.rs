@@ -6,9 +6,9 @@ use std::sync::Arc;
 use brama_core::engine::{CellRef, Context};
 use brama_core::{Error, Key, Status};
 
-use crate::call::{self, CallError, Classification};
+use crate::call::{self, ByResult, CallError, CallFuture, Outcome};
 use crate::handle::Handle;
-use crate::permit::Permit;
+use crate::permit::{OwnedPermit, Permit};
 
 /// A handle to one connection: checks and reports with no lookup, `available()` is one
 /// atomic load on a healthy circuit. `Clone + Send + Sync`.
@@ -124,6 +124,36 @@ impl Connection {
         Ok(Permit::borrowed(&self.handle, ticket))
     }
 
+    /// Asks to make one call; the permit owns a clone of this handle, so it is
+    /// `'static + Send + Sync` and can move into a spawned task. The handle is cloned
+    /// only when the call is admitted.
+    ///
+    /// # Examples
+    /// ```
+    /// use brama_sync::{Brama, Options};
+    /// let brama = Brama::new();
+    /// brama.register("db", Options::new())?;
+    /// let db = brama.connection("db")?;
+    /// let permit = db.acquire_owned()?;
+    /// let worker = std::thread::spawn(move || permit.failure());
+    /// worker.join().unwrap()?;
+    /// assert_eq!(db.status()?.total_failures, 1);
+    /// # Ok::<(), brama_sync::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], [`Error::Rejected`].
+    #[inline]
+    pub fn acquire_owned(&self) -> Result<OwnedPermit, Error> {
+        let ticket = self.handle.cell.acquire(&self.handle.cx)?;
+        Ok(OwnedPermit::new(self.handle.clone(), ticket))
+    }
+
+    pub(crate) fn into_owned_permit(self) -> Result<OwnedPermit, Error> {
+        let ticket = self.handle.cell.acquire(&self.handle.cx)?;
+        Ok(OwnedPermit::new(self.handle, ticket))
+    }
+
     pub(crate) fn into_permit(self) -> Result<Permit<'static>, Error> {
         let ticket = self.handle.cell.acquire(&self.handle.cx)?;
         Ok(Permit::owned(self.handle, ticket))
@@ -148,10 +178,52 @@ impl Connection {
     pub fn call_with<T, E, F, C>(&self, classify: C, f: F) -> Result<T, CallError<E>>
     where
         F: FnOnce() -> Result<T, E>,
-        C: FnOnce(&Result<T, E>) -> Classification,
+        C: FnOnce(&Result<T, E>) -> Outcome,
     {
         let permit = self.acquire().map_err(CallError::Rejected)?;
         call::run(permit, classify, f)
+    }
+
+    /// Wraps a future (see [`Brama::call_async`](crate::Brama::call_async)): the
+    /// permit borrows this handle, so the call costs no lookup and no reference count.
+    /// To move the call into a spawned task, move a clone of the `Connection` in with
+    /// it.
+    ///
+    /// # Examples
+    /// ```
+    /// use brama_sync::{Brama, Options};
+    /// let brama = Brama::new();
+    /// brama.register("db", Options::new())?;
+    /// let db = brama.connection("db")?;
+    /// let out = pollster::block_on(db.call_async(async { Err::<u32, _>("timeout") }));
+    /// assert!(out.is_err());
+    /// assert_eq!(db.status()?.total_failures, 1);
+    /// # Ok::<(), brama_sync::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// The future resolves to [`CallError::Rejected`] if not admitted,
+    /// [`CallError::Failed`] with `fut`'s error.
+    #[inline]
+    pub fn call_async<T, E, F>(&self, fut: F) -> CallFuture<'_, F>
+    where
+        F: std::future::Future<Output = Result<T, E>>,
+    {
+        CallFuture::new(self.acquire(), ByResult, fut)
+    }
+
+    /// Like [`call_async`](Self::call_async), with `classify` deciding success,
+    /// failure or neither from the result.
+    ///
+    /// # Errors
+    /// As [`call_async`](Self::call_async).
+    #[inline]
+    pub fn call_async_with<T, E, F, C>(&self, classify: C, fut: F) -> CallFuture<'_, F, C>
+    where
+        F: std::future::Future<Output = Result<T, E>>,
+        C: Fn(&Result<T, E>) -> Outcome,
+    {
+        CallFuture::new(self.acquire(), classify, fut)
     }
 }
 

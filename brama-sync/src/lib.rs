@@ -40,10 +40,19 @@
 //! See [`docs/guarantees.md`](https://github.com/brama-rs/brama/blob/main/docs/guarantees.md)
 //! in the repository for the full list and the tests behind it.
 //!
+//! ## Async
+//! [`Brama::call_async`] and [`Connection::call_async`] (and their `_with` forms taking
+//! an [`Outcome`] classifier) wrap any future on any executor, with no allocation per
+//! call; [`OwnedPermit`] moves into a spawned task; [`Subscription::recv_async`] reads
+//! events in async code. With the `tower` feature, `brama_sync::tower::BramaLayer`
+//! guards the upstream each request goes to.
+//!
 //! ## Threads and locks
 //! Building a [`Brama`] spawns one thread, `brama-janitor`, joined when the last clone
-//! drops. Checks and reports on a healthy circuit take no lock; state changes take a
-//! short per-connection lock that never runs user code.
+//! drops; with [`Janitor::Manual`] there is none, and [`Brama::janitor_task`] runs the
+//! same work on your runtime. An idle registry wakes its janitor once per
+//! `cleanup_interval`. Checks and reports on a healthy circuit take no lock; state
+//! changes take a short per-connection lock that never runs user code.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 // docs.rs builds with `--cfg docsrs` on nightly: each feature-gated module carries
@@ -57,18 +66,26 @@ mod call;
 mod connection;
 mod handle;
 mod janitor;
+mod keybuf;
 mod permit;
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub mod tower;
 
 pub use brama::Brama;
 pub use builder::Builder;
-pub use call::{CallError, CallFuture, Classification};
+#[allow(deprecated)]
+pub use call::Classification;
+pub use call::{ByResult, CallError, CallFuture, Classify, Outcome};
 pub use connection::Connection;
-pub use permit::Permit;
+pub use janitor::Janitor;
+pub use keybuf::KeyBuf;
+pub use permit::{OwnedPermit, Permit};
 
 pub use brama_core::{
     Cause, Clock, ClockSource, Config, Counts, Error, Event, EventKind, EventType, ExpiryStrategy,
-    Filter, Key, ManualClock, OpenDuration, OpenOptions, Options, OwnedKey, Settings, State,
-    Status, Subscription, SweepReport, SystemClock, MAX_DURATION, MAX_EVENT_QUEUE_CAPACITY,
+    Filter, Key, ManualClock, OpenDuration, OpenOptions, Options, OwnedKey, RecvFuture, Settings,
+    State, Status, Subscription, SweepReport, SystemClock, MAX_DURATION, MAX_EVENT_QUEUE_CAPACITY,
     MAX_HALF_OPEN_PROBES, MAX_KEY_PART_BYTES, MAX_METADATA_ENTRIES, MAX_METADATA_KEY_BYTES,
     MAX_METADATA_TOTAL_BYTES, MAX_METADATA_VALUE_BYTES,
 };

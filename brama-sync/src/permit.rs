@@ -1,4 +1,5 @@
-//! [`Permit`]: leave to make one call, tied to the circuit cycle it was granted in.
+//! [`Permit`] and [`OwnedPermit`]: leave to make one call, tied to the circuit cycle it
+//! was granted in.
 
 use std::fmt;
 
@@ -74,6 +75,21 @@ impl Permit<'_> {
     pub fn success(mut self) -> Result<(), Error> {
         self.done = true;
         let c = self.conn.get();
+        // A success on a healthy circuit (Closed, no consecutive failures) decides
+        // nothing whatever the permit's cycle, and frees no slot (a probe's cycle has
+        // ended once the circuit is Closed): the handle's quiet path counts it as
+        // `Connection::success` does.
+        if c.cell.success_if_quiet(&c.cx) {
+            return Ok(());
+        }
+        self.success_reported()
+    }
+
+    /// [`success`](Self::success) when the quiet case does not apply.
+    #[cold]
+    #[inline(never)]
+    fn success_reported(&self) -> Result<(), Error> {
+        let c = self.conn.get();
         c.cell.success(&c.cx, Some(self.ticket))
     }
 
@@ -98,9 +114,104 @@ impl Permit<'_> {
         c.cell.failure(&c.cx, Some(self.ticket), Some(reason))
     }
 
-    /// Ends the permit without a result; frees its probe slot.
-    pub fn ignore(self) {
-        drop(self);
+    /// Ends the permit without a result: counts neither, frees its probe slot.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if the connection was unregistered (the permit is ended
+    /// all the same).
+    pub fn ignore(mut self) -> Result<(), Error> {
+        self.done = true;
+        let c = self.conn.get();
+        c.cell.release(self.ticket);
+        if c.cell.is_removed() {
+            Err(Error::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// A [`Permit`] that owns its handle: `'static + Send + Sync`, so it can move into a
+/// spawned task or another thread. Made by
+/// [`Connection::acquire_owned`](crate::Connection::acquire_owned) and
+/// [`Brama::acquire_owned`](crate::Brama::acquire_owned).
+///
+/// Same methods and drop rules as [`Permit`]: report with
+/// [`success`](OwnedPermit::success), [`failure`](OwnedPermit::failure) or
+/// [`ignore`](OwnedPermit::ignore); dropped unreported, it counts as neither and frees
+/// its half-open probe slot. While it lives the connection is never evicted.
+///
+/// # Examples
+/// ```
+/// use brama_sync::{Brama, Options};
+/// let brama = Brama::new();
+/// brama.register("db", Options::new())?;
+/// let permit = brama.connection("db")?.acquire_owned()?;
+/// std::thread::spawn(move || permit.success()).join().unwrap()?;
+/// assert_eq!(brama.status("db")?.total_successes, 1);
+/// # Ok::<(), brama_sync::Error>(())
+/// ```
+#[must_use = "report the call's outcome on the permit, or it counts as neither"]
+pub struct OwnedPermit {
+    inner: Permit<'static>,
+}
+
+impl OwnedPermit {
+    pub(crate) fn new(conn: Handle, ticket: Ticket) -> OwnedPermit {
+        OwnedPermit {
+            inner: Permit::owned(conn, ticket),
+        }
+    }
+
+    /// Whether this permit holds a half-open probe slot.
+    pub fn is_probe(&self) -> bool {
+        self.inner.is_probe()
+    }
+
+    /// Reports a success.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if the connection was unregistered.
+    #[inline]
+    pub fn success(self) -> Result<(), Error> {
+        self.inner.success()
+    }
+
+    /// Reports a failure.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if the connection was unregistered.
+    #[inline]
+    pub fn failure(self) -> Result<(), Error> {
+        self.inner.failure()
+    }
+
+    /// Reports a failure with a reason for the events.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if the connection was unregistered.
+    pub fn failure_with(self, reason: &str) -> Result<(), Error> {
+        self.inner.failure_with(reason)
+    }
+
+    /// Ends the permit without a result: counts neither, frees its probe slot.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if the connection was unregistered.
+    pub fn ignore(self) -> Result<(), Error> {
+        self.inner.ignore()
+    }
+
+    /// The permit as a [`Permit<'static>`](Permit), e.g. for code written against
+    /// `Permit`.
+    pub fn into_permit(self) -> Permit<'static> {
+        self.inner
+    }
+}
+
+impl fmt::Debug for OwnedPermit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("OwnedPermit").field(&self.inner).finish()
     }
 }
 

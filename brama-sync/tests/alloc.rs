@@ -118,7 +118,7 @@ fn by_handle_hot_paths_allocate_nothing() {
         "acquire + failure"
     );
     assert_eq!(
-        allocations(|| h.acquire().unwrap().ignore()),
+        allocations(|| h.acquire().unwrap().ignore().unwrap()),
         0,
         "acquire + ignore"
     );
@@ -162,5 +162,105 @@ fn a_state_change_subscriber_costs_reports_no_allocation() {
         allocations(|| h.failure().unwrap()),
         0,
         "failure with a StateChanged subscriber"
+    );
+}
+
+/// A waker that does nothing, made once outside the counted loops.
+struct Noop;
+
+impl std::task::Wake for Noop {
+    fn wake(self: std::sync::Arc<Self>) {}
+}
+
+/// Polls `fut` to completion by hand (no executor, so nothing but the future itself
+/// can allocate): pending once, then ready.
+fn run<F: std::future::Future>(fut: F, waker: &std::task::Waker) -> F::Output {
+    let mut cx = std::task::Context::from_waker(waker);
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        if let std::task::Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+            return out;
+        }
+    }
+}
+
+/// A future that is pending once (waking itself), then ready with `Ok(1)`.
+fn yielding() -> impl std::future::Future<Output = Result<u32, ()>> {
+    let mut polled = false;
+    std::future::poll_fn(move |cx| {
+        if polled {
+            std::task::Poll::Ready(Ok(1))
+        } else {
+            polled = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    })
+}
+
+/// SPEC §9: no allocation per guarded async call (the future is held in place).
+#[test]
+fn a_guarded_async_call_allocates_nothing() {
+    let (b, _clock) = brama();
+    let key = Key::scoped("payments", "stripe");
+    let h = b.connection(key).unwrap();
+    let waker = std::task::Waker::from(std::sync::Arc::new(Noop));
+    assert_eq!(
+        allocations(|| assert_eq!(run(h.call_async(yielding()), &waker), Ok(1))),
+        0,
+        "conn.call_async"
+    );
+    assert_eq!(
+        allocations(|| {
+            let out = run(
+                h.call_async_with(
+                    |_: &Result<u32, ()>| brama_sync::Outcome::Success,
+                    yielding(),
+                ),
+                &waker,
+            );
+            assert_eq!(out.ok(), Some(1));
+        }),
+        0,
+        "conn.call_async_with"
+    );
+    assert_eq!(
+        allocations(|| assert!(run(b.call_async(key, yielding()), &waker).is_ok())),
+        0,
+        "brama.call_async by key"
+    );
+    let owned = || h.acquire_owned().unwrap().success().unwrap();
+    assert_eq!(allocations(owned), 0, "acquire_owned + success");
+    // Rejected on an open circuit: the refusal is an error value, not an allocation.
+    b.open_circuit(key, OpenOptions::new()).unwrap();
+    assert_eq!(
+        allocations(|| assert!(run(h.call_async(yielding()), &waker).is_err())),
+        0,
+        "conn.call_async rejected"
+    );
+}
+
+/// The tower layer's call path (feature `tower`): admitted calls allocate nothing
+/// beyond what the inner service does (here, nothing).
+#[cfg(feature = "tower")]
+#[test]
+fn a_call_through_the_tower_layer_allocates_nothing() {
+    use tower::{Layer, Service};
+    let (b, _clock) = brama();
+    let layer = brama_sync::tower::BramaLayer::new(b.clone(), |_: &u32| {
+        brama_sync::KeyBuf::from(("payments", "stripe"))
+    });
+    let mut svc = layer.layer(tower::service_fn(|n: u32| {
+        std::future::ready(Ok::<_, ()>(n))
+    }));
+    let waker = std::task::Waker::from(std::sync::Arc::new(Noop));
+    let mut cx = std::task::Context::from_waker(&waker);
+    assert_eq!(
+        allocations(|| {
+            assert!(svc.poll_ready(&mut cx).is_ready());
+            assert_eq!(run(svc.call(7), &waker), Ok(7));
+        }),
+        0,
+        "BramaService::call"
     );
 }

@@ -13,7 +13,8 @@ use std::time::{Duration, SystemTime};
 
 use brama_sync::{
     Brama, CallError, Cause, Connection, Error, Event, EventKind, EventType, ExpiryStrategy,
-    Filter, Key, ManualClock, OpenOptions, Options, Permit, State, Status, Subscription,
+    Filter, Key, ManualClock, OpenOptions, Options, OwnedPermit, Permit, State, Status,
+    Subscription,
 };
 
 fn do_request() -> Result<u32, io::Error> {
@@ -87,7 +88,7 @@ fn spec_code_block_compiles_and_runs() -> Result<(), Error> {
     let permit: Permit<'_> = conn.acquire()?; // brama.acquire(key) -> Result<Permit<'static>, Error>
     permit.success()?; // or .failure() / .ignore(); drop = abandoned, slot freed
     let owned: Result<Permit<'static>, Error> = brama.acquire(key);
-    owned?.ignore();
+    owned?.ignore()?;
 
     let out: Result<u32, CallError<io::Error>> = brama.call(key, || do_request());
     assert_eq!(out.ok(), Some(7));
@@ -238,7 +239,14 @@ fn permit_outcomes_consume_the_permit() {
     // `success`/`failure`/`ignore` take the permit by value.
     let _: fn(Permit<'static>) -> Result<(), Error> = Permit::success;
     let _: fn(Permit<'static>) -> Result<(), Error> = Permit::failure;
-    let _: fn(Permit<'static>) = Permit::ignore;
+    let _: fn(Permit<'static>) -> Result<(), Error> = Permit::ignore;
+    // SPEC §13: the same methods on `OwnedPermit`, which is `'static + Send + Sync`.
+    let _: fn(OwnedPermit) -> Result<(), Error> = OwnedPermit::success;
+    let _: fn(OwnedPermit) -> Result<(), Error> = OwnedPermit::failure;
+    let _: fn(OwnedPermit) -> Result<(), Error> = OwnedPermit::ignore;
+    let _: fn(&Connection) -> Result<OwnedPermit, Error> = Connection::acquire_owned;
+    fn owned<T: Send + Sync + 'static>() {}
+    owned::<OwnedPermit>();
 }
 
 #[test]

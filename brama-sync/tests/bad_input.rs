@@ -701,7 +701,7 @@ fn no_public_method_panics_on_extreme_input() {
     brama.sweep();
     brama.reset_circuit("db").unwrap();
     for _ in 0..10 {
-        let _ = brama.acquire("db").map(|p| p.ignore());
+        let _ = brama.acquire("db").and_then(|p| p.ignore());
     }
     let _ = sub.dropped();
     let _ = brama.connections_in("");

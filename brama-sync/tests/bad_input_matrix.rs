@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use brama_core::engine::config::MAX_DURATION;
 use brama_sync::{
-    Brama, Builder, CallError, Classification, Error, ExpiryStrategy, Filter, Key, ManualClock,
-    OpenOptions, Options, State, Status, Subscription,
+    Brama, Builder, CallError, Error, ExpiryStrategy, Filter, Key, ManualClock, OpenOptions,
+    Options, Outcome, State, Status, Subscription,
 };
 
 /// Runs `f`, failing the test if it panics.
@@ -598,7 +598,7 @@ fn every_invalid_key_is_rejected_by_every_method_and_changes_nothing() {
                 &brama,
                 &sub,
                 &what("acquire"),
-                || brama.acquire(key).map(|p| p.ignore()),
+                || brama.acquire(key).and_then(|p| p.ignore()),
                 is_key,
             );
             rejected(
@@ -617,7 +617,7 @@ fn every_invalid_key_is_rejected_by_every_method_and_changes_nothing() {
                 &what("call_with"),
                 || match brama.call_with(
                     key,
-                    |_: &Result<(), ()>| Classification::Failure,
+                    |_: &Result<(), ()>| Outcome::Failure,
                     || -> Result<(), ()> { panic!("must not run") },
                 ) {
                     Err(CallError::Rejected(e)) => Err::<(), _>(e),

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use brama_sync::{Brama, CallError, Classification, Error, ManualClock, Options, State};
+use brama_sync::{Brama, CallError, Error, ManualClock, Options, Outcome, State};
 
 const HOUR: Duration = Duration::from_secs(3600);
 const EXPIRY: Duration = Duration::from_secs(10);
@@ -104,7 +104,7 @@ fn an_unknown_key_is_rejected_without_calling() {
     assert!(!ran.get());
     let out: Result<(), CallError<io::Error>> = brama.call_with(
         "nope",
-        |_| Classification::Success,
+        |_| Outcome::Success,
         || {
             ran.set(true);
             Ok(())
@@ -120,9 +120,9 @@ fn call_with_classifies_success_failure_and_ignore() {
     let brama = brama(&clock);
     // A client error says nothing about the dependency: ignore it.
     let classify = |r: &Result<u32, io::Error>| match r {
-        Ok(_) => Classification::Success,
-        Err(e) if e.kind() == io::ErrorKind::InvalidInput => Classification::Ignore,
-        Err(_) => Classification::Failure,
+        Ok(_) => Outcome::Success,
+        Err(e) if e.kind() == io::ErrorKind::InvalidInput => Outcome::Ignore,
+        Err(_) => Outcome::Failure,
     };
     let out = brama.call_with("db", classify, || {
         Err(io::Error::from(io::ErrorKind::InvalidInput))
@@ -140,14 +140,14 @@ fn call_with_classifies_success_failure_and_ignore() {
     assert_eq!(totals(&brama), (1, 1));
 
     // The classifier decides, whatever the result: an Ok can be a failure.
-    let out = brama.call_with("db", |_| Classification::Failure, || Ok::<_, io::Error>(5));
+    let out = brama.call_with("db", |_| Outcome::Failure, || Ok::<_, io::Error>(5));
     assert_eq!(out.unwrap(), 5);
     assert_eq!(totals(&brama), (1, 2));
     assert_eq!(state(&brama), State::Open);
 
     let conn = brama.connection("db").unwrap();
     brama.close_circuit("db").unwrap();
-    let out = conn.call_with(|_| Classification::Ignore, || Err::<(), _>(boom()));
+    let out = conn.call_with(|_| Outcome::Ignore, || Err::<(), _>(boom()));
     assert!(out.is_err());
     assert_eq!(totals(&brama), (1, 2));
 }
@@ -157,7 +157,7 @@ fn an_ignored_half_open_probe_frees_its_slot() {
     let clock = ManualClock::new();
     let brama = brama(&clock);
     to_half_open(&brama, &clock);
-    let out = brama.call_with("db", |_| Classification::Ignore, || Ok::<_, io::Error>(()));
+    let out = brama.call_with("db", |_| Outcome::Ignore, || Ok::<_, io::Error>(()));
     assert!(out.is_ok());
     assert_eq!(state(&brama), State::HalfOpen);
     // The slot is free: the next call is the probe and decides.
@@ -179,7 +179,7 @@ fn a_panic_counts_as_a_failure_and_is_resumed() {
     // call_with too, whatever the classifier would have said.
     let caught = catch_unwind(AssertUnwindSafe(|| {
         let _: Result<(), CallError<io::Error>> =
-            brama.call_with("db", |_| Classification::Ignore, || panic!("again"));
+            brama.call_with("db", |_| Outcome::Ignore, || panic!("again"));
     }));
     assert!(caught.is_err());
     assert_eq!(totals(&brama), (0, 2));

@@ -140,7 +140,7 @@ fn a_permit_outliving_unregister_of_a_half_open_probe_frees_nothing_and_panics_n
     let probe = brama.acquire("db").unwrap();
     assert!(probe.is_probe());
     brama.unregister("db").unwrap();
-    probe.ignore();
+    assert_eq!(probe.ignore(), Err(Error::NotFound));
     brama.register("db", Options::new()).unwrap();
     assert_eq!(brama.status("db").unwrap().state, State::Unknown);
 }
@@ -172,7 +172,7 @@ fn dropping_a_probe_permit_frees_its_slot_and_counts_neither() {
     // The slot is free again: the next caller is the probe. `ignore` frees it too.
     let probe = brama.acquire("db").unwrap();
     assert!(probe.is_probe());
-    probe.ignore();
+    probe.ignore().unwrap();
     assert_eq!(totals(&brama, "db"), before, "an ignored permit counted");
     assert_eq!(brama.status("db").unwrap().state, State::HalfOpen);
 
@@ -191,7 +191,7 @@ fn dropping_a_closed_permit_counts_neither() {
     let permit = brama.acquire("db").unwrap();
     assert!(!permit.is_probe());
     drop(permit);
-    brama.acquire("db").unwrap().ignore();
+    brama.acquire("db").unwrap().ignore().unwrap();
     let s = brama.status("db").unwrap();
     assert_eq!(
         (s.total_successes, s.total_failures, s.state),

@@ -161,7 +161,7 @@ fn creating_and_dropping_100_bramas_leaves_no_janitor_behind() {
             2 => {
                 let permit = brama.acquire("db").unwrap();
                 drop(brama);
-                permit.ignore();
+                permit.ignore().unwrap();
             }
             _ => drop(brama),
         }
@@ -377,7 +377,7 @@ fn open_half_open_and_held_connections_are_never_evicted() {
     // Closing or dropping what kept them makes them ordinary: evicted once idle.
     brama.close_circuit("half").unwrap();
     drop(handle);
-    permit.ignore();
+    permit.ignore().unwrap();
     clock.advance(MINUTE + Duration::from_secs(1));
     let report = brama.sweep();
     assert_eq!(report.evicted, 3);
@@ -454,7 +454,7 @@ fn a_dropped_handle_leaves_its_connection_active_for_a_full_threshold() {
     assert_eq!(brama.sweep().evicted, 0);
     // A live handle is activity up to the moment it is dropped.
     drop(handle);
-    permit.ignore();
+    permit.ignore().unwrap();
     assert_eq!(
         brama.sweep().evicted,
         0,

@@ -371,10 +371,7 @@ fn state_changes_are_legal_paths(
                                     match rng.below(3) {
                                         0 => p.success(),
                                         1 => p.failure(),
-                                        _ => {
-                                            p.ignore();
-                                            Ok(())
-                                        }
+                                        _ => p.ignore(),
                                     }
                                 }
                                 Err(e) => Err(e),

@@ -1,15 +1,21 @@
 //! The bus's quiet stamp: a handle success on a healthy circuit skips its report only
 //! while the stamp holds a clock reading, and a `Success` subscription must put it out
 //! of reach at once, whatever clock refresh races the subscribe
-//! (`EventBus::publish_quiet`'s SeqCst re-check).
+//! (`EventBus::publish_quiet`'s SeqCst re-check). And `recv_async`: a receive racing
+//! a publish either takes the event or is woken.
 #![cfg(brama_loom)]
 
 mod support;
 
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context as TaskContext, Poll, Wake, Waker};
+use std::time::SystemTime;
+
 use brama_core::engine::clock::NOT_A_READING;
 use brama_core::engine::EventBus;
-use brama_core::{EventType, Filter};
-use loom::sync::atomic::{AtomicU64, Ordering};
+use brama_core::{Counts, Event, EventKind, EventType, Filter, Key, State};
+use loom::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use loom::sync::{Arc, Mutex};
 use loom::thread;
 
@@ -99,5 +105,93 @@ fn broken_refresh_storing_outside_the_lock_is_caught() {
             NOT_A_READING,
             "outrun after the join"
         );
+    });
+}
+
+/// A waker that records that it was woken (a loom atomic, so the model sees it).
+struct Flag(AtomicBool);
+
+impl Wake for Flag {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+fn failure_event(seq: u64) -> Event {
+    let key = Key::new("db").to_owned_key().unwrap();
+    Event::new(
+        seq,
+        EventKind::Failure { reason: None },
+        SystemTime::UNIX_EPOCH,
+        Some(key),
+        State::Closed,
+        Counts::default(),
+    )
+}
+
+/// `recv_async` racing a publish: either the poll takes the event, or it registers its
+/// waker before the publisher looks for wakers, so the publisher wakes it. A receiver
+/// is never left asleep with an event queued.
+#[test]
+fn an_async_receive_racing_a_publish_is_never_left_asleep() {
+    support::check("events/recv_async vs publish", || {
+        let bus = Arc::new(EventBus::new(4));
+        let sub = bus.subscribe(Filter::new().event_type(EventType::Failure));
+        let publisher = {
+            let bus = Arc::clone(&bus);
+            thread::spawn(move || {
+                bus.publish(EventType::Failure, failure_event);
+            })
+        };
+        let flag = std::sync::Arc::new(Flag(AtomicBool::new(false)));
+        let waker = Waker::from(std::sync::Arc::clone(&flag));
+        let mut cx = TaskContext::from_waker(&waker);
+        let mut recv = pin!(sub.recv_async());
+        let got = recv.as_mut().poll(&mut cx);
+        publisher.join().unwrap();
+        match got {
+            Poll::Ready(Some(e)) => assert_eq!(e.seq, 1),
+            Poll::Ready(None) => panic!("the bus is live"),
+            Poll::Pending => {
+                assert!(flag.0.load(Ordering::SeqCst), "asleep: never woken");
+                assert!(matches!(recv.as_mut().poll(&mut cx), Poll::Ready(Some(_))));
+            }
+        }
+    });
+}
+
+/// The receive checking the queue and registering its waker under two separate locks:
+/// a publish can fall in between, find no waker, and the receiver sleeps with an event
+/// queued.
+#[test]
+#[should_panic(expected = "asleep")]
+fn broken_receive_registering_after_the_check_is_caught() {
+    struct MiniQueue {
+        events: Mutex<Vec<u64>>,
+        waiting: Mutex<bool>,
+        woken: AtomicBool,
+    }
+    support::check("events/broken receive twin", || {
+        let q = Arc::new(MiniQueue {
+            events: Mutex::new(Vec::new()),
+            waiting: Mutex::new(false),
+            woken: AtomicBool::new(false),
+        });
+        let publisher = {
+            let q = Arc::clone(&q);
+            thread::spawn(move || {
+                q.events.lock().unwrap().push(1);
+                if std::mem::take(&mut *q.waiting.lock().unwrap()) {
+                    q.woken.store(true, Ordering::SeqCst);
+                }
+            })
+        };
+        let got = q.events.lock().unwrap().pop();
+        if got.is_none() {
+            // BROKEN: registered under another lock than the check.
+            *q.waiting.lock().unwrap() = true;
+        }
+        publisher.join().unwrap();
+        assert!(got.is_some() || q.woken.load(Ordering::SeqCst), "asleep");
     });
 }

@@ -1,10 +1,11 @@
 //! [`EventBus`]: numbers events and fans them out to subscribers without blocking.
 
 use std::fmt;
-use std::sync::mpsc::{self, SyncSender, TrySendError};
+use std::task::Waker;
 
 use super::event::*;
 use super::filter::*;
+use super::queue::Queue;
 use super::subscription::*;
 use crate::clock::{Nanos, NOT_A_READING};
 use crate::sync::{lock, Arc, AtomicU32, AtomicU64, AtomicUsize, Mutex, Ordering};
@@ -67,12 +68,11 @@ impl EventBus {
 
     /// A new subscription receiving the events that match `filter`.
     ///
-    /// Takes the sequencer lock briefly (the queue is allocated before, outside it).
+    /// Takes the sequencer lock briefly (the queue is made before, outside it).
     pub fn subscribe(&self, filter: Filter) -> Subscription {
         // Relaxed: pairs with the store in `set_capacity`; only this value is read.
         let capacity = self.shared.capacity.load(Ordering::Relaxed);
-        let (sender, receiver) = mpsc::sync_channel(capacity);
-        let dropped = Arc::new(AtomicU64::new(0));
+        let queue = Arc::new(Queue::new(capacity));
         let id = {
             let mut seq = lock(&self.shared.sequencer);
             let id = seq.next_id;
@@ -81,17 +81,14 @@ impl EventBus {
             seq.subscribers.push(Subscriber {
                 id,
                 filter,
-                sender,
-                dropped: Arc::clone(&dropped),
+                queue: Arc::clone(&queue),
             });
             self.shared.store_wants(seq.wants);
             id
         };
         Subscription {
             id,
-            receiver,
-            dropped,
-            capacity,
+            queue,
             shared: Arc::clone(&self.shared),
         }
     }
@@ -191,6 +188,10 @@ impl EventBus {
         sequencer.last_seq = seq;
 
         // Each matching subscriber gets a clone except the last, which gets `event`.
+        // Async receivers' wakers are collected here and woken after the lock is
+        // released (a waker is the executor's code); `Vec::new` does not allocate
+        // until some receiver is waiting.
+        let mut wake = Vec::new();
         let mut pending: Option<&Subscriber> = None;
         for sub in sequencer
             .subscribers
@@ -198,12 +199,14 @@ impl EventBus {
             .filter(|s| s.filter.matches(&event))
         {
             if let Some(previous) = pending.replace(sub) {
-                previous.deliver(event.clone());
+                previous.queue.push(event.clone(), &mut wake);
             }
         }
         if let Some(last) = pending {
-            last.deliver(event);
+            last.queue.push(event, &mut wake);
         }
+        drop(guard);
+        wake_all(wake);
         Some(seq)
     }
 
@@ -214,8 +217,8 @@ impl EventBus {
     }
 }
 
-/// What the bus and its subscriptions share. It holds only the sending side of each
-/// queue, never a `Subscription` or its receiver, so there is no reference cycle.
+/// What the bus and its subscriptions share. It holds each subscriber's queue, never a
+/// `Subscription`, so there is no reference cycle.
 #[derive(Debug)]
 pub(super) struct Shared {
     pub(super) sequencer: Mutex<Sequencer>,
@@ -273,27 +276,18 @@ impl Sequencer {
 pub(super) struct Subscriber {
     pub(super) id: u64,
     pub(super) filter: Filter,
-    pub(super) sender: SyncSender<Event>,
-    pub(super) dropped: Arc<AtomicU64>,
+    pub(super) queue: Arc<Queue>,
 }
 
-impl Subscriber {
-    /// Queues `event` without blocking; a full queue drops it and counts the loss.
-    pub(super) fn deliver(&self, event: Event) {
-        match self.sender.try_send(event) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
-                // Relaxed: a lone counter; pairs with the load in `Subscription::dropped`.
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-            }
-            // The subscription is being dropped; it removes itself under the lock.
-            Err(TrySendError::Disconnected(_)) => {}
-        }
+/// Wakes the async receivers a publish or a close collected, with no lock held.
+fn wake_all(wake: Vec<Waker>) {
+    for w in wake {
+        w.wake();
     }
 }
 
 /// Closes the bus when the last [`EventBus`] clone is dropped: removes every
-/// subscriber, so each subscription's queue disconnects once drained.
+/// subscriber and closes its queue, so each subscription reports `None` once drained.
 pub(super) struct Closer(Arc<Shared>);
 
 impl Drop for Closer {
@@ -304,8 +298,13 @@ impl Drop for Closer {
             self.0.store_wants(0);
             std::mem::take(&mut seq.subscribers)
         };
-        // The senders are dropped here, after the sequencer lock is released.
+        // Closed and woken after the sequencer lock is released.
+        let mut wake = Vec::new();
+        for s in &subscribers {
+            s.queue.close(&mut wake);
+        }
         drop(subscribers);
+        wake_all(wake);
     }
 }
 

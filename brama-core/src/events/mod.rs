@@ -14,13 +14,15 @@
 //!   belongs to exactly one event that was offered to its subscribers.
 //! - Every subscriber receives the events it keeps in increasing sequence order.
 //! - A publisher never waits on a subscriber, and no lock is held while a subscriber
-//!   receives.
+//!   receives: a publish pushes each copy under the subscriber queue's short leaf lock
+//!   (inside the sequencer), and wakes async receivers only after releasing both.
 //! - Dropping a [`Subscription`] unsubscribes it; when the last [`EventBus`] clone is
 //!   dropped, subscriptions drain what is queued and then report `None`.
 
 mod bus;
 mod event;
 mod filter;
+mod queue;
 mod subscription;
 // Under `brama_loom` the primitives are loom's, which work only inside a loom model.
 #[cfg(all(test, not(brama_loom)))]
@@ -29,4 +31,4 @@ mod tests;
 pub use bus::EventBus;
 pub use event::{Counts, Event, EventKind, EventType};
 pub use filter::Filter;
-pub use subscription::Subscription;
+pub use subscription::{RecvFuture, Subscription};

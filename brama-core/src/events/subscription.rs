@@ -1,17 +1,25 @@
 //! [`Subscription`](crate::Subscription): a subscriber's bounded queue.
 
-use std::sync::mpsc::Receiver;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use super::bus::*;
 use super::event::*;
-use crate::sync::{lock, Arc, AtomicU64, Ordering};
+use super::queue::{Queue, Received};
+use crate::sync::{lock, Arc};
 
 /// A bounded queue of the events that match one [`Filter`](crate::Filter).
 ///
 /// When the queue is full, the newest events are dropped for this subscriber only
 /// and counted in [`Subscription::dropped`]; publishers never wait. Events arrive in
 /// increasing [`Event::seq`] order. Dropping the `Subscription` unsubscribes it.
+///
+/// Receive by blocking ([`recv`](Self::recv), [`recv_timeout`](Self::recv_timeout)),
+/// without waiting ([`try_recv`](Self::try_recv), [`try_iter`](Self::try_iter)), or
+/// in async code on any executor ([`recv_async`](Self::recv_async)). `Send + Sync`.
 ///
 /// # Examples
 /// ```
@@ -34,9 +42,7 @@ use crate::sync::{lock, Arc, AtomicU64, Ordering};
 #[derive(Debug)]
 pub struct Subscription {
     pub(super) id: u64,
-    pub(super) receiver: Receiver<Event>,
-    pub(super) dropped: Arc<AtomicU64>,
-    pub(super) capacity: usize,
+    pub(super) queue: Arc<Queue>,
     pub(super) shared: Arc<Shared>,
 }
 
@@ -44,36 +50,69 @@ impl Subscription {
     /// The next event, waiting at most `d` for one; `None` if none came (or the bus
     /// is gone and the queue is empty). Blocks the calling thread.
     pub fn recv_timeout(&self, d: Duration) -> Option<Event> {
-        self.receiver.recv_timeout(d).ok()
+        self.queue.pop_blocking(Some(d))
     }
 
-    /// The next event if one is queued; never blocks.
+    /// The next event if one is queued; never blocks (beyond the queue's short lock).
     pub fn try_recv(&self) -> Option<Event> {
-        self.receiver.try_recv().ok()
+        match self.queue.try_pop() {
+            Received::Event(e) => Some(e),
+            Received::Empty | Received::Closed => None,
+        }
     }
 
     /// The next event, waiting as long as it takes; `None` once the bus is gone (the
     /// last [`EventBus`] clone dropped) and the queue is empty. Blocks the calling
     /// thread.
     pub fn recv(&self) -> Option<Event> {
-        self.receiver.recv().ok()
+        self.queue.pop_blocking(None)
+    }
+
+    /// The next event, in async code: resolves at once if one is queued, otherwise
+    /// when the next matching event is published; `None` once the bus is gone and the
+    /// queue is empty. Works on any executor: the task's waker is kept with this
+    /// subscription's queue and woken by the publisher after it has released every
+    /// lock. Dropping the future before it resolves loses no event.
+    ///
+    /// Meant for one task at a time (as [`recv`](Self::recv) is for one thread); if
+    /// several tasks wait on one subscription, each event goes to one of them and every
+    /// waiting task is woken.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::SystemTime;
+    /// use brama_core::engine::EventBus;
+    /// use brama_core::{Counts, Event, EventKind, EventType, Filter, Key, State};
+    ///
+    /// let bus = EventBus::new(16);
+    /// let sub = bus.subscribe(Filter::new().event_type(EventType::Success));
+    /// let key = Key::new("db").to_owned_key().unwrap();
+    /// bus.publish(EventType::Success, |seq| {
+    ///     Event::new(seq, EventKind::Success, SystemTime::now(), Some(key.clone()),
+    ///                State::Closed, Counts::default())
+    /// });
+    /// let e = pollster::block_on(sub.recv_async()).unwrap();
+    /// assert_eq!(e.seq, 1);
+    /// drop(bus);
+    /// assert!(pollster::block_on(sub.recv_async()).is_none());
+    /// ```
+    pub fn recv_async(&self) -> RecvFuture<'_> {
+        RecvFuture { sub: self }
     }
 
     /// Drains the events queued now; never blocks.
     pub fn try_iter(&self) -> impl Iterator<Item = Event> + '_ {
-        self.receiver.try_iter()
+        std::iter::from_fn(move || self.try_recv())
     }
 
     /// How many events this subscriber lost to a full queue.
     pub fn dropped(&self) -> u64 {
-        // Relaxed: a lone counter that publishes no other data; pairs with the
-        // fetch_add in `Subscriber::deliver`.
-        self.dropped.load(Ordering::Relaxed)
+        self.queue.dropped()
     }
 
     /// The queue's capacity, in events.
     pub fn capacity(&self) -> usize {
-        self.capacity
+        self.queue.capacity()
     }
 }
 
@@ -85,7 +124,36 @@ impl Drop for Subscription {
             self.shared.store_wants(seq.wants);
             removed
         };
-        // The sender is dropped here, after the sequencer lock is released.
+        // The bus's side (and any events left in the queue) is dropped here, after the
+        // sequencer lock is released.
         drop(removed);
+    }
+}
+
+/// The future of [`Subscription::recv_async`]: the next event, or `None` once the bus
+/// is gone and the queue is drained. `Send`, allocation-free once its task's waker is
+/// kept (the first wait of each task clones it into the queue).
+#[must_use = "futures do nothing unless polled"]
+pub struct RecvFuture<'a> {
+    sub: &'a Subscription,
+}
+
+impl Future for RecvFuture<'_> {
+    type Output = Option<Event>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        match self.sub.queue.pop_or_register(cx.waker()) {
+            Received::Event(e) => Poll::Ready(Some(e)),
+            Received::Closed => Poll::Ready(None),
+            Received::Empty => Poll::Pending,
+        }
+    }
+}
+
+impl fmt::Debug for RecvFuture<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecvFuture")
+            .field("subscription", &self.sub.id)
+            .finish()
     }
 }

@@ -1,16 +1,22 @@
 //! Time: the [`Clock`] trait, the system's monotonic clock and [`ManualClock`].
 //!
 //! Internally time is `u64` nanoseconds since the clock's origin. The hot paths read
-//! [`ClockSource::recent`], which for the system clock is one atomic load of a value the
-//! janitor refreshes every millisecond (and every precise reading refreshes too); rules
-//! that start a period (an open circuit's deadline) read the precise time. Under
-//! [`ManualClock`] both readings are the same exact value, so every rule can be tested
-//! without sleeping.
+//! [`ClockSource::recent`], which for the system clock is one atomic load of a value a
+//! ticker (the janitor) refreshes every millisecond while the registry is in use; while
+//! nobody tends it (an idle registry whose janitor sleeps, or no janitor), the hot
+//! paths read the clock precisely instead (`tend.rs`). Rules that start a period (an
+//! open circuit's deadline) read the precise time. Under [`ManualClock`] both readings
+//! are the same exact value, so every rule can be tested without sleeping.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::Waker;
 use std::time::{Duration, Instant};
+
+mod tend;
+
+use tend::{Tend, UNUSED};
 
 /// Nanoseconds since a clock's origin.
 pub type Nanos = u64;
@@ -96,7 +102,9 @@ pub struct SystemClock {
 
 struct SystemInner {
     origin: Instant,
+    /// The cached reading (even), with the "unused since the last tick" mark in bit 0.
     recent: Arc<AtomicU64>,
+    tend: Tend,
 }
 
 impl SystemClock {
@@ -105,30 +113,51 @@ impl SystemClock {
         SystemClock {
             inner: Arc::new(SystemInner {
                 origin: Instant::now(),
-                recent: Arc::new(AtomicU64::new(0)),
+                // Reading 0, marked: untended until a ticker ticks.
+                recent: Arc::new(AtomicU64::new(UNUSED)),
+                tend: Tend::new(),
             }),
         }
     }
 
-    /// The precise time since origin; also refreshes the cached reading.
+    /// The precise time since origin. (It leaves the cached reading alone: only a tick
+    /// writes it.)
     #[inline]
     pub fn nanos(&self) -> Nanos {
-        let t = nanos(self.inner.origin.elapsed());
-        // Relaxed: the cache is a lone monotonic value; fetch_max keeps it from going back.
-        self.inner.recent.fetch_max(t, Ordering::Relaxed);
-        t
+        nanos(self.inner.origin.elapsed()).min(CLOCK_MAX)
     }
 
-    /// The cached reading: at most one refresh period behind [`SystemClock::nanos`].
+    /// The cached reading: at most one tick behind [`SystemClock::nanos`] while a
+    /// ticker tends the clock; whatever the last tick left otherwise.
     #[inline]
     pub fn recent_nanos(&self) -> Nanos {
-        // Relaxed: a stale value only delays a rule by one refresh period.
-        self.inner.recent.load(Ordering::Relaxed)
+        // Relaxed: a lone monotonic value; the mark bit is not part of the reading.
+        self.inner.recent.load(Ordering::Relaxed) & !UNUSED
     }
 
-    /// Refreshes the cached reading (the janitor calls this every millisecond).
+    /// Refreshes the cached reading: one tick (see [`ClockSource::tick`]).
     pub fn refresh(&self) {
-        let _ = self.nanos();
+        let _ = self.tick();
+    }
+
+    fn tick(&self) -> (Nanos, bool) {
+        self.inner
+            .tend
+            .tick(&self.inner.recent, self.nanos() & !UNUSED)
+    }
+
+    /// The hot-path reading when the cache carries the mark (`v`): the cached reading
+    /// if a ticker is awake, else a precise one (and the ticker is asked to wake).
+    #[cold]
+    #[inline(never)]
+    fn recent_marked(&self, v: Nanos) -> Nanos {
+        match self.inner.tend.used(&self.inner.recent) {
+            Some(t) => t.max(v & !UNUSED),
+            None => {
+                self.inner.tend.wake();
+                self.nanos()
+            }
+        }
     }
 }
 
@@ -199,30 +228,66 @@ impl ClockSource {
         }
     }
 
-    /// The hot-path reading: exact for manual clocks, at most one refresh period
-    /// behind for the system clock.
+    /// The hot-path reading: exact for manual clocks; for the system clock, the cached
+    /// reading (at most one tick old) while a ticker tends it, else a precise one.
     #[inline]
     pub fn recent(&self) -> Nanos {
         if let Kind::Custom(c) = &self.kind {
             return custom_now(c);
         }
-        // Relaxed: a lone monotonic value (see `SystemClock::recent_nanos`).
-        self.fast.load(Ordering::Relaxed)
+        // Relaxed: a lone monotonic value (see `SystemClock::recent_nanos`); the mark
+        // protocol's own orderings are in `tend.rs`.
+        let v = self.fast.load(Ordering::Relaxed);
+        if v & UNUSED != 0 {
+            if let Kind::System(c) = &self.kind {
+                return c.recent_marked(v);
+            }
+        }
+        v
     }
 
     /// The system clock's cached reading (what [`recent`](Self::recent) loads), or
     /// `None` for the clocks that have no cache to refresh.
     #[inline]
     pub fn cached(&self) -> Option<Nanos> {
-        // Relaxed: as in `recent`.
-        matches!(self.kind, Kind::System(_)).then(|| self.fast.load(Ordering::Relaxed))
+        match &self.kind {
+            Kind::System(c) => Some(c.recent_nanos()),
+            _ => None,
+        }
     }
 
-    /// Refreshes the cached reading, where there is one.
+    /// Refreshes the cached reading, where there is one (one tick).
     pub fn refresh(&self) {
-        if let Kind::System(c) = &self.kind {
-            c.refresh();
+        let _ = self.tick();
+    }
+
+    /// One tick of the ticker that tends the system clock's cache: stores a fresh
+    /// reading and returns it with whether any hot path used the cache since the
+    /// previous tick; `None` for the clocks that have no cache.
+    #[doc(hidden)]
+    pub fn tick(&self) -> Option<(Nanos, bool)> {
+        match &self.kind {
+            Kind::System(c) => Some(c.tick()),
+            _ => None,
         }
+    }
+
+    /// The ticker asks to sleep: true if it may (nobody used the cache since the last
+    /// tick); from then on hot paths read the clock precisely and the first one wakes
+    /// `waker`. Always true for the clocks that have no cache.
+    #[doc(hidden)]
+    pub fn rest(&self, waker: &Waker) -> bool {
+        match &self.kind {
+            Kind::System(c) => c.inner.tend.rest(&c.inner.recent, waker),
+            _ => true,
+        }
+    }
+
+    /// Whether no ticker tends the cache now (hot paths read precisely); false for the
+    /// clocks that have no cache.
+    #[doc(hidden)]
+    pub fn untended(&self) -> bool {
+        matches!(&self.kind, Kind::System(c) if c.inner.tend.asleep())
     }
 
     /// Whether the hot-path reading needs [`ClockSource::refresh`] to advance.
@@ -279,6 +344,16 @@ impl fmt::Debug for ClockSource {
 mod tests {
     use super::*;
 
+    struct Noop;
+
+    impl std::task::Wake for Noop {
+        fn wake(self: Arc<Self>) {}
+    }
+
+    fn noop() -> Waker {
+        Waker::from(Arc::new(Noop))
+    }
+
     #[test]
     fn manual_clock_clones_share_time_and_saturate() {
         let c = ManualClock::new();
@@ -293,17 +368,44 @@ mod tests {
     }
 
     #[test]
-    fn system_recent_never_ahead_of_precise_and_refreshes() {
+    fn system_recent_is_precise_until_tended_and_cached_while_ticked() {
         let c = SystemClock::new();
-        let before = c.recent_nanos();
-        let precise = c.nanos();
-        assert!(c.recent_nanos() >= before);
+        let s = ClockSource::from(c.clone());
+        assert!(s.untended(), "no ticker yet");
+        let a = s.recent();
+        std::thread::sleep(Duration::from_millis(2));
+        let b = s.recent();
+        assert!(b > a, "untended: every reading is precise");
+        assert_eq!(c.recent_nanos(), 0, "and nothing was cached");
+
+        let (t, used) = s.tick().unwrap();
+        assert!(!used, "nobody used the cache before the first tick");
+        assert!(!s.untended());
+        std::thread::sleep(Duration::from_millis(2));
+        assert_eq!(s.recent(), t, "tended: the tick's reading");
+        assert_eq!(s.recent(), t);
+        let (t2, used) = s.tick().unwrap();
         assert!(
-            c.recent_nanos() >= precise,
-            "a precise reading refreshes the cache"
+            used && t2 > t,
+            "the hot path's use is seen by the next tick"
         );
-        let later = c.nanos();
-        assert!(later >= precise);
+        let (_, used) = s.tick().unwrap();
+        assert!(!used, "no use since the last tick");
+
+        assert!(s.rest(&noop()), "idle: the ticker may rest");
+        assert!(s.untended());
+        let before = s.recent();
+        std::thread::sleep(Duration::from_millis(2));
+        assert!(s.recent() > before, "resting: precise again");
+    }
+
+    #[test]
+    fn a_use_racing_a_rest_keeps_the_ticker_awake() {
+        let s = ClockSource::from(SystemClock::new());
+        let _ = s.tick();
+        let _ = s.recent(); // used since the tick
+        assert!(!s.rest(&noop()), "used since the last tick");
+        assert!(!s.untended());
     }
 
     #[test]

@@ -1,0 +1,162 @@
+//! [`Queue`]: one subscriber's bounded queue, shared by the bus (which pushes) and the
+//! [`Subscription`](super::Subscription) (which receives, blocking or async).
+//!
+//! A short leaf mutex guards the events, the closed flag, the count of blocked
+//! threads and the async receivers' wakers. A push never waits for anything but that
+//! mutex, whose holders do O(1) work and run no user code; a blocked thread is
+//! signalled through the condvar only when one is waiting, and the wakers are handed
+//! back to the publisher, which wakes them after releasing every lock.
+
+use std::collections::VecDeque;
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+use super::event::Event;
+use crate::sync::{lock, AtomicU64, Condvar, Mutex, MutexGuard, Ordering};
+
+/// One subscriber's bounded queue.
+#[derive(Debug)]
+pub(super) struct Queue {
+    state: Mutex<State>,
+    ready: Condvar,
+    capacity: usize,
+    dropped: AtomicU64,
+}
+
+#[derive(Debug)]
+struct State {
+    events: VecDeque<Event>,
+    /// The bus is gone: once drained, receivers get `None`.
+    closed: bool,
+    /// Threads blocked in `recv` / `recv_timeout`.
+    blocked: usize,
+    /// Tasks waiting in `recv_async` (one per task: a task that polls again replaces
+    /// nothing, see `register`).
+    wakers: Vec<Waker>,
+}
+
+/// What a receive found.
+pub(super) enum Received {
+    Event(Event),
+    /// Nothing queued, the bus is live.
+    Empty,
+    /// Nothing queued and the bus is gone.
+    Closed,
+}
+
+impl Queue {
+    pub(super) fn new(capacity: usize) -> Queue {
+        Queue {
+            state: Mutex::new(State {
+                events: VecDeque::new(),
+                closed: false,
+                blocked: 0,
+                wakers: Vec::new(),
+            }),
+            ready: Condvar::new(),
+            capacity,
+            dropped: AtomicU64::new(0),
+        }
+    }
+
+    pub(super) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    pub(super) fn dropped(&self) -> u64 {
+        // Relaxed: a lone counter that publishes no other data; pairs with the
+        // fetch_add in `push`.
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Queues `event`, or drops and counts it if the queue is full. Moves the async
+    /// receivers' wakers into `wake` for the caller to wake once it holds no lock.
+    pub(super) fn push(&self, event: Event, wake: &mut Vec<Waker>) {
+        let mut st = lock(&self.state);
+        if st.events.len() >= self.capacity {
+            drop(st);
+            // Relaxed: a lone counter; pairs with the load in `dropped`.
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        st.events.push_back(event);
+        self.signal(st, wake);
+    }
+
+    /// Marks the queue closed (the bus is gone) and wakes every receiver.
+    pub(super) fn close(&self, wake: &mut Vec<Waker>) {
+        let mut st = lock(&self.state);
+        st.closed = true;
+        self.signal(st, wake);
+    }
+
+    fn signal(&self, mut st: MutexGuard<'_, State>, wake: &mut Vec<Waker>) {
+        wake.append(&mut st.wakers);
+        let blocked = st.blocked > 0;
+        drop(st);
+        if blocked {
+            self.ready.notify_all();
+        }
+    }
+
+    /// The next event without waiting.
+    pub(super) fn try_pop(&self) -> Received {
+        Self::pop(&mut lock(&self.state))
+    }
+
+    fn pop(st: &mut State) -> Received {
+        match st.events.pop_front() {
+            Some(e) => Received::Event(e),
+            None if st.closed => Received::Closed,
+            None => Received::Empty,
+        }
+    }
+
+    /// The next event, waiting up to `timeout` (forever if `None`); `None` on
+    /// timeout or once closed and drained.
+    pub(super) fn pop_blocking(&self, timeout: Option<Duration>) -> Option<Event> {
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        let mut st = lock(&self.state);
+        loop {
+            match Self::pop(&mut st) {
+                Received::Event(e) => return Some(e),
+                Received::Closed => return None,
+                Received::Empty => {}
+            }
+            let wait = match (timeout, deadline) {
+                (None, _) => None,
+                (Some(_), Some(deadline)) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return None;
+                    }
+                    Some(left)
+                }
+                // A timeout so long that the deadline cannot be represented: forever.
+                (Some(_), None) => None,
+            };
+            st.blocked += 1;
+            st = match wait {
+                None => self.ready.wait(st).unwrap_or_else(|p| p.into_inner()),
+                Some(left) => {
+                    self.ready
+                        .wait_timeout(st, left)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0
+                }
+            };
+            st.blocked -= 1;
+        }
+    }
+
+    /// The next event for an async receiver; when there is none, registers `waker`
+    /// (under the same lock as the check, so no push can fall in between).
+    pub(super) fn pop_or_register(&self, waker: &Waker) -> Received {
+        let mut st = lock(&self.state);
+        let got = Self::pop(&mut st);
+        if matches!(got, Received::Empty) && !st.wakers.iter().any(|w| w.will_wake(waker)) {
+            st.wakers.push(waker.clone());
+        }
+        got
+    }
+}

@@ -1,0 +1,71 @@
+//! SPEC §13: `KeyBuf`, an owned key with `From<&str>`, `From<String>`,
+//! `From<(&str, &str)>` (scope, identifier) and `From<Key<'_>>`, usable wherever a key is
+//! taken (as `&KeyBuf`).
+
+use std::collections::HashSet;
+
+use brama_sync::{Brama, Error, Key, KeyBuf, Options, State};
+
+#[test]
+fn every_conversion_makes_the_key_it_names() {
+    let from_str = KeyBuf::from("db");
+    let from_string = KeyBuf::from(String::from("db"));
+    let from_key = KeyBuf::from(Key::new("db"));
+    assert_eq!(from_str, from_string);
+    assert_eq!(from_str, from_key);
+    assert_eq!(from_str.as_key(), Key::new("db"));
+
+    let scoped = KeyBuf::from(("payments", "stripe"));
+    assert_eq!(scoped.scope(), Some("payments"));
+    assert_eq!(scoped.identifier(), "stripe");
+    assert_eq!(scoped, KeyBuf::from(Key::scoped("payments", "stripe")));
+    assert_ne!(
+        scoped,
+        KeyBuf::from("payments:stripe"),
+        "scope is its own field"
+    );
+    assert_eq!(scoped.to_string(), "payments/stripe");
+
+    let long = "x".repeat(200);
+    let long_key = KeyBuf::from((long.as_str(), "id"));
+    assert_eq!(long_key.scope(), Some(long.as_str()));
+    let set: HashSet<KeyBuf> = [scoped.clone(), scoped, from_str, long_key].into();
+    assert_eq!(set.len(), 3);
+}
+
+#[test]
+fn a_keybuf_is_taken_by_every_by_key_method() {
+    let brama = Brama::builder().failure_threshold(1).build().unwrap();
+    let key = KeyBuf::from(("payments", "stripe"));
+    brama.register(&key, Options::new()).unwrap();
+    assert!(brama.available(&key));
+    brama.success(&key).unwrap();
+    brama.failure_with(&key, "timeout").unwrap();
+    assert_eq!(brama.status(&key).unwrap().state, State::Open);
+    brama.close_circuit(&key).unwrap();
+    let conn = brama.connection(&key).unwrap();
+    assert_eq!(conn.key(), key.as_key());
+    brama.acquire(&key).unwrap().success().unwrap();
+    assert!(brama.call(&key, || Ok::<_, ()>(1)).is_ok());
+    let out = pollster::block_on(brama.call_async(&key, async { Ok::<_, ()>(2) }));
+    assert_eq!(out.ok(), Some(2));
+    assert_eq!(brama.unregister(&key).unwrap().total_successes, 4);
+}
+
+#[test]
+fn an_invalid_keybuf_is_kept_as_given_and_refused_like_a_bad_key() {
+    let brama = Brama::new();
+    for bad in [
+        KeyBuf::from(""),
+        KeyBuf::from(("", "id")),
+        KeyBuf::from("x".repeat(257)),
+    ] {
+        assert!(matches!(
+            brama.register(&bad, Options::new()),
+            Err(Error::InvalidKey { .. })
+        ));
+        assert!(!brama.available(&bad));
+        assert_eq!(KeyBuf::from(bad.as_key()), bad);
+    }
+    assert_eq!(KeyBuf::from(("", "id")).scope(), Some(""));
+}
