@@ -9,6 +9,40 @@ fn main() {
         eprintln!("brama-consumer: {e}");
         std::process::exit(1);
     }
+    if let Err(e) = tower_feature() {
+        eprintln!("brama-consumer: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// The `tower` feature: one `BramaLayer` in a `ServiceBuilder` picks the connection per
+/// request, counts an `Err` as a failure, and refuses the upstream once it trips.
+fn tower_feature() -> Result<(), String> {
+    use brama_sync::tower::{BramaError, BramaLayer};
+    use brama_sync::{Brama, KeyBuf, Options};
+    use tower::{service_fn, ServiceBuilder, ServiceExt};
+
+    let brama = Brama::builder().failure_threshold(2).build().map_err(|e| e.to_string())?;
+    for name in ["users", "orders"] {
+        brama.register(("upstream", name), Options::new()).map_err(|e| e.to_string())?;
+    }
+    // The request is the upstream's name; "orders" is down.
+    let upstream = service_fn(|name: &'static str| async move {
+        if name == "orders" { Err(io::Error::other("connection refused")) } else { Ok(name.len()) }
+    });
+    let svc = ServiceBuilder::new()
+        .layer(BramaLayer::new(brama.clone(), |name: &&'static str| KeyBuf::from(("upstream", *name))))
+        .service(upstream);
+    let call = |name| pollster::block_on(svc.clone().oneshot(name));
+    for _ in 0..2 {
+        assert!(matches!(call("orders"), Err(BramaError::Inner(_))), "tried, failed");
+    }
+    match call("orders") {
+        Err(BramaError::Rejected { identifier, .. }) => println!("refused without trying: {identifier}"),
+        other => return Err(format!("orders should be refused, got {other:?}")),
+    }
+    assert_eq!(call("users").map_err(|e| e.to_string())?, 5, "users is untouched");
+    Ok(())
 }
 
 /// The README's "Example", line for line (`.ci/run` compares the lines between the
