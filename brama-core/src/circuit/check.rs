@@ -29,6 +29,28 @@ impl ConnectionCell {
         self.available_slow(cx, w)
     }
 
+    /// `available` when the answer changes no state, for callers that hold a map guard
+    /// or the per-thread cache: `Some(true)` if the circuit admits freely, `Some(false)`
+    /// for an open circuit before its deadline (the rejection counted on the shared
+    /// counter that removal seals, so a rejection counted here is in the final counts
+    /// of a removal that races it, or not counted at all), `None` for everything else
+    /// (an expiry, a half-open admission, a removal), which the caller runs through
+    /// [`available`](Self::available) with nothing held.
+    #[inline]
+    pub fn available_unlocked(&self, cx: &Context) -> Option<bool> {
+        let w = self.word();
+        if w.admits_freely() {
+            return Some(true);
+        }
+        if w.is_registered_in(State::Open)
+            && !self.open_expired(cx.clock.recent())
+            && self.tally.incr_unless_sealed(REJECTED)
+        {
+            return Some(false);
+        }
+        None
+    }
+
     /// `available` for everything else, through `check_slow`.
     #[cold]
     #[inline(never)]

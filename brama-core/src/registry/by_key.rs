@@ -5,7 +5,7 @@ use crate::circuit::{CellRef, ConnectionCell, Fast, Ticket};
 use crate::error::Error;
 use crate::key::Key;
 #[cfg(not(brama_loom))]
-use crate::registry::cache::Cached;
+use crate::registry::cache::{self, Cached, Miss};
 use crate::rules::Outcome;
 use crate::status::Status;
 
@@ -24,23 +24,27 @@ impl Registry {
     pub fn available(&self, key: Key<'_>) -> bool {
         let hash = key.key_hash();
         match self.cache_check(hash, key) {
-            None => true,
-            Some(fill) => self.available_by(key, hash, fill),
+            Ok(admitted) => admitted,
+            Err(fill) => self.available_by(key, hash, fill),
         }
     }
 
-    /// The per-thread cache's answer to a check: `None` if it admitted (a hit), else
-    /// whether the map path should fill the slot. (No cache under loom.)
+    /// The per-thread cache's answer to a check: `Ok` with the answer if it had one (a
+    /// free admission, or the refusal of an open circuit before its deadline), else
+    /// `Err` with whether the map path should fill the slot. (No cache under loom.)
     #[inline(always)]
     #[cfg_attr(brama_loom, allow(unused_variables))]
-    pub(super) fn cache_check(&self, hash: u64, key: Key<'_>) -> Option<bool> {
+    pub(super) fn cache_check(&self, hash: u64, key: Key<'_>) -> Result<bool, bool> {
         #[cfg(not(brama_loom))]
-        return match crate::registry::cache::admits(self.id, hash, key) {
-            Cached::Hit => None,
-            c => Some(c == Cached::Fill),
+        return match cache::with_cell(self.id, hash, key, Miss::Note, |cell| {
+            cell.available_unlocked(&self.cx)
+        }) {
+            Ok(Some(admitted)) => Ok(admitted),
+            Ok(None) => Err(true),
+            Err(c) => Err(c == Cached::Fill),
         };
         #[cfg(brama_loom)]
-        return Some(false);
+        return Err(false);
     }
 
     /// A success by key through the per-thread cache (the unlocked, sealed attempt on
@@ -50,7 +54,7 @@ impl Registry {
     #[cfg_attr(brama_loom, allow(unused_variables))]
     pub(super) fn cache_success(&self, hash: u64, key: Key<'_>) -> Option<bool> {
         #[cfg(not(brama_loom))]
-        return match crate::registry::cache::with_cell(self.id, hash, key, |cell| {
+        return match cache::with_cell(self.id, hash, key, Miss::Ignore, |cell| {
             cell.success_unlocked(&self.cx)
         }) {
             Ok(Fast::Counted) => None,
@@ -66,20 +70,23 @@ impl Registry {
     #[inline(never)]
     #[cfg_attr(brama_loom, allow(unused_variables))]
     pub(super) fn available_by(&self, key: Key<'_>, hash: u64, fill: bool) -> bool {
-        let found = self.map.get(hash, key, |cell| {
-            if cell.available_fast() {
-                #[cfg(not(brama_loom))]
-                if fill {
-                    crate::registry::cache::fill(self.id, hash, cell);
+        // Under the shard's read lock only what changes no state: a free admission, or
+        // the refusal of an open circuit before its deadline (no `Arc` cloned for it).
+        let found = self
+            .map
+            .get(hash, key, |cell| match cell.available_unlocked(&self.cx) {
+                Some(admitted) => {
+                    #[cfg(not(brama_loom))]
+                    if admitted && fill {
+                        crate::registry::cache::fill(self.id, hash, cell);
+                    }
+                    Ok(admitted)
                 }
-                None
-            } else {
-                Some(CellRef::clone(cell))
-            }
-        });
+                None => Err(CellRef::clone(cell)),
+            });
         match found {
-            Some(None) => true,
-            Some(Some(cell)) => cell.available(&self.cx),
+            Some(Ok(admitted)) => admitted,
+            Some(Err(cell)) => cell.available(&self.cx),
             None => self.auto(key).is_ok_and(|cell| cell.available(&self.cx)),
         }
     }

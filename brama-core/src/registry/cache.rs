@@ -57,8 +57,6 @@ fn index(hash: u64) -> usize {
 /// What this thread's cache answered for a key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Cached {
-    /// Cached, registered and admitting freely.
-    Hit,
     /// Not answered: the caller should [`fill`] the slot if the map finds the key
     /// admitting freely (its second consecutive miss in the slot, or the slot holds the
     /// key with a cell that did not answer, such as a removed one).
@@ -82,35 +80,27 @@ impl Slot {
     }
 }
 
-/// [`Cached::Hit`] if this thread's cache holds `key` of `registry`, registered and
-/// admitting freely.
-#[inline]
-pub(crate) fn admits(registry: u64, hash: u64, key: Key<'_>) -> Cached {
-    CACHE
-        .try_with(|c| {
-            let Ok(mut c) = c.try_borrow_mut() else {
-                return Cached::Pass;
-            };
-            let slot = &mut c[index(hash)];
-            if slot.registry != registry || slot.hash != hash {
-                return slot.miss(hash);
-            }
-            match &slot.cell {
-                Some(cell) if cell.key().is(key) && cell.available_fast() => Cached::Hit,
-                _ => Cached::Fill,
-            }
-        })
-        .unwrap_or(Cached::Pass)
+/// What a look-up that misses does with the admission filter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Miss {
+    /// A check: note the miss, and ask for a fill on the second in a row.
+    Note,
+    /// A success: leave the note alone. A success is nearly always the second half of a
+    /// check on the same key, whose miss was just noted; counting it too would fill
+    /// the slot on every check-then-report of a cold key.
+    Ignore,
 }
 
 /// Runs `f` on this thread's cached cell for `key` of `registry`, whatever its state
-/// (it may have been removed since it was cached). `Err` (fill or pass, as for
-/// [`admits`]) if it is not cached.
+/// (it may have been removed since it was cached). `Err` if it is not cached:
+/// [`Cached::Fill`] if the caller should [`fill`] the slot should the map find the key
+/// admitting freely, [`Cached::Pass`] otherwise.
 #[inline]
 pub(crate) fn with_cell<R>(
     registry: u64,
     hash: u64,
     key: Key<'_>,
+    miss: Miss,
     f: impl FnOnce(&CellRef) -> R,
 ) -> Result<R, Cached> {
     CACHE
@@ -120,10 +110,10 @@ pub(crate) fn with_cell<R>(
             };
             let slot = &mut c[index(hash)];
             if slot.registry != registry || slot.hash != hash {
-                // Not noted: a success is nearly always the second half of a check on
-                // the same key, whose miss was just noted; counting this one too
-                // would fill the slot on every check-then-report of a cold key.
-                return Err(Cached::Pass);
+                return Err(match miss {
+                    Miss::Note => slot.miss(hash),
+                    Miss::Ignore => Cached::Pass,
+                });
             }
             match &slot.cell {
                 Some(cell) if cell.key().is(key) => Ok(f(cell)),
@@ -289,6 +279,32 @@ mod tests {
         assert!(r.available(cold));
         assert!(super::holds(r.id, cold.key_hash()), "checked again: filled");
         assert_eq!(r.status(cold).unwrap().total_successes, 2);
+    }
+
+    #[test]
+    fn an_open_circuit_is_refused_from_the_cache_and_each_refusal_counted_once() {
+        let r = registry();
+        let k = Key::scoped("s", "hot");
+        r.register(k, &Options::new()).unwrap();
+        assert!(r.available(k) && r.available(k)); // the second check fills the slot
+        r.open(k, &OpenOptions::new()).unwrap();
+        for _ in 0..3 {
+            assert!(!r.available(k));
+        }
+        assert!(
+            super::holds(r.id, k.key_hash()),
+            "the refusals were answered without replacing the slot"
+        );
+        assert_eq!(r.status(k).unwrap().total_rejected, 3);
+        let removed = r.unregister(k).unwrap();
+        assert_eq!(removed.total_rejected, 3);
+        assert!(
+            !r.available(k),
+            "unregistered: answered by the map, not counted"
+        );
+        r.register(k, &Options::new()).unwrap();
+        assert!(r.available(k), "the new connection is closed");
+        assert_eq!(r.status(k).unwrap().total_rejected, 0);
     }
 
     #[test]
