@@ -7,39 +7,12 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::{pin, Pin};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
-use std::time::Duration;
 
-use brama_sync::{Brama, CallError, Error, ManualClock, Options, Outcome, State};
+use brama_sync::{CallError, Error, ManualClock, Outcome, State};
 
-const HOUR: Duration = Duration::from_secs(3600);
-const EXPIRY: Duration = Duration::from_secs(10);
-
-fn brama(clock: &ManualClock) -> Brama {
-    let brama = Brama::builder()
-        .failure_threshold(2)
-        .expiry(EXPIRY)
-        .cleanup_interval(HOUR)
-        .clock(clock.clone())
-        .build()
-        .unwrap();
-    brama.register("db", Options::new()).unwrap();
-    brama
-}
-
-fn to_half_open(brama: &Brama, clock: &ManualClock) {
-    brama.failure("db").unwrap();
-    brama.failure("db").unwrap();
-    clock.advance(EXPIRY);
-}
-
-fn totals(brama: &Brama) -> (u64, u64) {
-    let s = brama.status("db").unwrap();
-    (s.total_successes, s.total_failures)
-}
-
-fn state(brama: &Brama) -> State {
-    brama.status("db").unwrap().state
-}
+#[path = "common/db.rs"]
+mod db;
+use db::{brama, state, to_half_open, totals, EXPIRY};
 
 fn boom() -> io::Error {
     io::Error::other("boom")

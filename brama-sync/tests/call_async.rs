@@ -12,35 +12,9 @@ use std::time::Duration;
 
 use brama_sync::{Brama, CallError, CallFuture, Connection, ManualClock, Options, Outcome, State};
 
-const HOUR: Duration = Duration::from_secs(3600);
-const EXPIRY: Duration = Duration::from_secs(10);
-
-fn brama(clock: &ManualClock) -> Brama {
-    let brama = Brama::builder()
-        .failure_threshold(2)
-        .expiry(EXPIRY)
-        .cleanup_interval(HOUR)
-        .clock(clock.clone())
-        .build()
-        .unwrap();
-    brama.register("db", Options::new()).unwrap();
-    brama
-}
-
-fn to_half_open(brama: &Brama, clock: &ManualClock) {
-    brama.failure("db").unwrap();
-    brama.failure("db").unwrap();
-    clock.advance(EXPIRY);
-}
-
-fn totals(brama: &Brama) -> (u64, u64) {
-    let s = brama.status("db").unwrap();
-    (s.total_successes, s.total_failures)
-}
-
-fn state(brama: &Brama) -> State {
-    brama.status("db").unwrap().state
-}
+#[path = "common/db.rs"]
+mod db;
+use db::{brama, state, to_half_open, totals, HOUR};
 
 /// HTTP-like: a 503 is a failure even though the call returned `Ok`.
 fn by_status(r: &Result<u16, io::Error>) -> Outcome {

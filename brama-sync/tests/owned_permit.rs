@@ -4,33 +4,16 @@
 use std::thread;
 use std::time::Duration;
 
-use brama_sync::{Brama, Error, ManualClock, Options, OwnedPermit, State};
+use brama_sync::{Brama, Error, ManualClock, OwnedPermit, State};
 
-const EXPIRY: Duration = Duration::from_secs(10);
+#[path = "common/db.rs"]
+mod db;
+use db::{builder, to_half_open, totals, with_db, EXPIRY};
+
 const MINUTE: Duration = Duration::from_secs(60);
 
 fn brama(clock: &ManualClock) -> Brama {
-    let brama = Brama::builder()
-        .failure_threshold(2)
-        .expiry(EXPIRY)
-        .inactive_threshold(MINUTE)
-        .cleanup_interval(Duration::from_secs(3600))
-        .clock(clock.clone())
-        .build()
-        .unwrap();
-    brama.register("db", Options::new()).unwrap();
-    brama
-}
-
-fn to_half_open(brama: &Brama, clock: &ManualClock) {
-    brama.failure("db").unwrap();
-    brama.failure("db").unwrap();
-    clock.advance(EXPIRY);
-}
-
-fn totals(brama: &Brama) -> (u64, u64) {
-    let s = brama.status("db").unwrap();
-    (s.total_successes, s.total_failures)
+    with_db(builder(clock).inactive_threshold(MINUTE))
 }
 
 fn assert_owned<T: Send + Sync + 'static>(_: &T) {}
