@@ -60,7 +60,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use benches::run_threads;
+use benches::{run_threads, XorShift};
 use brama_sync::{Brama, Key, OpenOptions, Options, State};
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
@@ -273,22 +273,6 @@ fn cell<R>(g: &mut Group<'_>, id: &str, seq: &[u32], mut op: impl FnMut(usize) -
             op(i)
         })
     });
-}
-
-/// xorshift64, fixed seed: the same sequences in every run.
-struct XorShift(u64);
-
-impl XorShift {
-    fn new() -> XorShift {
-        XorShift(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n as u64) as usize
-    }
 }
 
 /// `0..n` in a fixed shuffled order (Fisher-Yates).

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use benches::XorShift;
 use brama_sync::{Brama, ManualClock, Options, SweepReport};
 use dashmap::DashMap;
 
@@ -38,17 +39,10 @@ fn key(i: usize) -> String {
     format!("conn-{i:07}")
 }
 
-/// A fixed pseudo-random permutation of indices (xorshift), the same for both maps.
+/// Fixed pseudo-random indices (`benches::XorShift`), the same for both maps.
 fn random_indices(n: usize, count: usize) -> Vec<usize> {
-    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-    (0..count)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x % n as u64) as usize
-        })
-        .collect()
+    let mut rng = XorShift::new();
+    (0..count).map(|_| rng.below(n)).collect()
 }
 
 fn ns_per(count: usize, f: impl Fn()) -> f64 {

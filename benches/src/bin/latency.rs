@@ -40,6 +40,7 @@ use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use benches::XorShift;
 use brama_sync::{Brama, Key, Options};
 use hdrhistogram::Histogram;
 
@@ -83,17 +84,10 @@ fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 100_000_000_000, 3).expect("valid bounds")
 }
 
-/// xorshift64, fixed seed.
+/// `SEQ` indexes drawn from `0..n` by `benches::XorShift` (fixed seed).
 fn random_indexes(n: usize) -> Vec<u32> {
-    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-    (0..SEQ)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x % n as u64) as u32
-        })
-        .collect()
+    let mut rng = XorShift::new();
+    (0..SEQ).map(|_| rng.below(n) as u32).collect()
 }
 
 /// What the reader reads: brama, and the reference map over the same key bytes.
