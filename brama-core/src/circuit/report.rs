@@ -90,7 +90,7 @@ impl ConnectionCell {
             // A success on a healthy circuit changes nothing, whatever the ticket's cycle
             // (one mask and compare covers state, removal and count).
             if w.is_clean_closed() && !cx.bus.wants(EventType::Success) {
-                self.count(cx, true);
+                self.count(cx.clock.recent(), true);
                 return Fast::Counted;
             }
         } else if w.is_registered_in(State::Closed)
@@ -98,7 +98,10 @@ impl ConnectionCell {
             && w.consecutive().saturating_add(1) < self.word_threshold(cx)
             && !cx.bus.wants(EventType::Failure)
         {
-            // A failure below the threshold: one CAS raises the consecutive count.
+            // A failure below the threshold: one CAS raises the consecutive count. The
+            // clock (user code, if custom) is read first, so a panic there changes
+            // nothing.
+            let now = cx.clock.recent();
             match self.word.compare_exchange(
                 w.0,
                 w.with_payload(w.consecutive() + 1).0,
@@ -107,7 +110,7 @@ impl ConnectionCell {
                 Ordering::Acquire,
             ) {
                 Ok(_) => {
-                    self.count(cx, false);
+                    self.count(now, false);
                     return Fast::Counted;
                 }
                 Err(current) => w = Word(current),
@@ -138,13 +141,15 @@ impl ConnectionCell {
             return Fast::Slow;
         }
         let current = ticket.is_none_or(|t| t.gen == w.gen());
+        // Read before the CAS, so a custom clock that panics changes nothing.
+        let now = cx.clock.recent();
         let next = match w.state() {
             State::Closed if !current => w,
             State::Closed if success => w.with_payload(0),
             State::Closed if w.consecutive().saturating_add(1) < self.word_threshold(cx) => {
                 w.with_payload(w.consecutive() + 1)
             }
-            State::Open if !self.open_expired(cx.clock.recent()) => w,
+            State::Open if !self.open_expired(now) => w,
             _ => return Fast::Slow,
         };
         if next != w
@@ -156,7 +161,7 @@ impl ConnectionCell {
         {
             return Fast::Slow;
         }
-        self.count(cx, success);
+        self.count(now, success);
         Fast::Counted
     }
 
@@ -194,10 +199,12 @@ impl ConnectionCell {
         if !self.word().is_clean_closed() || cx.bus.wants(EventType::Success) {
             return Fast::Slow;
         }
+        // Read before counting, so a custom clock that panics counts nothing.
+        let now = cx.clock.recent();
         if !self.tally.incr_unless_sealed(SUCCESSES) {
             return Fast::Removed;
         }
-        touch(&self.last_success, cx.clock.recent());
+        touch(&self.last_success, now);
         Fast::Counted
     }
 
@@ -234,10 +241,10 @@ impl ConnectionCell {
         until != NEVER && now >= until
     }
 
-    /// Counts a report that changes no state (the lock-free path; no event is wanted).
+    /// Counts a report that changes no state (the lock-free path; no event is wanted)
+    /// at `now`, read by the caller before it changed anything.
     #[inline(always)]
-    pub(super) fn count(&self, cx: &Context, success: bool) {
-        let now = cx.clock.recent();
+    pub(super) fn count(&self, now: Nanos, success: bool) {
         let (kind, stamp) = if success {
             (SUCCESSES, &self.last_success)
         } else {

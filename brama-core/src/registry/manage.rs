@@ -50,8 +50,9 @@ impl Registry {
         if cell.is_removed() {
             return Err(Error::NotFound);
         }
-        configure_cell(&self.cx, &cell, options)?;
+        // Read before the change: a custom clock that panics leaves it unmade.
         let now = self.cx.clock.now();
+        configure_cell(&self.cx, &cell, options)?;
         cell.touch(now);
         self.emit(
             EventType::Configured,
@@ -77,8 +78,9 @@ impl Registry {
             ));
         }
         let next = options.apply(&self.cx.defaults())?;
-        self.cx.set_defaults(next);
+        // Read before the change: a custom clock that panics leaves it unmade.
         let now = self.cx.clock.now();
+        self.cx.set_defaults(next);
         self.cx.bus.publish(EventType::Configured, |seq| {
             Event::new(
                 seq,

@@ -36,24 +36,29 @@ impl Registry {
         owned: OwnedKey,
         options: &Options,
     ) -> Result<(CellRef, Nanos), Error> {
-        if let Err(full) = self.reserve() {
-            // At capacity, a duplicate is still reported as the duplicate it is.
-            return Err(if self.find(owned.as_key(), |_| ()).is_some() {
-                Error::AlreadyRegistered
-            } else {
-                full
-            });
-        }
+        // Read before anything changes: a custom clock is user code, and one that
+        // panics must leave nothing behind (issue #20, defect 3).
         let now = self.cx.clock.now();
+        let slot = match self.reserve() {
+            Ok(slot) => slot,
+            // At capacity, a duplicate is still reported as the duplicate it is.
+            Err(full) => {
+                return Err(if self.find(owned.as_key(), |_| ()).is_some() {
+                    Error::AlreadyRegistered
+                } else {
+                    full
+                })
+            }
+        };
         let cell = Arc::new(ConnectionCell::new(owned, now, options));
         // Held from before the connection is visible until `Registered` is published:
         // every other event of a connection is published under this lock, so none can
         // come before it.
         let held = cell.hold_transitions();
         if !self.map.insert_new(&cell) {
-            self.unreserve();
-            return Err(Error::AlreadyRegistered);
+            return Err(Error::AlreadyRegistered); // `slot` is given back on drop
         }
+        slot.keep();
         self.emit(
             EventType::Registered,
             &cell,
@@ -65,23 +70,26 @@ impl Registry {
         Ok((cell, now))
     }
 
-    pub(super) fn reserve(&self) -> Result<(), Error> {
+    /// Takes one of `max_connections`; the [`Slot`] gives it back when dropped unless
+    /// [`Slot::keep`] is called, so an error or a panic between the reservation and the
+    /// insert never leaks it.
+    pub(super) fn reserve(&self) -> Result<Slot<'_>, Error> {
         match self.max_connections {
             None => {
                 // Relaxed: a gauge without a limit.
                 self.len.fetch_add(1, Ordering::Relaxed);
-                Ok(())
             }
-            Some(max) => self
-                .len
-                // Relaxed: the CAS on the gauge alone enforces the limit; nothing else is
-                // published through it.
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                    (n < max).then_some(n + 1)
-                })
-                .map(|_| ())
-                .map_err(|_| Error::CapacityExceeded),
+            Some(max) => {
+                self.len
+                    // Relaxed: the CAS on the gauge alone enforces the limit; nothing
+                    // else is published through it.
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                        (n < max).then_some(n + 1)
+                    })
+                    .map_err(|_| Error::CapacityExceeded)?;
+            }
         }
+        Ok(Slot(Some(self)))
     }
 
     pub(super) fn unreserve(&self) {
@@ -152,5 +160,23 @@ impl Registry {
             Removal::Evicted => (EventType::Evicted, EventKind::Evicted),
         };
         self.emit(ty, cell, kind, counts, now);
+    }
+}
+
+/// One reserved place under `max_connections` (see [`Registry::reserve`]).
+pub(super) struct Slot<'a>(Option<&'a Registry>);
+
+impl Slot<'_> {
+    /// The connection is in the map: the place stays taken.
+    pub(super) fn keep(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        if let Some(registry) = self.0 {
+            registry.unreserve();
+        }
     }
 }
