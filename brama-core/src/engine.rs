@@ -7,7 +7,7 @@
 
 pub use crate::circuit::{CellRef, ConnectionCell, Fast, Ticket};
 pub use crate::context::Context;
-pub use crate::events::EventBus;
+pub use crate::events::{bounded_reason, EventBus};
 pub use crate::registry::Registry;
 
 /// The packed state word.

@@ -29,7 +29,7 @@ pub use clock::{Clock, ClockSource, ManualClock, SystemClock};
 pub use config::{
     Config, ExpiryStrategy, OpenDuration, OpenOptions, Options, Settings, MAX_DURATION,
     MAX_EVENT_QUEUE_CAPACITY, MAX_HALF_OPEN_PROBES, MAX_METADATA_ENTRIES, MAX_METADATA_KEY_BYTES,
-    MAX_METADATA_TOTAL_BYTES, MAX_METADATA_VALUE_BYTES,
+    MAX_METADATA_TOTAL_BYTES, MAX_METADATA_VALUE_BYTES, MAX_REASON_BYTES, TRUNCATED_REASON_MARK,
 };
 pub use error::Error;
 pub use events::{Counts, Event, EventKind, EventType, Filter, RecvFuture, Subscription};

@@ -87,5 +87,5 @@ pub use brama_core::{
     Filter, Key, ManualClock, OpenDuration, OpenOptions, Options, OwnedKey, RecvFuture, Settings,
     State, Status, Subscription, SweepReport, SystemClock, MAX_DURATION, MAX_EVENT_QUEUE_CAPACITY,
     MAX_HALF_OPEN_PROBES, MAX_KEY_PART_BYTES, MAX_METADATA_ENTRIES, MAX_METADATA_KEY_BYTES,
-    MAX_METADATA_TOTAL_BYTES, MAX_METADATA_VALUE_BYTES,
+    MAX_METADATA_TOTAL_BYTES, MAX_METADATA_VALUE_BYTES, MAX_REASON_BYTES, TRUNCATED_REASON_MARK,
 };

@@ -195,3 +195,52 @@ fn broken_receive_registering_after_the_check_is_caught() {
         assert!(got.is_some() || q.woken.load(Ordering::SeqCst), "asleep");
     });
 }
+
+/// Two publishers racing with no shared lock (issue #20, defect 5), while a second
+/// subscription comes and goes: the numbers are 1 and 2, each event reaches the
+/// subscriber exactly once, and once both publishes returned the queue holds them in
+/// sequence order, whichever pushed first.
+#[test]
+fn racing_publishers_number_gap_free_and_deliver_each_event_once_in_order() {
+    support::check("events/two publishers", || {
+        let bus = Arc::new(EventBus::new(4));
+        let sub = bus.subscribe(Filter::new().event_type(EventType::Failure));
+        let publishers: Vec<_> = (0..2)
+            .map(|_| {
+                let bus = Arc::clone(&bus);
+                thread::spawn(move || bus.publish(EventType::Failure, failure_event).unwrap())
+            })
+            .collect();
+        let other = bus.subscribe(Filter::new().event_type(EventType::Failure));
+        drop(other);
+        let mut numbers: Vec<u64> = publishers.into_iter().map(|p| p.join().unwrap()).collect();
+        numbers.sort_unstable();
+        assert_eq!(numbers, [1, 2]);
+        let got: Vec<u64> = sub.try_iter().map(|e| e.seq).collect();
+        assert_eq!(got, [1, 2], "each once, in sequence order");
+        assert_eq!(bus.last_seq(), 2);
+    });
+}
+
+/// The twin: numbering with a load and a store instead of one read-modify-write. Two
+/// publishers can read the same last number and both use the next: a duplicate.
+#[test]
+#[should_panic(expected = "duplicate")]
+fn broken_numbering_with_load_and_store_is_caught() {
+    support::check("events/broken numbering twin", || {
+        let last = Arc::new(AtomicU64::new(0));
+        let take = |last: &AtomicU64| {
+            // BROKEN: not one read-modify-write.
+            let n = last.load(Ordering::SeqCst) + 1;
+            last.store(n, Ordering::SeqCst);
+            n
+        };
+        let other = {
+            let last = Arc::clone(&last);
+            thread::spawn(move || take(&last))
+        };
+        let mine = take(&last);
+        let theirs = other.join().unwrap();
+        assert_ne!(mine, theirs, "duplicate");
+    });
+}

@@ -8,7 +8,7 @@ use crate::clock::Nanos;
 use crate::config::OpenOptions;
 use crate::context::Context;
 use crate::error::Error;
-use crate::events::{Counts, Event, EventKind, EventType};
+use crate::events::{bounded_reason, Counts, Event, EventKind, EventType};
 use crate::rules::{step, Change, Effects, Input, Machine, Outcome};
 use crate::state::{Cause, State};
 use crate::sync::{lock, Ordering};
@@ -228,7 +228,7 @@ impl ConnectionCell {
                 from,
                 counts,
             );
-            e.reason = reason.map(str::to_owned);
+            e.reason = reason.map(bounded_reason);
             e
         });
     }
@@ -247,21 +247,20 @@ impl ConnectionCell {
             _ => (
                 EventType::Failure,
                 EventKind::Failure {
-                    reason: reason.map(str::to_owned),
+                    // Stored once, in the kind (`Event::reason` stays `None`).
+                    reason: reason.map(bounded_reason),
                 },
             ),
         };
         cx.bus.publish(ty, |seq| {
-            let mut e = Event::new(
+            Event::new(
                 seq,
                 kind,
                 cx.wall(now),
                 Some(self.key.clone()),
                 state,
                 counts,
-            );
-            e.reason = reason.map(str::to_owned);
-            e
+            )
         });
     }
 

@@ -27,6 +27,14 @@ pub const MAX_METADATA_ENTRIES: usize = 32;
 /// The most bytes of metadata (keys plus values) one connection carries.
 pub const MAX_METADATA_TOTAL_BYTES: usize = 8 * 1024;
 
+/// The longest reason an event carries, in bytes (a `failure_with` reason or an
+/// `OpenOptions` reason). A longer one is cut at a character boundary and ends with
+/// [`TRUNCATED_REASON_MARK`]; the whole is at most this long. Reports never fail for it.
+pub const MAX_REASON_BYTES: usize = 256;
+
+/// The end of a reason cut to [`MAX_REASON_BYTES`].
+pub const TRUNCATED_REASON_MARK: &str = "…[truncated]";
+
 /// The default progressive backoff factor (SPEC §4).
 pub(super) const DEFAULT_BACKOFF_FACTOR: f64 = 2.0;
 

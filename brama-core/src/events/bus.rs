@@ -42,11 +42,12 @@ impl EventBus {
     pub fn new(capacity: usize) -> EventBus {
         let shared = Arc::new(Shared {
             sequencer: Mutex::new(Sequencer {
-                last_seq: 0,
                 next_id: 0,
                 wants: 0,
                 subscribers: Vec::new(),
             }),
+            list: List::new(),
+            last_seq: AtomicU64::new(0),
             wants: AtomicU32::new(0),
             quiet: AtomicU64::new(NOT_A_READING),
             capacity: AtomicUsize::new(capacity.max(1)),
@@ -68,7 +69,8 @@ impl EventBus {
 
     /// A new subscription receiving the events that match `filter`.
     ///
-    /// Takes the sequencer lock briefly (the queue is made before, outside it).
+    /// Takes the sequencer lock briefly to publish a new subscriber list; the queue is
+    /// made before, outside it, and allocates nothing for events until they come.
     pub fn subscribe(&self, filter: Filter) -> Subscription {
         // Relaxed: pairs with the store in `set_capacity`; only this value is read.
         let capacity = self.shared.capacity.load(Ordering::Relaxed);
@@ -78,11 +80,12 @@ impl EventBus {
             let id = seq.next_id;
             seq.next_id += 1;
             seq.wants |= filter.types_mask();
-            seq.subscribers.push(Subscriber {
+            seq.subscribers.push(std::sync::Arc::new(Subscriber {
                 id,
                 filter,
                 queue: Arc::clone(&queue),
-            });
+            }));
+            self.shared.list.store(seq.subscribers.clone());
             self.shared.store_wants(seq.wants);
             id
         };
@@ -151,31 +154,40 @@ impl EventBus {
     ///
     /// If no subscription wants `t` (see [`EventBus::wants`]), returns `None` at once,
     /// without calling `build` and without using a sequence number. Otherwise it takes
-    /// the bus's sequencer lock, assigns the next sequence number (gap-free per bus,
-    /// the first is 1), calls `build(seq)`, pushes a copy to every subscriber whose
-    /// filter matches, releases the lock and returns `Some(seq)`.
+    /// the next sequence number (gap-free per bus, the first is 1), calls
+    /// `build(seq)` once, and pushes the one event (shared, not copied) to every
+    /// subscriber whose filter matches; returns `Some(seq)`.
     ///
     /// # Locking
     ///
-    /// Holding the sequencer across numbering and pushing is what makes every
-    /// subscriber receive events in sequence order. It is held only briefly: the
-    /// pushes never wait (a full queue drops the new event for that subscriber and
-    /// counts it in [`Subscription::dropped`]), no user code runs under it, and no
-    /// subscriber ever holds it while receiving. `build` runs under it, so it must be
-    /// cheap and must not publish on the same bus (that would deadlock). If `build`
-    /// panics, the sequence number is not used.
+    /// No lock shared by publishers: the subscriber list is read from a lock-free
+    /// snapshot, the number is one atomic increment, and each push takes only that
+    /// subscriber's queue lock (O(1), no user code; a full queue drops the new event
+    /// for that subscriber and counts it in [`Subscription::dropped`]). Async
+    /// receivers' wakers are woken after every lock is released. The cost of a publish
+    /// is one filter test per subscriber and one push per matching one.
+    ///
+    /// # Order
+    ///
+    /// A connection's events are published under its transition lock, so each
+    /// subscriber receives them in sequence order. Events of different connections
+    /// published at the same moment are numbered in the order they took their numbers
+    /// and queued in sequence order, but one may reach a subscriber after a
+    /// later-numbered one was already received (their `seq` gives the registry-wide
+    /// order). If `build` panics, its number is not used by any event.
     pub fn publish(&self, t: EventType, build: impl FnOnce(u64) -> Event) -> Option<u64> {
         if !self.wants(t) {
             return None;
         }
-        let mut guard = lock(&self.shared.sequencer);
-        let sequencer = &mut *guard;
-        // The atomic mask may be stale; this one is exact while we hold the lock.
-        if sequencer.wants & t.mask() == 0 {
+        let list = self.shared.list.load();
+        if !list.iter().any(|s| s.filter.types_mask() & t.mask() != 0) {
             return None;
         }
-        let seq = sequencer.last_seq + 1;
-        let event = build(seq);
+        // Relaxed: the numbers only need to be unique and in the order of the
+        // increments; RMWs on one atomic are totally ordered, and a connection's
+        // publishes are ordered by its transition lock, which coherence respects.
+        let seq = self.shared.last_seq.fetch_add(1, Ordering::Relaxed) + 1;
+        let event = std::sync::Arc::new(build(seq));
         debug_assert_eq!(
             event.seq, seq,
             "build must use the sequence number it is given"
@@ -185,35 +197,20 @@ impl EventBus {
             t,
             "build must make an event of type `t`"
         );
-        sequencer.last_seq = seq;
-
-        // Each matching subscriber gets a clone except the last, which gets `event`.
-        // Async receivers' wakers are collected here and woken after the lock is
-        // released (a waker is the executor's code); `Vec::new` does not allocate
-        // until some receiver is waiting.
+        // `Vec::new` does not allocate until some receiver is waiting.
         let mut wake = Vec::new();
-        let mut pending: Option<&Subscriber> = None;
-        for sub in sequencer
-            .subscribers
-            .iter()
-            .filter(|s| s.filter.matches(&event))
-        {
-            if let Some(previous) = pending.replace(sub) {
-                previous.queue.push(event.clone(), &mut wake);
-            }
+        for sub in list.iter().filter(|s| s.filter.matches(&event)) {
+            sub.queue.push(std::sync::Arc::clone(&event), &mut wake);
         }
-        if let Some(last) = pending {
-            last.queue.push(event, &mut wake);
-        }
-        drop(guard);
+        drop(list);
         wake_all(wake);
         Some(seq)
     }
 
-    /// The sequence number of the last event published (0 before the first). Takes
-    /// the sequencer lock briefly.
+    /// The sequence number of the last event published (0 before the first).
     pub fn last_seq(&self) -> u64 {
-        lock(&self.shared.sequencer).last_seq
+        // Relaxed: a lone counter; a publish that happened before this load is seen.
+        self.shared.last_seq.load(Ordering::Relaxed)
     }
 }
 
@@ -221,13 +218,61 @@ impl EventBus {
 /// `Subscription`, so there is no reference cycle.
 #[derive(Debug)]
 pub(super) struct Shared {
+    /// Subscribes, unsubscribes and the quiet stamp; never taken by a publish.
     pub(super) sequencer: Mutex<Sequencer>,
+    /// The live subscribers as publishers read them: a snapshot replaced (under the
+    /// sequencer lock) on every subscribe and unsubscribe.
+    pub(super) list: List,
+    /// The last sequence number used.
+    pub(super) last_seq: AtomicU64,
     /// A copy of `Sequencer::wants` readable without the lock.
     pub(super) wants: AtomicU32,
     /// See [`EventBus::quiet`].
     pub(super) quiet: AtomicU64,
     /// Queue capacity for new subscriptions (at least 1).
     pub(super) capacity: AtomicUsize,
+}
+
+/// The subscriber list's snapshot: an `ArcSwap`, read with no lock. Under loom (which
+/// cannot see inside `arc-swap`) a mutex stands in for it, so the models check the
+/// publish logic around it.
+#[derive(Debug)]
+pub(super) struct List {
+    #[cfg(not(brama_loom))]
+    cur: arc_swap::ArcSwap<Vec<std::sync::Arc<Subscriber>>>,
+    #[cfg(brama_loom)]
+    cur: Mutex<std::sync::Arc<Vec<std::sync::Arc<Subscriber>>>>,
+}
+
+impl List {
+    fn new() -> List {
+        List {
+            #[cfg(not(brama_loom))]
+            cur: arc_swap::ArcSwap::from_pointee(Vec::new()),
+            #[cfg(brama_loom)]
+            cur: Mutex::new(std::sync::Arc::new(Vec::new())),
+        }
+    }
+
+    /// Replaces the snapshot (called under the sequencer lock).
+    pub(super) fn store(&self, subscribers: Vec<std::sync::Arc<Subscriber>>) {
+        #[cfg(not(brama_loom))]
+        self.cur.store(std::sync::Arc::new(subscribers));
+        #[cfg(brama_loom)]
+        {
+            *lock(&self.cur) = std::sync::Arc::new(subscribers);
+        }
+    }
+
+    /// The snapshot now in force. A `store` that happened before this call is seen.
+    fn load(
+        &self,
+    ) -> impl std::ops::Deref<Target = std::sync::Arc<Vec<std::sync::Arc<Subscriber>>>> {
+        #[cfg(not(brama_loom))]
+        return self.cur.load();
+        #[cfg(brama_loom)]
+        return Box::new(std::sync::Arc::clone(&lock(&self.cur)));
+    }
 }
 
 impl Shared {
@@ -248,25 +293,26 @@ impl Shared {
 /// State guarded by the sequencer lock.
 #[derive(Debug)]
 pub(super) struct Sequencer {
-    /// The last sequence number used (0 before the first event).
-    pub(super) last_seq: u64,
     /// The id the next subscription gets.
     pub(super) next_id: u64,
     /// The union of the live subscribers' type masks.
     pub(super) wants: u32,
-    pub(super) subscribers: Vec<Subscriber>,
+    /// The live subscribers; `Shared::list` is a copy for publishers.
+    pub(super) subscribers: Vec<std::sync::Arc<Subscriber>>,
 }
 
 impl Sequencer {
-    /// Removes subscriber `id` (if still there) and recomputes `wants`; returns it so
-    /// the caller can drop its sender after releasing the lock.
-    pub(super) fn remove(&mut self, id: u64) -> Option<Subscriber> {
+    /// Removes subscriber `id` (if still there), recomputes `wants` and publishes the
+    /// new list; returns the removed one so the caller can drop it after releasing
+    /// the lock.
+    pub(super) fn remove(&mut self, id: u64, list: &List) -> Option<std::sync::Arc<Subscriber>> {
         let index = self.subscribers.iter().position(|s| s.id == id)?;
         let removed = self.subscribers.swap_remove(index);
         self.wants = self
             .subscribers
             .iter()
             .fold(0, |mask, s| mask | s.filter.types_mask());
+        list.store(self.subscribers.clone());
         Some(removed)
     }
 }
@@ -296,9 +342,11 @@ impl Drop for Closer {
             let mut seq = lock(&self.0.sequencer);
             seq.wants = 0;
             self.0.store_wants(0);
+            self.0.list.store(Vec::new());
             std::mem::take(&mut seq.subscribers)
         };
-        // Closed and woken after the sequencer lock is released.
+        // Closed and woken after the sequencer lock is released. A publish still
+        // holding the old list finds the queues closed and pushes nothing.
         let mut wake = Vec::new();
         for s in &subscribers {
             s.queue.close(&mut wake);

@@ -48,7 +48,11 @@ pub struct Event {
     pub counts: Counts,
     /// The connection's state just before the change.
     pub state: State,
-    /// The reason given with a failure or a manual open, if any.
+    /// The reason of a `StateChanged`: the failure report's that caused it, or the
+    /// manual open's. A `Failure` event keeps its reason in its kind
+    /// ([`EventKind::Failure`]) and `None` here, so it is stored once;
+    /// [`Event::reason_text`] reads either. At most
+    /// [`MAX_REASON_BYTES`](crate::MAX_REASON_BYTES) (see [`bounded_reason`]).
     pub reason: Option<String>,
     /// The connection; `None` only for registry-wide events (`Swept`, a `Configured`
     /// of the defaults).
@@ -74,6 +78,15 @@ impl Event {
             state,
             reason: None,
             key,
+        }
+    }
+
+    /// The reason this event carries, wherever it keeps it: a `Failure`'s in its kind,
+    /// any other's in [`Event::reason`].
+    pub fn reason_text(&self) -> Option<&str> {
+        match &self.kind {
+            EventKind::Failure { reason } => reason.as_deref(),
+            _ => self.reason.as_deref(),
         }
     }
 
@@ -193,4 +206,32 @@ impl EventType {
     pub(crate) const fn mask(self) -> u32 {
         1 << self as u32
     }
+}
+
+/// A reason as events carry it: `reason` itself if it is at most
+/// [`MAX_REASON_BYTES`](crate::MAX_REASON_BYTES), else its longest prefix that ends on
+/// a character boundary and leaves room for
+/// [`TRUNCATED_REASON_MARK`](crate::TRUNCATED_REASON_MARK), followed by the mark.
+///
+/// # Examples
+/// ```
+/// use brama_core::engine::bounded_reason;
+/// use brama_core::{MAX_REASON_BYTES, TRUNCATED_REASON_MARK};
+/// assert_eq!(bounded_reason("timeout"), "timeout");
+/// let long = bounded_reason(&"é".repeat(1000));
+/// assert!(long.len() <= MAX_REASON_BYTES && long.ends_with(TRUNCATED_REASON_MARK));
+/// ```
+pub fn bounded_reason(reason: &str) -> String {
+    use crate::config::{MAX_REASON_BYTES, TRUNCATED_REASON_MARK};
+    if reason.len() <= MAX_REASON_BYTES {
+        return reason.to_owned();
+    }
+    let mut end = MAX_REASON_BYTES - TRUNCATED_REASON_MARK.len();
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut out = String::with_capacity(end + TRUNCATED_REASON_MARK.len());
+    out.push_str(&reason[..end]);
+    out.push_str(TRUNCATED_REASON_MARK);
+    out
 }

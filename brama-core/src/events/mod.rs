@@ -4,7 +4,7 @@
 //! [`Filter`]. Publishers first ask [`EventBus::wants`] (one relaxed atomic load, no
 //! lock, no allocation), so an event type nobody subscribes to costs nothing beyond
 //! that load. When someone does want it, [`EventBus::publish`] numbers the event and
-//! pushes it, without ever blocking, to every subscriber whose filter matches; a
+//! pushes it, without ever blocking or taking a lock other publishers take, to every subscriber whose filter matches; a
 //! subscriber whose queue is full loses the newest event and counts the loss in
 //! [`Subscription::dropped`].
 //!
@@ -12,10 +12,15 @@
 //!
 //! - Sequence numbers are gap-free per bus and start at 1: every number handed out
 //!   belongs to exactly one event that was offered to its subscribers.
-//! - Every subscriber receives the events it keeps in increasing sequence order.
-//! - A publisher never waits on a subscriber, and no lock is held while a subscriber
-//!   receives: a publish pushes each copy under the subscriber queue's short leaf lock
-//!   (inside the sequencer), and wakes async receivers only after releasing both.
+//! - Every subscriber receives the events of one connection in increasing sequence
+//!   order (they are published under the connection's lock); events of different
+//!   connections published at once may arrive in either order (see
+//!   [`EventBus::publish`]).
+//! - A publisher never waits on a subscriber, and no lock shared by publishers is
+//!   taken: the subscriber list is a lock-free snapshot, each push takes only its
+//!   queue's short leaf lock, and async receivers are woken after it is released.
+//! - An event is one allocation shared by every queue that holds it; reasons are cut
+//!   to [`MAX_REASON_BYTES`](crate::MAX_REASON_BYTES).
 //! - Dropping a [`Subscription`] unsubscribes it; when the last [`EventBus`] clone is
 //!   dropped, subscriptions drain what is queued and then report `None`.
 
@@ -29,6 +34,6 @@ mod subscription;
 mod tests;
 
 pub use bus::EventBus;
-pub use event::{Counts, Event, EventKind, EventType};
+pub use event::{bounded_reason, Counts, Event, EventKind, EventType};
 pub use filter::Filter;
 pub use subscription::{RecvFuture, Subscription};

@@ -1,6 +1,11 @@
 //! [`Queue`]: one subscriber's bounded queue, shared by the bus (which pushes) and the
 //! [`Subscription`](super::Subscription) (which receives, blocking or async).
 //!
+//! It holds events shared with the other subscribers (`Arc<Event>`: one copy of an
+//! event however many subscribers queue it; a receiver takes it out, cloning only if
+//! another queue still holds it), in sequence order, and allocates as events come
+//! (nothing up front, whatever the capacity).
+//!
 //! A short leaf mutex guards the events, the closed flag, the count of blocked
 //! threads and the async receivers' wakers. A push never waits for anything but that
 //! mutex, whose holders do O(1) work and run no user code; a blocked thread is
@@ -12,6 +17,9 @@ use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use super::event::Event;
+
+/// One published event, shared by every queue that holds it.
+pub(super) type SharedEvent = std::sync::Arc<Event>;
 use crate::sync::{lock, AtomicU64, Condvar, Mutex, MutexGuard, Ordering};
 
 /// One subscriber's bounded queue.
@@ -25,7 +33,7 @@ pub(super) struct Queue {
 
 #[derive(Debug)]
 struct State {
-    events: VecDeque<Event>,
+    events: VecDeque<SharedEvent>,
     /// The bus is gone: once drained, receivers get `None`.
     closed: bool,
     /// Threads blocked in `recv` / `recv_timeout`.
@@ -69,17 +77,29 @@ impl Queue {
         self.dropped.load(Ordering::Relaxed)
     }
 
-    /// Queues `event`, or drops and counts it if the queue is full. Moves the async
-    /// receivers' wakers into `wake` for the caller to wake once it holds no lock.
-    pub(super) fn push(&self, event: Event, wake: &mut Vec<Waker>) {
+    /// Queues `event` in sequence order, or drops and counts it if the queue is full;
+    /// does nothing once the queue is closed. Moves the async receivers' wakers into
+    /// `wake` for the caller to wake once it holds no lock.
+    pub(super) fn push(&self, event: SharedEvent, wake: &mut Vec<Waker>) {
         let mut st = lock(&self.state);
+        if st.closed {
+            return;
+        }
         if st.events.len() >= self.capacity {
             drop(st);
             // Relaxed: a lone counter; pairs with the load in `dropped`.
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        st.events.push_back(event);
+        // Publishers of different connections race without a shared lock, so an event
+        // can come after a later-numbered one: it goes in its place (almost always the
+        // back, found at the first compare).
+        let at = st
+            .events
+            .iter()
+            .rposition(|e| e.seq < event.seq)
+            .map_or(0, |i| i + 1);
+        st.events.insert(at, event);
         self.signal(st, wake);
     }
 
@@ -106,7 +126,10 @@ impl Queue {
 
     fn pop(st: &mut State) -> Received {
         match st.events.pop_front() {
-            Some(e) => Received::Event(e),
+            // The last holder takes the event itself; others take a copy.
+            Some(e) => {
+                Received::Event(std::sync::Arc::try_unwrap(e).unwrap_or_else(|e| (*e).clone()))
+            }
             None if st.closed => Received::Closed,
             None => Received::Empty,
         }

@@ -14,8 +14,9 @@ use crate::sync::{lock, Arc};
 /// A bounded queue of the events that match one [`Filter`](crate::Filter).
 ///
 /// When the queue is full, the newest events are dropped for this subscriber only
-/// and counted in [`Subscription::dropped`]; publishers never wait. Events arrive in
-/// increasing [`Event::seq`] order. Dropping the `Subscription` unsubscribes it.
+/// and counted in [`Subscription::dropped`]; publishers never wait. A connection's
+/// events arrive in increasing [`Event::seq`] order (see [`EventBus::publish`] for
+/// events of different connections). Dropping the `Subscription` unsubscribes it.
 ///
 /// Receive by blocking ([`recv`](Self::recv), [`recv_timeout`](Self::recv_timeout)),
 /// without waiting ([`try_recv`](Self::try_recv), [`try_iter`](Self::try_iter)), or
@@ -120,7 +121,7 @@ impl Drop for Subscription {
     fn drop(&mut self) {
         let removed = {
             let mut seq = lock(&self.shared.sequencer);
-            let removed = seq.remove(self.id);
+            let removed = seq.remove(self.id, &self.shared.list);
             self.shared.store_wants(seq.wants);
             removed
         };
