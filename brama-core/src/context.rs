@@ -29,6 +29,8 @@ pub struct Context {
 impl Context {
     /// A context with these defaults (already validated), clock and event-queue capacity.
     pub fn new(defaults: Config, clock: ClockSource, event_queue_capacity: usize) -> Context {
+        // Before any connection of this context exists (see `barrier::init`).
+        crate::barrier::init();
         let mono_base = clock.now();
         Context {
             default_threshold: AtomicU32::new(defaults.failure_threshold),

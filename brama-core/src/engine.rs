@@ -20,6 +20,11 @@ pub mod counter {
     pub use crate::circuit::counter::*;
 }
 
+/// The asymmetric fences of handle reports against removal.
+pub mod barrier {
+    pub use crate::barrier::{heavy, light};
+}
+
 /// The rules as a pure function: the reference model.
 pub mod rules {
     pub use crate::rules::*;

@@ -5,9 +5,11 @@
 //! pure function, keys, configuration, clocks, the registry, events and the sweep.
 //! It starts no thread and never sleeps; `brama-sync` adds the janitor thread and the
 //! user-facing `Brama` type. Most users depend on `brama-sync` only.
-#![forbid(unsafe_code)]
+// One `unsafe` block in the crate: the `membarrier(2)` system call (`barrier.rs`).
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+mod barrier;
 mod circuit;
 mod clock;
 mod config;

@@ -139,3 +139,73 @@ fn broken_relaxed_hand_off_is_caught() {
         assert_eq!(cell.load(Ordering::Relaxed), claimed, "lost update");
     });
 }
+
+/// A report through an owned lane racing a removal (issue #20, defect 6): the reporter
+/// counts with a plain load and store, fences lightly and re-checks the removal; the
+/// remover marks the connection removed, then seals (a heavy fence, then a snapshot of
+/// every owned cell). Whatever the interleaving, the report returns Ok exactly when the
+/// removal's final total includes it. (`removed` and `lock` stand for the cell's word and
+/// transition lock; `ConnectionCell::count` and `mark_removed_if` are the real code.)
+fn owned_report_racing_removal(fenced: bool) {
+    use brama_core::engine::barrier;
+    use brama_core::engine::counter::Tally;
+    use loom::sync::atomic::{AtomicBool, Ordering};
+    use loom::sync::Mutex;
+
+    support::check("counters/owned report vs removal", move || {
+        let tally = Arc::new(Tally::<1>::new());
+        let table = Arc::new(LaneTable::new());
+        let removed = Arc::new(AtomicBool::new(false));
+        let lock = Arc::new(Mutex::new(()));
+        let reporter = {
+            let (tally, table, removed, lock) = (
+                Arc::clone(&tally),
+                Arc::clone(&table),
+                Arc::clone(&removed),
+                Arc::clone(&lock),
+            );
+            thread::spawn(move || {
+                let lane = table.claim();
+                assert!(lane.is_owned());
+                if removed.load(Ordering::Acquire) {
+                    return false; // NotFound before counting
+                }
+                tally.incr(0, lane);
+                if fenced {
+                    barrier::light();
+                }
+                if removed.load(Ordering::Acquire) {
+                    let _sealed = lock.lock().unwrap();
+                    return tally.kept_in(lane, 0);
+                }
+                true
+            })
+        };
+        let final_total = {
+            let _guard = lock.lock().unwrap();
+            removed.store(true, Ordering::Release);
+            tally.seal();
+            tally.sum(0)
+        };
+        let ok = reporter.join().unwrap();
+        assert_eq!(
+            final_total,
+            u64::from(ok),
+            "Ok must mean counted in the final status"
+        );
+    });
+}
+
+#[test]
+fn an_owned_report_racing_removal_is_in_the_final_total_iff_it_returned_ok() {
+    owned_report_racing_removal(true);
+}
+
+/// The twin without the light fence: the reporter's re-check can miss the removal while
+/// its count is still invisible to the seal's copy, so it returns Ok for a count the
+/// final total lacks.
+#[test]
+#[should_panic(expected = "Ok must mean counted")]
+fn broken_owned_report_without_the_fence_is_caught() {
+    owned_report_racing_removal(false);
+}

@@ -9,6 +9,20 @@
 //!
 //! Lane ownership passes between threads only through the table's release/acquire
 //! pair, so a new owner sees every increment of the previous one.
+//!
+//! # Removal
+//!
+//! A removed connection's counts are final: [`Tally::seal`] freezes them, and every
+//! increment either is in the frozen totals or reports that it is not. The shared lane
+//! is sealed by a flag bit that [`Tally::incr_unless_sealed`] respects (one RMW each
+//! side). An owned lane is written with no RMW, so the seal copies each owned cell
+//! into a snapshot cell of the same lane (the upper half of its cache line) after a
+//! [`heavy`](crate::barrier::heavy) fence, and totals read after the seal add the
+//! snapshots. An owner that counted and then, after a
+//! [`light`](crate::barrier::light) fence, sees its connection removed asks
+//! [`Tally::kept_here`]: its increment is in the totals if the snapshot of its cell
+//! already holds it. The two fences are the store-load pair: if the owner's re-check
+//! does not see the removal, the seal's copy sees the increment.
 
 use crate::sync::{AtomicBool, AtomicU64, Ordering};
 
@@ -20,9 +34,12 @@ pub const LANES: usize = OWNED_LANES + 1;
 /// The top bit of a shared lane: set by [`Tally::seal`], never part of the count.
 const SEALED: u64 = 1 << 63;
 
-/// Counter cells per lane: one cache line of `u64`s. A [`Tally`] has at most this many
-/// counters.
+/// Counter cells per lane: one cache line of `u64`s. The first half counts, the second
+/// holds the seal's snapshot of the first (see "Removal"), so a [`Tally`] has at most
+/// `SNAPSHOT` counters.
 const STRIDE: usize = 8;
+/// Where a lane's snapshot cells start: counter `kind`'s snapshot is `kind + SNAPSHOT`.
+const SNAPSHOT: usize = STRIDE / 2;
 
 /// A lane, as the index of its first cell in the owned lanes' block: lane `i` of
 /// `0..OWNED_LANES` is `i * STRIDE`, owned by the calling thread; `OWNED_LANES * STRIDE`
@@ -155,7 +172,7 @@ fn new_lanes() -> Box<LaneCells> {
 impl<const N: usize> Tally<N> {
     /// Every counter at zero.
     pub fn new() -> Tally<N> {
-        const { assert!(N <= STRIDE, "a lane holds at most STRIDE counters") };
+        const { assert!(N <= SNAPSHOT, "a lane holds at most SNAPSHOT counters") };
         Tally {
             shared: std::array::from_fn(|_| AtomicU64::new(0)),
             #[cfg(not(brama_loom))]
@@ -198,13 +215,44 @@ impl<const N: usize> Tally<N> {
 
     /// Adds one to counter `kind` through the calling thread's lane: one thread-local
     /// byte and one compare when the thread owns a lane; claiming one, or the shared
-    /// lane, is out of line.
+    /// lane, is out of line. Returns false if it went to the shared lane and found it
+    /// sealed (nothing counted); an owned lane always counts, and a caller that must be
+    /// exact against a seal asks [`kept_here`](Self::kept_here) once it sees one.
     #[inline]
-    pub fn incr_here(&self, kind: usize) {
+    pub fn incr_here(&self, kind: usize) -> bool {
         match current::owned_lane() {
-            Some(lane) => self.incr(kind, lane),
+            Some(lane) => {
+                self.incr(kind, lane);
+                true
+            }
             None => self.incr_unowned(kind),
         }
+    }
+
+    /// After [`incr_here`](Self::incr_here) counted and the seal has happened (the
+    /// caller saw the removal after a light fence, and holds what orders it after the
+    /// seal): whether that increment is in the sealed totals. Only the owner writes its
+    /// cell, so the cell holds this thread's latest increment, and the seal's snapshot
+    /// holds it if and only if the seal's copy came after it.
+    #[cold]
+    pub fn kept_here(&self, kind: usize) -> bool {
+        match current::owned_lane() {
+            Some(lane) => self.kept_in(lane, kind),
+            // Counted on the shared lane before its seal: in the totals.
+            None => true,
+        }
+    }
+
+    /// [`kept_here`](Self::kept_here) for an increment through `lane`, which the
+    /// calling thread owns (or the shared lane, whose counted increments are kept).
+    pub fn kept_in(&self, lane: Lane, kind: usize) -> bool {
+        let Some(lanes) = self.lanes_if_any().filter(|_| lane.is_owned()) else {
+            return true;
+        };
+        // Relaxed: the cell is this thread's own; the snapshot was written before the
+        // seal, which the caller's lock orders before this load.
+        let live = lanes.cell(lane, kind).load(Ordering::Relaxed);
+        lanes.cell(lane, kind + SNAPSHOT).load(Ordering::Relaxed) == live
     }
 
     /// Adds one to counter `kind` if the calling thread owns a lane and this tally's
@@ -224,8 +272,14 @@ impl<const N: usize> Tally<N> {
 
     #[cold]
     #[inline(never)]
-    fn incr_unowned(&self, kind: usize) {
-        self.incr(kind, lane());
+    fn incr_unowned(&self, kind: usize) -> bool {
+        match lane() {
+            owned if owned.is_owned() => {
+                self.incr(kind, owned);
+                true
+            }
+            _ => self.incr_unless_sealed(kind),
+        }
     }
 
     /// Adds one to counter `kind` through the shared lane, unless [`Tally::seal`] came
@@ -251,23 +305,47 @@ impl<const N: usize> Tally<N> {
         }
     }
 
-    /// Seals the shared lane of every counter: [`Tally::incr_unless_sealed`] counts
-    /// nothing after this, and a read by the sealing thread after it sees every
-    /// increment that did count. (Plain [`Tally::incr`] still counts.)
+    /// Freezes the totals (see "Removal"): [`Tally::incr_unless_sealed`] counts
+    /// nothing after this, each owned cell is copied into its snapshot after a heavy
+    /// fence, and [`Tally::sum`] reads the snapshots from then on. The caller has just
+    /// published the removal that owners re-check after their light fence. Called once.
     pub fn seal(&self) {
+        crate::barrier::heavy();
+        if let Some(lanes) = self.lanes_if_any() {
+            for i in 0..OWNED_LANES {
+                for kind in 0..N {
+                    let lane = Lane::owned(i);
+                    // Relaxed: the heavy fence orders these loads after the removal's
+                    // store, against the owners' light fences; the Release below
+                    // publishes the copies.
+                    let v = lanes.cell(lane, kind).load(Ordering::Relaxed);
+                    lanes
+                        .cell(lane, kind + SNAPSHOT)
+                        .store(v, Ordering::Relaxed);
+                }
+            }
+        }
         for cell in &self.shared {
-            // Relaxed: see `incr_unless_sealed`.
-            cell.fetch_or(SEALED, Ordering::Relaxed);
+            // Release: publishes the snapshots to `sum`'s Acquire; the RMW itself is
+            // what makes `incr_unless_sealed` exact.
+            cell.fetch_or(SEALED, Ordering::Release);
         }
     }
 
-    /// The total of counter `kind` over every lane.
+    /// The total of counter `kind` over every lane (after a seal, the frozen total).
     pub fn sum(&self, kind: usize) -> u64 {
-        // Relaxed: a snapshot; see `incr`.
-        let shared = self.shared[kind].load(Ordering::Relaxed) & !SEALED;
+        // Acquire: pairs with `seal`'s Release, so a sealed total reads its snapshots.
+        let shared = self.shared[kind].load(Ordering::Acquire);
+        let cell = if shared & SEALED != 0 {
+            kind + SNAPSHOT
+        } else {
+            kind
+        };
+        let shared = shared & !SEALED;
         self.lanes_if_any().map_or(shared, |lanes| {
             (0..OWNED_LANES).fold(shared, |acc, i| {
-                acc.wrapping_add(lanes.cell(Lane::owned(i), kind).load(Ordering::Relaxed))
+                // Relaxed: a snapshot; see `incr`.
+                acc.wrapping_add(lanes.cell(Lane::owned(i), cell).load(Ordering::Relaxed))
             })
         })
     }

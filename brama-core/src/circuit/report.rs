@@ -8,7 +8,7 @@ use crate::error::Error;
 use crate::events::EventType;
 use crate::rules::{Input, Outcome, NEVER};
 use crate::state::State;
-use crate::sync::Ordering;
+use crate::sync::{lock, Ordering};
 
 impl ConnectionCell {
     // ----- reports -------------------------------------------------------------------
@@ -90,8 +90,7 @@ impl ConnectionCell {
             // A success on a healthy circuit changes nothing, whatever the ticket's cycle
             // (one mask and compare covers state, removal and count).
             if w.is_clean_closed() && !cx.bus.wants(EventType::Success) {
-                self.count(cx.clock.recent(), true);
-                return Fast::Counted;
+                return self.count(cx.clock.recent(), true);
             }
         } else if w.is_registered_in(State::Closed)
             && ticket.is_none_or(|t| t.gen == w.gen())
@@ -109,10 +108,7 @@ impl ConnectionCell {
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
-                Ok(_) => {
-                    self.count(now, false);
-                    return Fast::Counted;
-                }
+                Ok(_) => return self.count(now, false),
                 Err(current) => w = Word(current),
             }
         }
@@ -161,8 +157,7 @@ impl ConnectionCell {
         {
             return Fast::Slow;
         }
-        self.count(now, success);
-        Fast::Counted
+        self.count(now, success)
     }
 
     /// The locked part of a report: [`step`] under the transition lock.
@@ -242,16 +237,45 @@ impl ConnectionCell {
     }
 
     /// Counts a report that changes no state (the lock-free path; no event is wanted)
-    /// at `now`, read by the caller before it changed anything.
+    /// at `now`, read by the caller before it changed anything. Exact against removal
+    /// (issue #20, defect 6): [`Fast::Counted`] means the count is in the totals a
+    /// removal racing it reports, [`Fast::Removed`] that it is not.
     #[inline(always)]
-    pub(super) fn count(&self, now: Nanos, success: bool) {
+    pub(super) fn count(&self, now: Nanos, success: bool) -> Fast {
         let (kind, stamp) = if success {
             (SUCCESSES, &self.last_success)
         } else {
             (FAILURES, &self.last_failure)
         };
-        self.tally.incr_here(kind);
+        if !self.tally.incr_here(kind) {
+            return Fast::Removed;
+        }
         touch(stamp, now);
+        if self.removed_since_counting(kind) {
+            return Fast::Removed;
+        }
+        Fast::Counted
+    }
+
+    /// After counting `kind` through this thread's lane: whether a removal came first
+    /// and its sealed totals miss the count. The light fence pairs with the seal's
+    /// heavy one (`counter.rs`, "Removal"): if this load does not see the removal, the
+    /// seal's copy sees the count. Free on the hot path (a compiler fence where
+    /// `membarrier` is available, one load of the word already in cache, a branch).
+    #[inline(always)]
+    pub(super) fn removed_since_counting(&self, kind: usize) -> bool {
+        crate::barrier::light();
+        self.word().removed() && !self.kept(kind)
+    }
+
+    /// The count of `kind` this thread just made, on a connection it has since seen
+    /// removed: in the sealed totals or not. The transition lock waits for the removal
+    /// (which seals under it) to finish.
+    #[cold]
+    #[inline(never)]
+    fn kept(&self, kind: usize) -> bool {
+        let _sealed = lock(&self.transition);
+        self.tally.kept_here(kind)
     }
 
     /// A success through a handle, counted only in the commonest case: a healthy
@@ -259,8 +283,9 @@ impl ConnectionCell {
     /// to the bus's quiet stamp (which says both that nobody is subscribed to `Success`
     /// and that the stamp already holds the clock's cached reading, so nothing but the
     /// count is written), and a calling thread that owns a lane already allocated
-    /// here. Returns false, having written nothing, in every other case; the caller
-    /// then reports through [`success`](Self::success).
+    /// here. Returns false in every other case, having written nothing (or, if a
+    /// removal raced the count, a count no total includes); the caller then reports
+    /// through [`success`](Self::success).
     ///
     /// Every test comes before the one write, so the caller's fallback is a complete
     /// report, and the out-of-line call it makes needs only the handle. The quiet
@@ -274,5 +299,8 @@ impl ConnectionCell {
             // `EventBus::quiet`.
             && self.last_success.load(Ordering::Relaxed) == cx.bus.quiet()
             && self.tally.incr_if_owned(SUCCESSES)
+            // A removal that raced the count and missed it: the caller's fallback
+            // finds the removal and reports NotFound (the dead count is in no total).
+            && !self.removed_since_counting(SUCCESSES)
     }
 }

@@ -610,7 +610,8 @@ impl Harness {
                         },
                         state: pre_state,
                         counts: before,
-                        reason: reason.map(str::to_owned),
+                        // Stored once: a Failure's reason is in its kind only.
+                        reason: None,
                     });
                 }
                 c.failures += 1;
