@@ -184,7 +184,7 @@ fn owned_report_racing_removal(fenced: bool) {
         let final_total = {
             let _guard = lock.lock().unwrap();
             removed.store(true, Ordering::Release);
-            tally.seal();
+            tally.seal(true);
             tally.sum(0)
         };
         let ok = reporter.join().unwrap();

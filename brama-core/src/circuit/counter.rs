@@ -306,11 +306,15 @@ impl<const N: usize> Tally<N> {
     }
 
     /// Freezes the totals (see "Removal"): [`Tally::incr_unless_sealed`] counts
-    /// nothing after this, each owned cell is copied into its snapshot after a heavy
-    /// fence, and [`Tally::sum`] reads the snapshots from then on. The caller has just
-    /// published the removal that owners re-check after their light fence. Called once.
-    pub fn seal(&self) {
-        crate::barrier::heavy();
+    /// nothing after this, each owned cell is copied into its snapshot, and
+    /// [`Tally::sum`] reads the snapshots from then on. The caller has just published
+    /// the removal that owners re-check after their light fence. `racing` says whether
+    /// an owner may be counting without anything that orders it before this call (a
+    /// live handle); only then is the heavy fence run. Called once.
+    pub fn seal(&self, racing: bool) {
+        if racing {
+            crate::barrier::heavy();
+        }
         if let Some(lanes) = self.lanes_if_any() {
             for i in 0..OWNED_LANES {
                 for kind in 0..N {
@@ -475,7 +479,7 @@ mod tests {
         assert!(t.incr_unless_sealed(0));
         assert!(t.incr_unless_sealed(0));
         t.incr(1, Lane::SHARED);
-        t.seal();
+        t.seal(true);
         assert_eq!(t.sum(0), 2, "the seal bit is not part of the count");
         assert!(!t.incr_unless_sealed(0));
         assert!(!t.incr_unless_sealed(2));
@@ -483,7 +487,7 @@ mod tests {
         // Plain increments (reports through a handle) still count after the seal.
         t.incr(0, Lane::SHARED);
         assert_eq!(t.sum(0), 3);
-        t.seal();
+        t.seal(true);
         assert_eq!(t.sum(0), 3, "sealing twice changes nothing");
     }
 
@@ -503,7 +507,7 @@ mod tests {
                 let t = Arc::clone(&t);
                 std::thread::spawn(move || {
                     std::thread::yield_now();
-                    t.seal();
+                    t.seal(true);
                     t.sum(0)
                 })
             };

@@ -63,8 +63,12 @@ impl ConnectionCell {
                 Ok(_) => {
                     // After this, a success by key through the per-thread cache
                     // (`success_unlocked`) either counted already, and this thread's
-                    // counts include it, or finds the seal and counts nothing.
-                    self.tally.seal();
+                    // counts include it, or finds the seal and counts nothing. A
+                    // report through a handle can race it only while a handle lives
+                    // (reports by key run under the shard lock the removal holds, and a
+                    // dropped handle's release is Acquired by `handles`), so only then
+                    // does the seal need its heavy fence (one `membarrier`).
+                    self.tally.seal(self.handles() > 0);
                     return true;
                 }
                 Err(c) => w = Word(c),
