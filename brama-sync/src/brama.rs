@@ -420,6 +420,13 @@ impl Brama {
         self.reg().set_sweep_hook(hook);
     }
 
+    /// The index of the map shard `key` lives in (or would). A test and benchmark hook
+    /// (to put a writer's keys in a hot key's shard); not API.
+    #[doc(hidden)]
+    pub fn shard_of<'k>(&self, key: impl Into<Key<'k>>) -> usize {
+        self.reg().shard_of(key.into())
+    }
+
     /// Subscriptions alive now.
     pub fn subscriber_count(&self) -> usize {
         self.reg().context().bus.subscriber_count()

@@ -115,6 +115,15 @@ impl Registry {
         self.len() == 0
     }
 
+    /// The map shard `key` lives in (or would), `0..SHARDS`: a test and benchmark hook
+    /// (the writer-wait harness and `writer_progress` put writers' keys in a hot key's
+    /// shard). Not API.
+    #[cfg(not(brama_loom))]
+    #[doc(hidden)]
+    pub fn shard_of(&self, key: crate::key::Key<'_>) -> usize {
+        self.map.shard_of(key.key_hash())
+    }
+
     // ----- settings ------------------------------------------------------------------
 
     /// The janitor's period.

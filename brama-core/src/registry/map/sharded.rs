@@ -83,7 +83,7 @@ impl Borrow<u64> for Entry {
 
 #[derive(Debug)]
 pub struct Map {
-    inner: DashMap<Entry, (), Hasher>,
+    pub(super) inner: DashMap<Entry, (), Hasher>,
     /// Every entry again, in registration order, for the sweep.
     slots: Slots,
 }
@@ -112,6 +112,16 @@ impl Map {
             }
             None => None,
         }
+    }
+
+    /// The index (`0..SHARDS`) of the shard that holds, or would hold, the key whose
+    /// [`Key::key_hash`] is `hash`. A test and benchmark hook only (the writer-wait
+    /// harness puts its writer's keys in the hot key's shard): it repeats dashmap's
+    /// `determine_map` (the top bits below the 7 hashbrown keeps for its tag), which
+    /// is not public without dashmap's `raw-api`; a test checks the two agree.
+    pub fn shard_of(&self, hash: u64) -> usize {
+        let h = self.inner.hash_usize(&hash);
+        (h << 7) >> (usize::BITS - SHARDS.trailing_zeros())
     }
 
     /// The lookup by the key itself, after its hash matched another key.

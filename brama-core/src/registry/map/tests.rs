@@ -352,3 +352,19 @@ fn concurrent_sweeps_each_visit_every_connection_once() {
         }
     }
 }
+
+/// `Map::shard_of` (the benchmark hook) names the shard dashmap itself picks.
+#[test]
+fn shard_of_agrees_with_dashmap() {
+    let map = Map::new();
+    let mut seen = std::collections::HashSet::new();
+    for i in 0..10_000 {
+        let id = format!("k{i}");
+        let hash = Key::new(&id).key_hash();
+        let shard = map.shard_of(hash);
+        assert_eq!(shard, map.inner.determine_map(&hash));
+        assert!(shard < super::SHARDS);
+        seen.insert(shard);
+    }
+    assert_eq!(seen.len(), super::SHARDS, "10k keys cover every shard");
+}
