@@ -375,3 +375,44 @@ fn the_service_and_its_future_are_send_when_the_inner_ones_are() {
         .layer(service_fn(|n: u8| async move { Ok::<_, Infallible>(n) }));
     assert_eq!(pollster::block_on(plain.call(7)).unwrap(), 7);
 }
+
+/// Issue #20, defect 3, for the layer: a key function or a classifier that panics
+/// leaves the registry consistent. A key function panics before anything is taken; a
+/// classifier's panic inside the response future frees the probe slot it held.
+#[test]
+fn a_panicking_key_function_or_classifier_takes_nothing_for_good() {
+    let clock = ManualClock::new();
+    let brama = brama(&clock);
+    // Open "users" and let it expire: the next request is the one probe.
+    for _ in 0..2 {
+        brama.failure(("upstream", "users")).unwrap();
+    }
+    clock.advance(EXPIRY);
+
+    let mut by_panicking_key = BramaLayer::new(brama.clone(), |_: &Request<()>| -> KeyBuf {
+        panic!("key function")
+    })
+    .layer(service_fn(upstreams));
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        by_panicking_key.call(get("/users"))
+    }));
+    assert!(caught.is_err());
+
+    let mut classifying = BramaLayer::new(brama.clone(), upstream_of)
+        .classify(|_: &Result<Response<String>, io::Error>| -> Outcome { panic!("classifier") })
+        .layer(service_fn(upstreams));
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        pollster::block_on(classifying.call(get("/users/1")))
+    }));
+    assert!(caught.is_err());
+
+    // The probe slot is free again: a plain request is admitted as the probe, and its
+    // success closes the circuit.
+    let mut plain = BramaLayer::new(brama.clone(), upstream_of).layer(service_fn(upstreams));
+    let resp = pollster::block_on(plain.call(get("/users/2"))).unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        brama.status(("upstream", "users")).unwrap().state,
+        State::Closed
+    );
+}
