@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 
-use crate::clock::{ClockSource, Nanos};
+use crate::clock::{ClockSource, Nanos, NOT_A_READING};
 use crate::config::Config;
 use crate::events::EventBus;
 use crate::sync::{AtomicU32, AtomicU64, Ordering};
@@ -65,6 +65,17 @@ impl Context {
     /// hot path that reads the clock after that wakes `waker`.
     pub fn rest(&self, waker: &Waker) -> bool {
         self.clock.rest(waker)
+    }
+
+    /// The ticker went away (brama-sync's janitor ended, awake or resting): the hot
+    /// paths read the clock precisely from now on ([`ClockSource::untend`]), and the
+    /// quiet stamp is withdrawn, so handle successes stamp their time again instead of
+    /// matching the last tick's reading for ever.
+    pub fn untend(&self) {
+        self.clock.untend();
+        // After the clock: a success that misses the stamp from here stamps a precise
+        // reading. (The store is made under the sequencer lock, as every store of it.)
+        self.bus.publish_quiet(NOT_A_READING);
     }
 
     /// The registry defaults now in force.

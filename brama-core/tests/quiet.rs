@@ -59,6 +59,21 @@ fn a_success_subscription_closes_the_quiet_path_at_once_and_others_leave_it_open
     cx.refresh();
     db.success(&cx, None).unwrap();
     assert!(db.success_if_quiet(&cx), "no one wants Success");
+
+    // The ticker goes away (issue #20, defect 1): the stamp is withdrawn, so a success
+    // stamped with its last reading no longer skips its report for ever (which would
+    // freeze the connection's last success at that reading). Here too for the lane.
+    cx.untend();
+    assert_eq!(cx.bus.quiet(), NOT_A_READING, "withdrawn with the ticker");
+    assert!(!db.success_if_quiet(&cx));
+    db.success(&cx, None).unwrap();
+    assert!(!db.success_if_quiet(&cx), "untended: never quiet again");
+    cx.refresh();
+    db.success(&cx, None).unwrap();
+    assert!(
+        db.success_if_quiet(&cx),
+        "a ticker that comes back reopens it"
+    );
 }
 
 #[test]

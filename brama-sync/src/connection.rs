@@ -18,6 +18,15 @@ use crate::permit::{OwnedPermit, Permit};
 /// connection is unregistered, the handle answers `false` / `Err(NotFound)` and never
 /// brings it back.
 ///
+/// A handle that is never dropped (`mem::forget`, a leak), or an [`OwnedPermit`] or a
+/// [`Permit`] by key that is never dropped (each owns a handle), pins its connection
+/// against eviction for the life of the process: the pin does not expire. Only
+/// [`Brama::unregister`](crate::Brama::unregister) removes such a connection.
+///
+/// A handle may outlive its [`Brama`](crate::Brama): it keeps working (checks,
+/// reports, an open circuit's expiry, read from the clock itself once the janitor is
+/// gone), though nothing sweeps or evicts any more.
+///
 /// # Examples
 /// ```
 /// use brama_sync::{Brama, Options};

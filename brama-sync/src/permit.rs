@@ -31,6 +31,18 @@ impl Holder<'_> {
 /// or [`ignore`](Permit::ignore) (neither); dropping it unreported is the same as
 /// `ignore`: a half-open probe slot it held is freed. A permit from an earlier cycle
 /// (the circuit changed state since) is counted in the totals but decides nothing.
+///
+/// # Forgetting a permit
+///
+/// A permit by key ([`Brama::acquire`](crate::Brama::acquire)) owns a handle to its
+/// connection, and while that handle lives the connection is never evicted. One that
+/// is never dropped (`mem::forget`, a leaked task) therefore pins its connection
+/// against eviction for the life of the process, in any state; nothing expires the
+/// pin. A forgotten half-open probe still gives its slot back at the probe timeout,
+/// and [`Brama::unregister`](crate::Brama::unregister) still removes the connection
+/// (reports through the permit then say [`Error::NotFound`]). A permit from
+/// [`Connection::acquire`](crate::Connection::acquire) borrows the connection's handle
+/// instead, so forgetting it pins nothing beyond the `Connection` itself.
 #[must_use = "report the call's outcome on the permit, or it counts as neither"]
 pub struct Permit<'a> {
     conn: Holder<'a>,
@@ -140,6 +152,13 @@ impl Permit<'_> {
 /// [`success`](OwnedPermit::success), [`failure`](OwnedPermit::failure) or
 /// [`ignore`](OwnedPermit::ignore); dropped unreported, it counts as neither and frees
 /// its half-open probe slot. While it lives the connection is never evicted.
+///
+/// It owns a handle to its connection: one that is never dropped (`mem::forget`, a
+/// task leaked or parked for ever) pins the connection against eviction for the life
+/// of the process. The pin does not expire (a probe's half-open slot still does, at
+/// the probe timeout); [`Brama::unregister`](crate::Brama::unregister) still removes
+/// the connection, and reports through the permit then say [`Error::NotFound`]. See
+/// docs/janitor.md, "Forgotten permits and handles".
 ///
 /// # Examples
 /// ```

@@ -283,6 +283,16 @@ impl ClockSource {
         }
     }
 
+    /// The ticker is gone for good (its janitor ended): hot paths read the clock
+    /// precisely from now on, until a ticker ticks again. Nothing for the clocks that
+    /// have no cache.
+    #[doc(hidden)]
+    pub fn untend(&self) {
+        if let Kind::System(c) = &self.kind {
+            c.inner.tend.untend(&c.inner.recent);
+        }
+    }
+
     /// Whether no ticker tends the cache now (hot paths read precisely); false for the
     /// clocks that have no cache.
     #[doc(hidden)]
@@ -406,6 +416,32 @@ mod tests {
         let _ = s.recent(); // used since the tick
         assert!(!s.rest(&noop()), "used since the last tick");
         assert!(!s.untended());
+    }
+
+    /// Issue #20, defect 1: a ticker that goes away while awake (its janitor ended)
+    /// must not leave the hot paths reading its last tick for ever, whether or not a
+    /// hot path had cleared the mark since.
+    #[test]
+    fn a_ticker_that_goes_away_awake_leaves_precise_readings() {
+        for used_since_tick in [false, true] {
+            let c = SystemClock::new();
+            let s = ClockSource::from(c.clone());
+            let (t, _) = s.tick().unwrap();
+            if used_since_tick {
+                assert_eq!(s.recent(), t, "tended: the cached reading");
+            }
+            s.untend();
+            assert!(s.untended(), "{used_since_tick}: nobody tends it now");
+            std::thread::sleep(Duration::from_millis(2));
+            let a = s.recent();
+            assert!(a > t, "{used_since_tick}: precise, not the last tick");
+            std::thread::sleep(Duration::from_millis(2));
+            assert!(s.recent() > a, "{used_since_tick}: and again");
+            assert_eq!(c.recent_nanos(), t, "precise readings write nothing");
+            let (t2, _) = s.tick().unwrap();
+            assert!(!s.untended() && t2 > t, "a ticker may come back");
+            assert_eq!(s.recent(), t2);
+        }
     }
 
     #[test]

@@ -20,7 +20,13 @@
 //!   other, so either the ticker stays awake or the hot path reads precisely and wakes
 //!   it. The one window is a hot path that cleared the mark just before the ticker's
 //!   check: it used a reading at most one tick old, and its own wake request (it sees
-//!   `asleep` after its `fetch_and`) brings the ticker back.
+//!   `asleep` after its `fetch_and`) brings the ticker back. A hot path that sees
+//!   `asleep` after its `fetch_and` puts the mark back (`fetch_or`), so a cleared mark
+//!   never outlives the ticker.
+//! - The ticker **goes away** (its janitor ends, the last `Brama` dropped or its task
+//!   aborted, possibly while awake): `untend` sets `asleep`, then the mark. From then
+//!   on every hot path reads the clock precisely, as with no ticker at all: expiry
+//!   never waits for a thread that will not come back (issue #20, defect 1).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -97,7 +103,23 @@ impl Tend {
         }
         // SeqCst: the used-mark protocol (module docs).
         let prev = cache.fetch_and(!UNUSED, Ordering::SeqCst);
-        (!self.asleep()).then_some(prev & !UNUSED)
+        if self.asleep() {
+            // SeqCst: puts the mark back after a rest or an `untend` came between our
+            // loads, so no unmarked reading stays behind with nobody left to tick it.
+            cache.fetch_or(UNUSED, Ordering::SeqCst);
+            return None;
+        }
+        Some(prev & !UNUSED)
+    }
+
+    /// The ticker is gone (its janitor ended, awake or not): from now on hot paths read
+    /// the clock precisely, as if it rested for good.
+    pub(super) fn untend(&self, cache: &AtomicU64) {
+        // SeqCst: before the mark, so a hot path that finds the mark (or clears it in
+        // `used`) then sees `asleep` (pairs with `used`'s loads).
+        self.asleep.store(true, Ordering::SeqCst);
+        // SeqCst: marks the last reading unused, so no hot path takes it as it is.
+        cache.fetch_or(UNUSED, Ordering::SeqCst);
     }
 
     /// Asks the resting ticker to wake, once per rest.

@@ -18,7 +18,7 @@ use std::task::{Wake, Waker};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use brama_core::engine::Registry;
+use brama_core::engine::{Context, Registry};
 use brama_core::Error;
 
 mod task;
@@ -123,9 +123,24 @@ impl Wake for JanitorShared {
 
 /// One janitor's rounds, the same for the thread and the task: whether it is ticking
 /// (the registry in use) and when it last swept.
+///
+/// Dropped when the janitor ends, however it ends (the last `Brama` gone, its task
+/// aborted, a panic), it hands the clock back to the hot paths: they read it precisely
+/// from then on, so no expiry waits for a tick that will never come.
 pub(super) struct Rounds {
     ticking: bool,
     last_sweep: Instant,
+    /// The context whose clock this janitor tends: weak, as the registry is (handles
+    /// that outlive the registry keep it alive).
+    tended: Weak<Context>,
+}
+
+impl Drop for Rounds {
+    fn drop(&mut self) {
+        if let Some(cx) = self.tended.upgrade() {
+            cx.untend();
+        }
+    }
 }
 
 impl Rounds {
@@ -134,6 +149,7 @@ impl Rounds {
         let mut rounds = Rounds {
             ticking: false,
             last_sweep: Instant::now(),
+            tended: Arc::downgrade(registry.context()),
         };
         rounds.rest(registry, shared);
         rounds
