@@ -12,12 +12,17 @@
 //!   system call, which runs a full barrier on every CPU running a thread of this
 //!   process before it returns (the kernel's interrupt does for the light side what its
 //!   missing fence would have).
-//! - Anywhere else, or if the kernel refuses, both are `fence(SeqCst)`.
+//! - Anywhere else, or if the kernel refuses, [`expedited`] is false and the light fence
+//!   must not be relied on: no thread then owns a counter lane (`counter.rs`, `claim`),
+//!   every report counts on the shared lane, whose read-modify-write is exact against
+//!   the removal by itself, and [`heavy`] is a plain `SeqCst` fence. The light fence's
+//!   only callers run after counting on an owned lane, so it costs the hot path no
+//!   check of the mode.
 //! - Under loom both are loom's `fence(SeqCst)`, so the models check the protocol.
 //!
-//! The choice is made once, by [`init`], which every registry calls when it is made:
-//! before any connection exists, so every light fence and every heavy fence in the
-//! process agree on it.
+//! The choice is made once, by [`init`], which every registry calls when it is made and
+//! every lane claim calls first: before any owned-lane count exists, so every light
+//! fence and every heavy fence in the process agree on it.
 
 #[cfg(brama_loom)]
 mod imp {
@@ -76,16 +81,13 @@ mod imp {
 
     #[inline]
     pub(crate) fn light() {
-        // Relaxed: set once, before any connection this fence guards exists (see `init`).
-        if EXPEDITED.load(Ordering::Relaxed) {
-            compiler_fence(Ordering::SeqCst);
-        } else {
-            fence(Ordering::SeqCst);
-        }
+        // Only ever run after an owned-lane count, and lanes are owned only once
+        // `EXPEDITED` is set (module docs): the heavy side's membarrier does the rest.
+        compiler_fence(Ordering::SeqCst);
     }
 
     pub(crate) fn heavy() {
-        // Relaxed: as in `light`.
+        // Relaxed: set once, before any owned-lane count exists (see `init`).
         if EXPEDITED.load(Ordering::Relaxed) {
             // After a successful registration the command cannot fail (the man page
             // lists no error for it); the fence below keeps this side correct anyway.
@@ -95,7 +97,7 @@ mod imp {
     }
 
     pub(crate) fn expedited() -> bool {
-        // Relaxed: as in `light`.
+        // Relaxed: as in `heavy`.
         EXPEDITED.load(Ordering::Relaxed)
     }
 }
@@ -108,6 +110,7 @@ mod imp {
 
     #[inline]
     pub(crate) fn light() {
+        // Never relied on: without `expedited`, no lane is owned (module docs).
         fence(Ordering::SeqCst);
     }
 
@@ -126,7 +129,8 @@ pub fn init() {
 }
 
 /// The hot side: orders this thread's earlier stores before its later loads, as seen by
-/// a thread that runs [`heavy`].
+/// a thread that runs [`heavy`]. Relied on only after a count on an owned lane (which
+/// exists only when [`expedited`]).
 #[inline]
 pub fn light() {
     imp::light();
@@ -138,8 +142,7 @@ pub fn heavy() {
     imp::heavy();
 }
 
-/// Whether the light fence is free here (membarrier in use): for the docs' figures.
-#[allow(dead_code)]
-pub(crate) fn expedited() -> bool {
+/// Whether this process uses `membarrier` (and so lets threads own counter lanes).
+pub fn expedited() -> bool {
     imp::expedited()
 }

@@ -22,7 +22,7 @@ pub mod counter {
 
 /// The asymmetric fences of handle reports against removal.
 pub mod barrier {
-    pub use crate::barrier::{heavy, light};
+    pub use crate::barrier::{expedited, heavy, light};
 }
 
 /// The rules as a pure function: the reference model.

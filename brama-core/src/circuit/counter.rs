@@ -436,6 +436,14 @@ mod current {
 
     #[cold]
     fn claim() -> Lane {
+        // An owned lane counts with a plain store, exact against a removal only through
+        // the removal's process-wide barrier (`barrier.rs`): where the process has none,
+        // every thread counts on the shared lane, whose RMW is exact by itself.
+        crate::barrier::init();
+        if !crate::barrier::expedited() {
+            LANE.with(|l| l.set(Lane::SHARED.0));
+            return Lane::SHARED;
+        }
         let mut lane = table().claim();
         // An owned lane must be given back: if the releaser cannot be armed (the thread
         // is tearing down), give it back now and count on the shared lane.
