@@ -5,7 +5,7 @@ use std::task::Waker;
 
 use super::event::*;
 use super::filter::*;
-use super::queue::Queue;
+use super::queue::{Queue, Queued};
 use super::subscription::*;
 use crate::clock::{Nanos, NOT_A_READING};
 use crate::sync::{lock, Arc, AtomicU32, AtomicU64, AtomicUsize, Mutex, Ordering};
@@ -155,8 +155,9 @@ impl EventBus {
     /// If no subscription wants `t` (see [`EventBus::wants`]), returns `None` at once,
     /// without calling `build` and without using a sequence number. Otherwise it takes
     /// the next sequence number (gap-free per bus, the first is 1), calls
-    /// `build(seq)` once, and pushes the one event (shared, not copied) to every
-    /// subscriber whose filter matches; returns `Some(seq)`.
+    /// `build(seq)` once, and pushes the one event to every subscriber whose filter
+    /// matches (moved into the queue if only one does, else shared, never copied);
+    /// returns `Some(seq)`.
     ///
     /// # Locking
     ///
@@ -187,7 +188,7 @@ impl EventBus {
         // increments; RMWs on one atomic are totally ordered, and a connection's
         // publishes are ordered by its transition lock, which coherence respects.
         let seq = self.shared.last_seq.fetch_add(1, Ordering::Relaxed) + 1;
-        let event = std::sync::Arc::new(build(seq));
+        let event = build(seq);
         debug_assert_eq!(
             event.seq, seq,
             "build must use the sequence number it is given"
@@ -199,8 +200,21 @@ impl EventBus {
         );
         // `Vec::new` does not allocate until some receiver is waiting.
         let mut wake = Vec::new();
-        for sub in list.iter().filter(|s| s.filter.matches(&event)) {
-            sub.queue.push(std::sync::Arc::clone(&event), &mut wake);
+        let mut matching = (0..list.len()).filter(|&i| list[i].filter.matches(&event));
+        let (first, second) = (matching.next(), matching.next());
+        match (first, second) {
+            (None, _) => {}
+            // One queue: it takes the event itself, no allocation.
+            (Some(only), None) => list[only].queue.push(Queued::Only(event), &mut wake),
+            // Several: one shared copy.
+            (Some(first), Some(second)) => {
+                let event = std::sync::Arc::new(event);
+                let rest = (second + 1..list.len()).filter(|&i| list[i].filter.matches(&event));
+                for i in [first, second].into_iter().chain(rest) {
+                    let copy = Queued::Shared(std::sync::Arc::clone(&event));
+                    list[i].queue.push(copy, &mut wake);
+                }
+            }
         }
         drop(list);
         wake_all(wake);

@@ -1,9 +1,9 @@
 //! [`Queue`]: one subscriber's bounded queue, shared by the bus (which pushes) and the
 //! [`Subscription`](super::Subscription) (which receives, blocking or async).
 //!
-//! It holds events shared with the other subscribers (`Arc<Event>`: one copy of an
-//! event however many subscribers queue it; a receiver takes it out, cloning only if
-//! another queue still holds it), in sequence order, and allocates as events come
+//! It holds events in sequence order, each either its own (the only queue it went to)
+//! or shared with the other subscribers' queues (`Arc<Event>`: one copy however many
+//! queue it; a receiver takes it out, cloning only if another queue still holds it), and allocates as events come
 //! (nothing up front, whatever the capacity).
 //!
 //! A short leaf mutex guards the events, the closed flag, the count of blocked
@@ -18,8 +18,30 @@ use std::time::{Duration, Instant};
 
 use super::event::Event;
 
-/// One published event, shared by every queue that holds it.
-pub(super) type SharedEvent = std::sync::Arc<Event>;
+/// One published event in a queue: owned when this is the only queue it went to (no
+/// extra allocation), shared (one copy for all) when it went to several.
+#[derive(Debug)]
+pub(super) enum Queued {
+    Only(Event),
+    Shared(std::sync::Arc<Event>),
+}
+
+impl Queued {
+    fn seq(&self) -> u64 {
+        match self {
+            Queued::Only(e) => e.seq,
+            Queued::Shared(e) => e.seq,
+        }
+    }
+
+    /// The event itself; a copy only if another queue still holds it.
+    fn into_event(self) -> Event {
+        match self {
+            Queued::Only(e) => e,
+            Queued::Shared(e) => std::sync::Arc::try_unwrap(e).unwrap_or_else(|e| (*e).clone()),
+        }
+    }
+}
 use crate::sync::{lock, AtomicU64, Condvar, Mutex, MutexGuard, Ordering};
 
 /// One subscriber's bounded queue.
@@ -33,7 +55,7 @@ pub(super) struct Queue {
 
 #[derive(Debug)]
 struct State {
-    events: VecDeque<SharedEvent>,
+    events: VecDeque<Queued>,
     /// The bus is gone: once drained, receivers get `None`.
     closed: bool,
     /// Threads blocked in `recv` / `recv_timeout`.
@@ -80,7 +102,7 @@ impl Queue {
     /// Queues `event` in sequence order, or drops and counts it if the queue is full;
     /// does nothing once the queue is closed. Moves the async receivers' wakers into
     /// `wake` for the caller to wake once it holds no lock.
-    pub(super) fn push(&self, event: SharedEvent, wake: &mut Vec<Waker>) {
+    pub(super) fn push(&self, event: Queued, wake: &mut Vec<Waker>) {
         let mut st = lock(&self.state);
         if st.closed {
             return;
@@ -97,7 +119,7 @@ impl Queue {
         let at = st
             .events
             .iter()
-            .rposition(|e| e.seq < event.seq)
+            .rposition(|e| e.seq() < event.seq())
             .map_or(0, |i| i + 1);
         st.events.insert(at, event);
         self.signal(st, wake);
@@ -127,9 +149,7 @@ impl Queue {
     fn pop(st: &mut State) -> Received {
         match st.events.pop_front() {
             // The last holder takes the event itself; others take a copy.
-            Some(e) => {
-                Received::Event(std::sync::Arc::try_unwrap(e).unwrap_or_else(|e| (*e).clone()))
-            }
+            Some(e) => Received::Event(e.into_event()),
             None if st.closed => Received::Closed,
             None => Received::Empty,
         }
