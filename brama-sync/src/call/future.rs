@@ -9,7 +9,7 @@ use std::task::{Context as TaskContext, Poll};
 use brama_core::Error;
 use pin_project_lite::pin_project;
 
-use super::{settle, ByResult, CallError, Classify};
+use super::{ByResult, CallError, Classify};
 use crate::permit::Permit;
 
 pin_project! {
@@ -100,10 +100,11 @@ where
         let Poll::Ready(result) = polled else {
             return Poll::Pending;
         };
-        if let Admission::Admitted { permit, classify } = mem::replace(guard.state, Admission::Done)
-        {
-            settle(permit, classify.classify(&result));
+        if let Admission::Admitted { permit, classify } = &mut *guard.state {
+            permit.settle_in_place(classify.classify(&result));
         }
+        // The finished permit's drop does nothing.
+        *guard.state = Admission::Done;
         Poll::Ready(result.map_err(CallError::Failed))
     }
 }

@@ -5,8 +5,6 @@ use std::fmt;
 
 use brama_core::Error;
 
-use crate::permit::Permit;
-
 mod future;
 mod sync;
 
@@ -126,15 +124,4 @@ pub(crate) fn by_result<T, E>(r: &Result<T, E>) -> Outcome {
     } else {
         Outcome::Failure
     }
-}
-
-/// Reports `outcome` on `permit`. A report can only fail with `NotFound` (unregistered
-/// meanwhile); the caller's result stands either way.
-#[inline]
-pub(crate) fn settle(permit: Permit<'_>, outcome: Outcome) {
-    let _ = match outcome {
-        Outcome::Success => permit.success(),
-        Outcome::Failure => permit.failure(),
-        Outcome::Ignore => permit.ignore(),
-    };
 }

@@ -11,7 +11,7 @@ use brama_core::{Error, Key};
 use pin_project_lite::pin_project;
 
 use super::BramaError;
-use crate::call::{settle, Classify};
+use crate::call::Classify;
 use crate::permit::Permit;
 
 pin_project! {
@@ -107,8 +107,10 @@ where
                 let Poll::Ready(result) = polled else {
                     return Poll::Pending;
                 };
-                if let Some(p) = guard.permit.take() {
-                    settle(p, classify.classify(&result));
+                if let Some(p) = guard.permit.as_mut() {
+                    // In place, then dropped finished (see `Permit::settle_in_place`).
+                    p.settle_in_place(classify.classify(&result));
+                    *guard.permit = None;
                 }
                 Poll::Ready(result.map_err(BramaError::Inner))
             }
