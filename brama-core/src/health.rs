@@ -59,9 +59,9 @@ impl fmt::Display for Verdict {
 /// Taken by `Brama::health` and `Brama::health_in`, which change nothing: each
 /// connection is counted in the state `Brama::state` would answer for it, so an `Open`
 /// circuit whose open duration has passed counts as `HalfOpen` even before a check or
-/// the janitor moves it there. The counts are read one shard of the registry at a time
-/// while checks and reports go on: like `connections()`, a report is a consistent view
-/// of each connection, not one instant of all of them.
+/// the janitor moves it there. The counts are read one connection after another while
+/// checks and reports go on: a report is a consistent view of each connection, not one
+/// instant of all of them, and a connection registered during the walk may be missed.
 ///
 /// # Examples
 /// ```

@@ -517,3 +517,48 @@ fn verdict_and_health_traits() {
     let h = Health::default();
     assert_eq!(h.clone(), h);
 }
+
+/// Health walks the janitor's sweep list: beside sweeps (which take the same list) and
+/// registrations and removals (which queue while a list is out), every report ends, and
+/// once the writers stop it counts exactly what is registered.
+#[test]
+fn health_beside_sweeps_and_writers() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let clock = ManualClock::new();
+    let brama = brama(&clock);
+    for i in 0..2_000 {
+        let id = format!("c{i}");
+        brama
+            .register(Key::scoped("s", &id), Options::new())
+            .unwrap();
+    }
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|sc| {
+        sc.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
+                brama.sweep();
+            }
+        });
+        sc.spawn(|| {
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let id = format!("w{i}");
+                let key = Key::scoped("w", &id);
+                brama.register(key, Options::new()).unwrap();
+                brama.unregister(key).unwrap();
+                i += 1;
+            }
+        });
+        for _ in 0..50 {
+            let health = brama.health();
+            assert!(
+                health.total() >= 2_000 && health.total() <= 2_001,
+                "{health:?}"
+            );
+            assert_eq!(brama.health_in("s").total(), 2_000);
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    assert_eq!(brama.health().total(), brama.len());
+    assert_eq!(brama.health().total(), 2_000);
+}
