@@ -9,7 +9,7 @@ use arc_swap::ArcSwap;
 use crate::clock::{ClockSource, Nanos, NOT_A_READING};
 use crate::config::Config;
 use crate::events::EventBus;
-use crate::sync::{AtomicU32, AtomicU64, Ordering};
+use crate::sync::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 /// The shared part of a registry that connection cells and handles need.
 pub struct Context {
@@ -21,6 +21,9 @@ pub struct Context {
     // Hot scalars of `defaults`, readable with one load on the report paths.
     default_threshold: AtomicU32,
     default_probes: AtomicU32,
+    // Whether connections without their own `Options::critical` are critical; not part
+    // of `Config` (it decides no call), read only by health reports.
+    default_critical: AtomicBool,
     wall_base: SystemTime,
     mono_base: Nanos,
     rng: AtomicU64,
@@ -35,6 +38,7 @@ impl Context {
         Context {
             default_threshold: AtomicU32::new(defaults.failure_threshold),
             default_probes: AtomicU32::new(defaults.half_open_probes),
+            default_critical: AtomicBool::new(false),
             defaults: ArcSwap::from_pointee(defaults),
             bus: EventBus::new(event_queue_capacity),
             wall_base: SystemTime::now(),
@@ -97,6 +101,19 @@ impl Context {
         self.default_probes
             .store(cfg.half_open_probes, Ordering::Relaxed);
         self.defaults.store(std::sync::Arc::new(cfg));
+    }
+
+    /// Whether connections with no `critical` of their own are critical (false until
+    /// `configure_defaults` sets it).
+    pub fn default_critical(&self) -> bool {
+        // Relaxed: a lone flag; a health report racing configure_defaults may use either.
+        self.default_critical.load(Ordering::Relaxed)
+    }
+
+    /// Sets [`default_critical`](Self::default_critical).
+    pub fn set_default_critical(&self, critical: bool) {
+        // Relaxed: see `default_critical`.
+        self.default_critical.store(critical, Ordering::Relaxed);
     }
 
     #[inline]

@@ -16,6 +16,7 @@ mod config;
 mod context;
 mod error;
 mod events;
+mod health;
 mod key;
 mod policy;
 mod registry;
@@ -35,6 +36,7 @@ pub use config::{
 };
 pub use error::Error;
 pub use events::{Counts, Event, EventKind, EventType, Filter, RecvFuture, Subscription};
+pub use health::{Health, Verdict};
 pub use key::{Key, OwnedKey, MAX_KEY_PART_BYTES};
 pub use registry::SweepReport;
 pub use state::{Cause, State};

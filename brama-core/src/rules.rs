@@ -286,6 +286,33 @@ pub fn step(
     (m, fx)
 }
 
+/// The state a circuit shows at `now` to a reader that changes nothing (`state()`,
+/// health reports): the state after the one time-driven rule that changes a state. An
+/// `Open` circuit whose deadline has passed is `HalfOpen`: the next check or report (or
+/// the janitor's sweep) moves it there, and that check is admitted as the new cycle's
+/// first probe. Every other state is shown as it is; a `HalfOpen` circuit stays
+/// `HalfOpen` whether its probe slots are free, all taken, or timed out (a timeout frees
+/// slots without a state change). This is the state `step(m, Input::Tick, now, ..)`
+/// leaves (a test checks it), computed without the configuration.
+///
+/// # Examples
+/// ```
+/// use brama_core::engine::rules::{state_at, NEVER};
+/// use brama_core::State;
+///
+/// assert_eq!(state_at(State::Open, 100, 99), State::Open);
+/// assert_eq!(state_at(State::Open, 100, 100), State::HalfOpen);
+/// assert_eq!(state_at(State::Open, NEVER, u64::MAX), State::Open); // opened indefinitely
+/// assert_eq!(state_at(State::Closed, 100, 200), State::Closed);
+/// ```
+#[inline]
+pub const fn state_at(state: State, open_until: Nanos, now: Nanos) -> State {
+    match state {
+        State::Open if open_until != NEVER && now >= open_until => State::HalfOpen,
+        other => other,
+    }
+}
+
 /// The next cycle number (wraps; the cell keeps its low bits).
 pub const fn next_gen(gen: u32) -> u32 {
     gen.wrapping_add(1)

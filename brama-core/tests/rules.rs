@@ -707,3 +707,41 @@ fn status_reports_key_and_metadata() {
         (0, 0, 0)
     );
 }
+
+// ----- the state a read sees (SPEC §10: `state()` without side effects) --------------
+
+/// `rules::state_at`, which `state()` and health reports use, is the state the
+/// time-driven rules (`step` with `Input::Tick`) leave, for every state, deadline and
+/// time around it; and where it turns `Open` into `HalfOpen`, the next check is admitted
+/// as a probe.
+#[test]
+fn state_at_is_the_state_the_time_rules_leave() {
+    use brama_core::engine::rules::{state_at, step, Input, Machine, Outcome, NEVER};
+    let cfg = Config {
+        probe_timeout: Some(secs(5)),
+        ..Config::default()
+    };
+    let t = 1_000_000_000u64;
+    for state in [Unknown, Closed, Open, HalfOpen] {
+        for open_until in [0, t, NEVER] {
+            for in_flight in [0, 1] {
+                for now in [0, t - 1, t, t + 1, 10 * t, u64::MAX - 1] {
+                    let m = Machine {
+                        state,
+                        open_until: if state == Open { open_until } else { 0 },
+                        in_flight: if state == HalfOpen { in_flight } else { 0 },
+                        probe_at: if state == HalfOpen { t } else { 0 },
+                        ..Machine::new()
+                    };
+                    let seen = state_at(m.state, m.open_until, now);
+                    let (ticked, _) = step(m, Input::Tick, now, &cfg, 0.0);
+                    assert_eq!(seen, ticked.state, "{m:?} at {now}");
+                    if state == Open && seen == HalfOpen {
+                        let (_, fx) = step(m, Input::Check, now, &cfg, 0.0);
+                        assert_eq!(fx.outcome, Outcome::Admitted, "{m:?} at {now}");
+                    }
+                }
+            }
+        }
+    }
+}

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use brama_core::engine::Registry;
 use brama_core::{
-    Config, Error, EventType, Filter, Key, OpenOptions, Options, Settings, Status, Subscription,
-    SweepReport,
+    Config, Error, EventType, Filter, Health, Key, OpenOptions, Options, Settings, State, Status,
+    Subscription, SweepReport,
 };
 
 use crate::builder::Builder;
@@ -122,6 +122,107 @@ impl Brama {
     /// [`Error::InvalidKey`], [`Error::NotFound`].
     pub fn status<'k>(&self, key: impl Into<Key<'k>>) -> Result<Status, Error> {
         self.reg().status(key.into())
+    }
+
+    /// The state of one connection as the next check would see it, with no side effect
+    /// at all: no probe slot is taken, no rejection counted, no event emitted, no
+    /// timestamp written, and an unknown key is never registered (even with
+    /// `auto_register(true)`).
+    ///
+    /// What it answers past a deadline: an `Open` circuit whose open duration has
+    /// passed reads `HalfOpen`, because the next check (or report, or sweep) moves it
+    /// there and is admitted as its first probe; the circuit itself stays `Open` until
+    /// then, so [`Brama::status`] may still say `Open`. A `HalfOpen` circuit reads
+    /// `HalfOpen` whether or not its probe slots are all taken (the next check is then
+    /// refused: use [`Brama::available`] to ask for admission). A circuit opened
+    /// indefinitely reads `Open` until closed. The clock is read once, precisely; under
+    /// the system clock a check within a millisecond of the deadline may still be
+    /// refused on its cached reading.
+    ///
+    /// Costs one lookup and one or two atomic loads; takes a shard's read lock for the
+    /// lookup, like [`Brama::status`].
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    /// use brama_sync::{Brama, ManualClock, Options, State};
+    ///
+    /// let clock = ManualClock::new();
+    /// let brama = Brama::builder().failure_threshold(1).expiry(Duration::from_secs(30))
+    ///     .clock(clock.clone()).build()?;
+    /// brama.register("db", Options::new())?;
+    /// brama.failure("db")?;
+    /// assert_eq!(brama.state("db")?, State::Open);
+    /// clock.advance(Duration::from_secs(30));
+    /// assert_eq!(brama.state("db")?, State::HalfOpen); // what the next check would see
+    /// assert_eq!(brama.status("db")?.state, State::Open); // nothing moved it yet
+    /// assert!(brama.available("db")); // this check moves it, and is the probe
+    /// # Ok::<(), brama_sync::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`], [`Error::NotFound`] (unknown or unregistered key).
+    pub fn state<'k>(&self, key: impl Into<Key<'k>>) -> Result<State, Error> {
+        self.reg().state(key.into())
+    }
+
+    /// Every connection counted by state, with the [`Verdict`](crate::Verdict) a
+    /// readiness or health probe answers with: `Unhealthy` when a connection marked
+    /// [`Options::critical`] is `Open`, `Degraded` when any other is `Open` or any is
+    /// `HalfOpen`, else `Healthy`. Changes nothing: each connection is counted in the
+    /// state [`Brama::state`] would answer.
+    ///
+    /// Walks every connection in registration order through the janitor's sweep list:
+    /// no shard lock is taken, so checks, reports, registrations and removals never
+    /// wait for it (a list is locked only to be taken out and put back), and nothing is
+    /// cloned or allocated per connection. It waits for a sweep in progress, and the
+    /// next sweep waits for it (one walk of the list at a time). A connection registered
+    /// during the walk may be missed. Measured in docs/health.md: 33 to 36 ms (median)
+    /// at 1M connections on a shared 2-core AMD EPYC VM.
+    ///
+    /// # Examples
+    /// ```
+    /// use brama_sync::{Brama, OpenOptions, Options, State, Verdict};
+    ///
+    /// let brama = Brama::new();
+    /// brama.register("db", Options::new().critical(true))?;
+    /// brama.register("search", Options::new())?;
+    /// assert_eq!(brama.health().verdict(), Verdict::Healthy);
+    ///
+    /// brama.open_circuit("search", OpenOptions::new())?;
+    /// assert_eq!(brama.health().verdict(), Verdict::Degraded);
+    ///
+    /// brama.open_circuit("db", OpenOptions::new())?;
+    /// let health = brama.health();
+    /// assert_eq!(health.verdict(), Verdict::Unhealthy);
+    /// assert_eq!((health.count(State::Open), health.critical_open(), health.total()), (2, 1, 2));
+    /// # Ok::<(), brama_sync::Error>(())
+    /// ```
+    pub fn health(&self) -> Health {
+        self.reg().health()
+    }
+
+    /// Like [`Brama::health`], for the connections of `scope` only. The registry is not
+    /// indexed by scope: this walks every connection as [`Brama::health`] does and
+    /// counts those of `scope`, so it costs about as much (docs/health.md: 27 to 46 ms
+    /// for one scope of 1,000 among 1M connections). An unknown scope gives an empty,
+    /// `Healthy` report.
+    ///
+    /// # Examples
+    /// ```
+    /// use brama_sync::{Brama, Key, OpenOptions, Options, Verdict};
+    ///
+    /// let brama = Brama::new();
+    /// brama.register(Key::scoped("payments", "stripe"), Options::new().critical(true))?;
+    /// brama.register(Key::scoped("search", "elastic"), Options::new().critical(true))?;
+    /// brama.open_circuit(Key::scoped("search", "elastic"), OpenOptions::new())?;
+    /// assert_eq!(brama.health_in("payments").verdict(), Verdict::Healthy);
+    /// assert_eq!(brama.health_in("search").verdict(), Verdict::Unhealthy);
+    /// assert_eq!(brama.health_in("search").scope(), Some("search"));
+    /// # Ok::<(), brama_sync::Error>(())
+    /// ```
+    pub fn health_in(&self, scope: &str) -> Health {
+        self.reg().health_in(scope)
     }
 
     /// Opens the circuit by hand: for the current open duration, a given one, or

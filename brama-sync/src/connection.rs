@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use brama_core::engine::{CellRef, Context};
-use brama_core::{Error, Key, Status};
+use brama_core::{Error, Key, State, Status};
 
 use crate::call::{self, ByResult, CallError, CallFuture, Outcome};
 use crate::handle::Handle;
@@ -121,6 +121,30 @@ impl Connection {
             return Err(Error::NotFound);
         }
         Ok(self.handle.cell.status(&self.handle.cx))
+    }
+
+    /// The state as the next check would see it, with no side effect at all (see
+    /// [`Brama::state`](crate::Brama::state) for what it answers past a deadline).
+    /// Reading it is not activity: it does not keep the connection from eviction any
+    /// more than holding the handle does.
+    ///
+    /// # Examples
+    /// ```
+    /// use brama_sync::{Brama, Options, State};
+    /// let brama = Brama::new();
+    /// brama.register("db", Options::new())?;
+    /// let db = brama.connection("db")?;
+    /// assert_eq!(db.state()?, State::Unknown);
+    /// brama.unregister("db")?;
+    /// assert!(db.state().is_err()); // NotFound
+    /// # Ok::<(), brama_sync::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if the connection was unregistered.
+    pub fn state(&self) -> Result<State, Error> {
+        let now = self.handle.cx.clock.now();
+        self.handle.cell.state_at(now).ok_or(Error::NotFound)
     }
 
     /// Asks to make one call; the permit borrows this handle.

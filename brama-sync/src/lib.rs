@@ -84,8 +84,9 @@ pub use permit::{OwnedPermit, Permit};
 
 pub use brama_core::{
     Cause, Clock, ClockSource, Config, Counts, Error, Event, EventKind, EventType, ExpiryStrategy,
-    Filter, Key, ManualClock, OpenDuration, OpenOptions, Options, OwnedKey, RecvFuture, Settings,
-    State, Status, Subscription, SweepReport, SystemClock, MAX_DURATION, MAX_EVENT_QUEUE_CAPACITY,
-    MAX_HALF_OPEN_PROBES, MAX_KEY_PART_BYTES, MAX_METADATA_ENTRIES, MAX_METADATA_KEY_BYTES,
-    MAX_METADATA_TOTAL_BYTES, MAX_METADATA_VALUE_BYTES, MAX_REASON_BYTES, TRUNCATED_REASON_MARK,
+    Filter, Health, Key, ManualClock, OpenDuration, OpenOptions, Options, OwnedKey, RecvFuture,
+    Settings, State, Status, Subscription, SweepReport, SystemClock, Verdict, MAX_DURATION,
+    MAX_EVENT_QUEUE_CAPACITY, MAX_HALF_OPEN_PROBES, MAX_KEY_PART_BYTES, MAX_METADATA_ENTRIES,
+    MAX_METADATA_KEY_BYTES, MAX_METADATA_TOTAL_BYTES, MAX_METADATA_VALUE_BYTES, MAX_REASON_BYTES,
+    TRUNCATED_REASON_MARK,
 };

@@ -128,6 +128,41 @@ impl ConnectionCell {
             && now.saturating_sub(self.last_activity()) > inactive
     }
 
+    // ----- side-effect-free reads ----------------------------------------------------
+
+    /// The state a check at `now` would see, changing nothing ([`rules::state_at`]: an
+    /// `Open` circuit past its deadline reads `HalfOpen`); `None` if the connection was
+    /// removed. One load of the word, and of the deadline when `Open`; no write, no
+    /// lock, no probe slot, no counter, no event.
+    ///
+    /// [`rules::state_at`]: crate::rules::state_at
+    #[inline]
+    pub fn state_at(&self, now: Nanos) -> Option<State> {
+        let w = self.word();
+        if w.removed() {
+            return None;
+        }
+        let state = w.state();
+        if state != State::Open {
+            return Some(state);
+        }
+        // Relaxed: ordered by the Acquire load of `w` (the deadline is written before
+        // the CAS that published `Open`).
+        let until = self.deadline.load(Ordering::Relaxed);
+        Some(crate::rules::state_at(state, until, now))
+    }
+
+    /// Whether this connection is critical: its own `Options::critical`, else
+    /// `default` (the registry's). One load of the overrides' pointer; health reports
+    /// ask it only of circuits they find `Open` or `HalfOpen`.
+    pub fn is_critical(&self, default: bool) -> bool {
+        self.extras
+            .load()
+            .as_deref()
+            .and_then(|e| e.overrides.critical_value())
+            .unwrap_or(default)
+    }
+
     // ----- snapshots -----------------------------------------------------------------
 
     pub(super) fn counts_with(&self, w: Word) -> Counts {

@@ -41,6 +41,7 @@ pub struct Options {
     pub(super) jitter: Option<f64>,
     pub(super) half_open_probes: Option<u32>,
     pub(super) probe_timeout: Option<Duration>,
+    pub(super) critical: Option<bool>,
     pub(super) metadata: BTreeMap<String, String>,
 }
 
@@ -100,6 +101,29 @@ impl Options {
         self
     }
 
+    /// Whether the connection is critical to the service: an `Open` critical connection
+    /// makes the registry's health verdict `Unhealthy` (a non-critical one, or a critical
+    /// one that is `HalfOpen`, makes it `Degraded`). Not critical unless set, here or in
+    /// the registry defaults (`configure_defaults`, where it becomes the value of every
+    /// connection that has none of its own).
+    ///
+    /// It decides nothing about calls: it is not part of the resolved [`Config`], no
+    /// check or report reads it, and only a health report (`Brama::health`) does, for
+    /// the connections it finds `Open` or `HalfOpen`.
+    ///
+    /// # Examples
+    /// ```
+    /// use brama_core::Options;
+    ///
+    /// let options = Options::new().critical(true);
+    /// assert_eq!(options.critical_value(), Some(true));
+    /// assert_eq!(Options::new().critical_value(), None); // follows the registry default
+    /// ```
+    pub fn critical(mut self, critical: bool) -> Options {
+        self.critical = Some(critical);
+        self
+    }
+
     /// The failure threshold, if set.
     pub fn failure_threshold_value(&self) -> Option<u32> {
         self.failure_threshold
@@ -130,6 +154,11 @@ impl Options {
         self.probe_timeout
     }
 
+    /// Whether the connection is critical, if set (see [`Options::critical`]).
+    pub fn critical_value(&self) -> Option<bool> {
+        self.critical
+    }
+
     /// A copy of the metadata, sorted by key.
     pub fn metadata_map(&self) -> BTreeMap<String, String> {
         self.metadata.clone()
@@ -151,6 +180,7 @@ impl Options {
             && self.jitter.is_none()
             && self.half_open_probes.is_none()
             && self.probe_timeout.is_none()
+            && self.critical.is_none()
             && self.metadata.is_empty()
     }
 
@@ -195,6 +225,7 @@ impl Options {
 
     /// The config that results from applying the set fields over `base`, validated as
     /// a whole. The metadata limits are checked too, so a registry can call this alone.
+    /// [`critical`](Options::critical) is not part of a [`Config`] and is left out.
     ///
     /// # Errors
     /// Anything [`Options::validate`] rejects, and anything [`Config::validate`]
@@ -250,6 +281,7 @@ impl Options {
             jitter: newer.jitter.or(self.jitter),
             half_open_probes: newer.half_open_probes.or(self.half_open_probes),
             probe_timeout: newer.probe_timeout.or(self.probe_timeout),
+            critical: newer.critical.or(self.critical),
             metadata,
         }
     }

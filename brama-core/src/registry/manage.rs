@@ -65,7 +65,8 @@ impl Registry {
     }
 
     /// Changes only the given fields of the registry defaults; connections without their
-    /// own value follow at once.
+    /// own value follow at once. That includes `critical`, which is kept beside the
+    /// defaults' [`Config`] (see [`Context::default_critical`]).
     ///
     /// # Errors
     /// [`Error::InvalidConfig`] (including metadata, which is per connection); nothing
@@ -81,6 +82,9 @@ impl Registry {
         // Read before the change: a custom clock that panics leaves it unmade.
         let now = self.cx.clock.now();
         self.cx.set_defaults(next);
+        if let Some(critical) = options.critical_value() {
+            self.cx.set_default_critical(critical);
+        }
         self.cx.bus.publish(EventType::Configured, |seq| {
             Event::new(
                 seq,

@@ -13,6 +13,7 @@
 mod by_key;
 #[cfg(not(brama_loom))]
 pub(crate) mod cache;
+mod health;
 mod manage;
 pub(crate) mod map;
 mod register;
