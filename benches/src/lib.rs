@@ -80,6 +80,29 @@ impl Default for XorShift {
     }
 }
 
+/// The environment variable `name` parsed as a `T`, or `default` if it is unset or
+/// does not parse: the harness binaries' knobs (`LATENCY_SECS`, `IDLE_N`, ...).
+pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The CPU's model name from `/proc/cpuinfo` (`"unknown"` where there is none), for the
+/// harness binaries' headers: every figure names the machine it was taken on.
+pub fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, m)| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

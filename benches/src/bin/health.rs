@@ -21,31 +21,13 @@
 //!   CARGO_TARGET_DIR=target/user-build cargo run --release -p benches --bin health
 //! ```
 
+use benches::{cpu_model, env_or};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use brama_sync::{Brama, Janitor, Key, OpenOptions, Options, State, Verdict};
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
-}
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown".to_owned())
-}
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3

@@ -35,6 +35,7 @@
 //!
 //! Linux only (it reads /proc); elsewhere it says so and exits.
 
+use benches::{cpu_model, env_or};
 use std::fs;
 use std::hint::black_box;
 use std::thread;
@@ -44,13 +45,6 @@ use brama_sync::{Brama, Options};
 
 /// Linux's USER_HZ: the unit of utime and stime in /proc/self/stat.
 const USER_HZ: f64 = 100.0;
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
-}
 
 /// One reading of the process's counters.
 #[derive(Clone, Copy, Debug)]
@@ -166,18 +160,6 @@ fn use_briefly(brama: &Brama, for_: Duration) {
         black_box(db.available());
         black_box(db.failure()).expect("registered");
     }
-}
-
-fn cpu_model() -> String {
-    fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown".into())
 }
 
 fn main() {

@@ -34,6 +34,7 @@
 //! `LATENCY_CLEANUP_SECS` (the janitor's period, default 3600; 10 is brama's default,
 //! which puts janitor sweeps in every phase).
 
+use benches::env_or;
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
@@ -71,13 +72,6 @@ const STORM: usize = 4;
 const IDLE: usize = PHASES.len();
 /// Phase value that stops the reader.
 const DONE: usize = IDLE + 1;
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
-}
 
 /// A histogram of nanoseconds, 1 ns to 100 s, 3 significant digits.
 fn histogram() -> Histogram<u64> {

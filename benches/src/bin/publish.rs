@@ -12,31 +12,13 @@
 //! Run: `cargo run --release -p benches --bin publish` (for the build a user gets,
 //! prefix `RUSTFLAGS="" CARGO_PROFILE_RELEASE_LTO=thin CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1`).
 
+use benches::{cpu_model, env_or};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::Instant;
 
 use brama_sync::{Brama, Connection, EventType, Filter, Key, ManualClock, Options, Subscription};
-
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown".to_owned())
-}
 
 /// Median ns per failure per thread with `threads` reporters, each on its own key.
 fn measure(brama: &Brama, conns: &[Connection], threads: usize, iters: u64, rounds: usize) -> f64 {
@@ -70,8 +52,8 @@ fn measure(brama: &Brama, conns: &[Connection], threads: usize, iters: u64, roun
 }
 
 fn main() {
-    let iters = env("PUBLISH_ITERS", 20_000) as u64;
-    let rounds = env("PUBLISH_ROUNDS", 7);
+    let iters = env_or("PUBLISH_ITERS", 20_000) as u64;
+    let rounds = env_or("PUBLISH_ROUNDS", 7);
     println!("# publish: ns per failure() per thread, median of {rounds} rounds of {iters}");
     println!(
         "# CPU: {}, {} cores",

@@ -39,6 +39,7 @@
 //! `WRITER_BATCH` (same-shard keys per batch, default 32), `WRITER_ONLY` (run only the
 //! scenarios whose name contains it).
 
+use benches::{cpu_model, env_or};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Barrier;
@@ -51,13 +52,6 @@ use hdrhistogram::Histogram;
 /// A threshold the `failures` readers never reach (each clears its failure with a
 /// success, so the count stays below the number of readers).
 const FAILURES_NEVER_TRIP: u32 = 1 << 20;
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
-}
 
 /// A histogram of nanoseconds, 1 ns to 1 h, 3 significant digits.
 fn histogram() -> Histogram<u64> {
@@ -453,18 +447,6 @@ fn janitor_drop(read: Read, readers: usize, secs: Duration, batch: usize) -> Vec
         last_drop.as_secs_f64() * 1e6
     ));
     notes
-}
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, m)| m.trim().to_owned())
-        })
-        .unwrap_or_else(|| "(unknown)".to_owned())
 }
 
 fn ms(ns: u64) -> String {
