@@ -115,11 +115,19 @@ impl Registry {
         self.collect(|c| c.key().scope() == Some(scope))
     }
 
+    /// The statuses of the connections `keep` selects, walked through the sweep list
+    /// (registration order) as `health` walks them: no shard lock at all, and the cells
+    /// visited in the order they were allocated, where the map's own iterator goes in
+    /// hash order and clones an `Arc` per entry (docs/health.md: 398 ms against 33 ms
+    /// for a health walk of 1M). Like the sweep, it waits for a sweep in progress.
     pub(super) fn collect(&self, keep: impl Fn(&ConnectionCell) -> bool) -> Vec<Status> {
         let mut cells = Vec::new();
-        self.map.for_each(|c| {
-            if keep(c) {
-                cells.push(CellRef::clone(c));
+        self.map.sweep(|segment| {
+            for (_, cell) in segment.cells() {
+                // A removed connection is leaving the map: not listed.
+                if !cell.is_removed() && keep(cell) {
+                    cells.push(CellRef::clone(cell));
+                }
             }
         });
         cells.iter().map(|c| c.status(&self.cx)).collect()

@@ -43,13 +43,6 @@ impl Map {
         }
     }
 
-    pub fn for_each(&self, mut f: impl FnMut(&CellRef)) {
-        let cells: Vec<CellRef> = lock(&self.inner).values().cloned().collect();
-        for c in &cells {
-            f(c);
-        }
-    }
-
     pub fn remove_swept(
         &self,
         key: &dyn KeyView,

@@ -191,11 +191,4 @@ impl Map {
     pub fn sweep(&self, f: impl FnMut(&mut Segment<'_>)) -> Duration {
         self.slots.sweep(f)
     }
-
-    /// Visits every entry, holding one shard's read lock at a time.
-    pub fn for_each(&self, mut f: impl FnMut(&CellRef)) {
-        for r in self.inner.iter() {
-            f(&r.key().cell);
-        }
-    }
 }
