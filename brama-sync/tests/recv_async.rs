@@ -215,3 +215,67 @@ fn two_tasks_sharing_a_subscription_get_every_event_once() {
         assert_eq!(got.load(Ordering::Relaxed), 200);
     });
 }
+
+/// A waker that runs, inside `wake()`, the calls that take the sweep list's turn or a
+/// shard lock: `health`, `connections`, `sweep`, and reports by key.
+struct CallsBackEverywhere {
+    brama: Brama,
+    woken: AtomicUsize,
+}
+
+impl Wake for CallsBackEverywhere {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let _ = self.brama.health();
+        let _ = self.brama.connections();
+        let _ = self.brama.sweep();
+        let _ = self.brama.failure("other");
+        let _ = self.brama.available("db");
+        // Relaxed: a test counter, read after the publisher returned.
+        self.woken.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Events a sweep publishes (an eviction, under a shard's write lock and the sweep's
+/// turn) and an `unregister`'s (under the shard's write lock) wake async receivers only
+/// after those are released: a waker that calls back into brama inline does not
+/// deadlock. (Before, the sweep woke them inside its walk.)
+#[test]
+fn wakers_woken_by_a_sweep_or_an_unregister_run_with_no_registry_lock_held() {
+    with_watchdog("waker calls back from a sweep", || {
+        let clock = brama_sync::ManualClock::new();
+        let b = Brama::builder()
+            .inactive_threshold(std::time::Duration::from_secs(60))
+            .cleanup_interval(std::time::Duration::from_secs(3600))
+            .clock(clock.clone())
+            .build()
+            .unwrap();
+        for key in ["db", "other", "gone"] {
+            b.register(key, Options::new()).unwrap();
+        }
+        let sub =
+            b.subscribe(Filter::new().event_types([EventType::Evicted, EventType::Unregistered]));
+        let calls_back = Arc::new(CallsBackEverywhere {
+            brama: b.clone(),
+            woken: AtomicUsize::new(0),
+        });
+        let waker = Waker::from(Arc::clone(&calls_back));
+        let mut cx = Context::from_waker(&waker);
+
+        let mut recv = pin!(sub.recv_async());
+        assert!(recv.as_mut().poll(&mut cx).is_pending());
+        b.unregister("gone").unwrap(); // wakes on this thread, after the shard lock
+        assert_eq!(calls_back.woken.load(Ordering::Relaxed), 1);
+        assert!(matches!(recv.as_mut().poll(&mut cx), Poll::Ready(Some(_))));
+
+        let mut recv = pin!(sub.recv_async());
+        assert!(recv.as_mut().poll(&mut cx).is_pending());
+        clock.advance(std::time::Duration::from_secs(120));
+        assert!(b.sweep().evicted >= 1); // evicts "db" (idle); wakes after the walk
+        assert!(calls_back.woken.load(Ordering::Relaxed) >= 2);
+        assert!(matches!(recv.as_mut().poll(&mut cx), Poll::Ready(Some(_))));
+    });
+}

@@ -339,11 +339,70 @@ pub(super) struct Subscriber {
     pub(super) queue: Arc<Queue>,
 }
 
-/// Wakes the async receivers a publish or a close collected, with no lock held.
+/// Wakes the async receivers a publish or a close collected, with no lock of the bus
+/// held; or, inside [`defer_wakes`], leaves them for it to wake.
 fn wake_all(wake: Vec<Waker>) {
+    if wake.is_empty() {
+        return;
+    }
+    #[cfg(not(brama_loom))]
+    let wake = {
+        let mut wake = wake;
+        let held = DEFERRED.try_with(|d| match d.borrow_mut().as_mut() {
+            Some(later) => {
+                later.append(&mut wake);
+                true
+            }
+            None => false,
+        });
+        if held == Ok(true) {
+            return;
+        }
+        wake
+    };
     for w in wake {
         w.wake();
     }
+}
+
+#[cfg(not(brama_loom))]
+thread_local! {
+    /// Inside [`defer_wakes`] on this thread: the wakers its publishes collected.
+    static DEFERRED: std::cell::RefCell<Option<Vec<Waker>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f`, holding back the wakers of the async receivers its publishes wake, and
+/// wakes them once `f` has returned (or unwound). For the callers that publish while
+/// holding a registry lock a waker could call back into (the sweep's turn of the sweep
+/// list, a removal's shard write lock): a waker is the executor's code, and one that
+/// runs brama calls inside `wake()` must find no brama lock held. Nested calls defer to
+/// the outermost. Under loom (one OS thread for every model thread) it only runs `f`.
+pub(crate) fn defer_wakes<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(not(brama_loom))]
+    {
+        struct WakeLater(bool);
+        impl Drop for WakeLater {
+            fn drop(&mut self) {
+                if self.0 {
+                    let held = DEFERRED.try_with(|d| d.borrow_mut().take()).ok().flatten();
+                    for w in held.into_iter().flatten() {
+                        w.wake();
+                    }
+                }
+            }
+        }
+        let outermost = DEFERRED
+            .try_with(|d| {
+                let mut d = d.borrow_mut();
+                d.is_none().then(|| *d = Some(Vec::new())).is_some()
+            })
+            .unwrap_or(false);
+        let _later = WakeLater(outermost);
+        f()
+    }
+    #[cfg(brama_loom)]
+    f()
 }
 
 /// Closes the bus when the last [`EventBus`] clone is dropped: removes every

@@ -33,6 +33,7 @@ mod subscription;
 #[cfg(all(test, not(brama_loom)))]
 mod tests;
 
+pub(crate) use bus::defer_wakes;
 pub use bus::EventBus;
 pub use event::{bounded_reason, Counts, Event, EventKind, EventType};
 pub use filter::Filter;

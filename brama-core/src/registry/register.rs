@@ -126,13 +126,15 @@ impl Registry {
     pub fn unregister(&self, key: Key<'_>) -> Result<Status, Error> {
         key.validate()?;
         let now = self.cx.clock.now();
-        let cell = self
-            .map
-            .remove_if(&key, |c| {
+        // The `Unregistered` event is published under the shard's write lock: async
+        // receivers are woken once it is released.
+        let cell = crate::events::defer_wakes(|| {
+            self.map.remove_if(&key, |c| {
                 self.retire(c, Removal::Unregistered, now);
                 true
             })
-            .ok_or(Error::NotFound)?;
+        })
+        .ok_or(Error::NotFound)?;
         self.unreserve();
         Ok(cell.status(&self.cx))
     }

@@ -25,6 +25,13 @@ impl Registry {
         if let Some(hook) = &*crate::sync::lock(&self.sweep_hook) {
             hook();
         }
+        // Async receivers are woken after the walk: a waker that calls back into the
+        // registry must not find the sweep list's turn or a shard lock held.
+        crate::events::defer_wakes(|| self.walk())
+    }
+
+    /// The sweep's work, see [`sweep`](Self::sweep).
+    fn walk(&self) -> SweepReport {
         let now = self.cx.clock.now();
         let inactive = nanos(self.inactive_threshold());
         let mut report = SweepReport::default();
