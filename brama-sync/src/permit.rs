@@ -86,24 +86,7 @@ impl Permit<'_> {
     /// [`Error::NotFound`] if the connection was unregistered.
     #[inline]
     pub fn success(mut self) -> Result<(), Error> {
-        self.done = true;
-        let c = self.conn.get();
-        // A success on a healthy circuit (Closed, no consecutive failures) decides
-        // nothing whatever the permit's cycle, and frees no slot (a probe's cycle has
-        // ended once the circuit is Closed): the handle's quiet path counts it as
-        // `Connection::success` does.
-        if c.cell.success_if_quiet(&c.cx) {
-            return Ok(());
-        }
-        self.success_reported()
-    }
-
-    /// [`success`](Self::success) when the quiet case does not apply.
-    #[cold]
-    #[inline(never)]
-    fn success_reported(&self) -> Result<(), Error> {
-        let c = self.conn.get();
-        c.cell.success(&c.cx, Some(self.ticket))
+        self.report(Outcome::Success)
     }
 
     /// Reports a failure.
@@ -112,9 +95,7 @@ impl Permit<'_> {
     /// [`Error::NotFound`] if the connection was unregistered.
     #[inline]
     pub fn failure(mut self) -> Result<(), Error> {
-        self.done = true;
-        let c = self.conn.get();
-        c.cell.failure(&c.cx, Some(self.ticket), None)
+        self.report(Outcome::Failure)
     }
 
     /// Reports a failure with a reason for the events.
@@ -127,43 +108,55 @@ impl Permit<'_> {
         c.cell.failure(&c.cx, Some(self.ticket), Some(reason))
     }
 
-    /// Reports `outcome` in place, leaving a finished permit behind (its drop does
-    /// nothing): for `call` and the futures, which hold their permit inside their
-    /// state. A report can only fail with `NotFound` (unregistered meanwhile); the
-    /// caller's result stands either way. Reading
-    /// the permit's fields one by one, rather than moving it out whole, avoids a
-    /// store-forwarding stall when a future is polled right after it was made (the
-    /// permit's fields were just written one by one): 35-45 ns of `call_async`'s
-    /// overhead went there (perf annotate, a scratch loop).
-    #[inline]
-    pub(crate) fn settle_in_place(&mut self, outcome: Outcome) {
-        self.done = true;
-        let c = self.conn.get();
-        let _ = match outcome {
-            Outcome::Success if c.cell.success_if_quiet(&c.cx) => Ok(()),
-            Outcome::Success => c.cell.success(&c.cx, Some(self.ticket)),
-            Outcome::Failure => c.cell.failure(&c.cx, Some(self.ticket), None),
-            Outcome::Ignore => {
-                c.cell.release(self.ticket);
-                Ok(())
-            }
-        };
-    }
-
     /// Ends the permit without a result: counts neither, frees its probe slot.
     ///
     /// # Errors
     /// [`Error::NotFound`] if the connection was unregistered (the permit is ended
     /// all the same).
     pub fn ignore(mut self) -> Result<(), Error> {
+        self.report(Outcome::Ignore)
+    }
+
+    /// Reports `outcome` in place, leaving a finished permit behind (its drop does
+    /// nothing): what [`success`](Self::success), [`failure`](Self::failure) and
+    /// [`ignore`](Self::ignore) do, and what `call` and the futures call directly,
+    /// since they hold their permit inside their state. Reading the permit's fields
+    /// one by one, rather than moving it out whole, avoids a store-forwarding stall
+    /// when a future is polled right after it was made (the permit's fields were just
+    /// written one by one): 35-45 ns of `call_async`'s overhead went there (perf
+    /// annotate, a scratch loop).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if the connection was unregistered.
+    #[inline]
+    pub(crate) fn report(&mut self, outcome: Outcome) -> Result<(), Error> {
         self.done = true;
         let c = self.conn.get();
-        c.cell.release(self.ticket);
-        if c.cell.is_removed() {
-            Err(Error::NotFound)
-        } else {
-            Ok(())
+        match outcome {
+            // A success on a healthy circuit (Closed, no consecutive failures) decides
+            // nothing whatever the permit's cycle, and frees no slot (a probe's cycle
+            // has ended once the circuit is Closed): the handle's quiet path counts it
+            // as `Connection::success` does.
+            Outcome::Success if c.cell.success_if_quiet(&c.cx) => Ok(()),
+            Outcome::Success => self.success_reported(),
+            Outcome::Failure => c.cell.failure(&c.cx, Some(self.ticket), None),
+            Outcome::Ignore => {
+                c.cell.release(self.ticket);
+                if c.cell.is_removed() {
+                    Err(Error::NotFound)
+                } else {
+                    Ok(())
+                }
+            }
         }
+    }
+
+    /// A success when the quiet case does not apply.
+    #[cold]
+    #[inline(never)]
+    fn success_reported(&self) -> Result<(), Error> {
+        let c = self.conn.get();
+        c.cell.success(&c.cx, Some(self.ticket))
     }
 }
 

@@ -14,7 +14,8 @@ where
 {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(result) => {
-            permit.settle_in_place(classify(&result));
+            // Only `NotFound` can come back (unregistered meanwhile): the result stands.
+            let _ = permit.report(classify(&result));
             result.map_err(CallError::Failed)
         }
         Err(panic) => {

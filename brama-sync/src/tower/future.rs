@@ -108,8 +108,8 @@ where
                     return Poll::Pending;
                 };
                 if let Some(p) = guard.permit.as_mut() {
-                    // In place, then dropped finished (see `Permit::settle_in_place`).
-                    p.settle_in_place(classify.classify(&result));
+                    // In place, then dropped finished (see `Permit::report`).
+                    let _ = p.report(classify.classify(&result));
                     *guard.permit = None;
                 }
                 Poll::Ready(result.map_err(BramaError::Inner))
