@@ -36,7 +36,7 @@ impl Context {
         crate::barrier::init();
         let mono_base = clock.now();
         Context {
-            default_threshold: AtomicU32::new(defaults.failure_threshold),
+            default_threshold: AtomicU32::new(defaults.word_threshold()),
             default_probes: AtomicU32::new(defaults.half_open_probes),
             default_critical: AtomicBool::new(false),
             defaults: ArcSwap::from_pointee(defaults),
@@ -97,7 +97,7 @@ impl Context {
     pub fn set_defaults(&self, cfg: Config) {
         // Relaxed: each scalar is read on its own; `defaults` (arc-swap) orders the rest.
         self.default_threshold
-            .store(cfg.failure_threshold, Ordering::Relaxed);
+            .store(cfg.word_threshold(), Ordering::Relaxed);
         self.default_probes
             .store(cfg.half_open_probes, Ordering::Relaxed);
         self.defaults.store(std::sync::Arc::new(cfg));

@@ -49,3 +49,8 @@ pub mod key {
 pub mod policy {
     pub use crate::policy::*;
 }
+
+/// The rate policies' lock-free windows.
+pub mod window {
+    pub use crate::window::*;
+}

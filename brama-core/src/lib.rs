@@ -24,15 +24,17 @@ mod rules;
 mod state;
 mod status;
 mod sync;
+mod window;
 
 #[doc(hidden)]
 pub mod engine;
 
 pub use clock::{Clock, ClockSource, ManualClock, SystemClock};
 pub use config::{
-    Config, ExpiryStrategy, OpenDuration, OpenOptions, Options, Settings, MAX_DURATION,
-    MAX_EVENT_QUEUE_CAPACITY, MAX_HALF_OPEN_PROBES, MAX_METADATA_ENTRIES, MAX_METADATA_KEY_BYTES,
-    MAX_METADATA_TOTAL_BYTES, MAX_METADATA_VALUE_BYTES, MAX_REASON_BYTES, TRUNCATED_REASON_MARK,
+    Config, ExpiryStrategy, OpenDuration, OpenOptions, Options, Settings, TripPolicy, Window,
+    MAX_DURATION, MAX_EVENT_QUEUE_CAPACITY, MAX_HALF_OPEN_PROBES, MAX_METADATA_ENTRIES,
+    MAX_METADATA_KEY_BYTES, MAX_METADATA_TOTAL_BYTES, MAX_METADATA_VALUE_BYTES, MAX_REASON_BYTES,
+    MAX_WINDOW_CALLS, MAX_WINDOW_DURATION, TIME_WINDOW_BUCKETS, TRUNCATED_REASON_MARK,
 };
 pub use error::Error;
 pub use events::{Counts, Event, EventKind, EventType, Filter, RecvFuture, Subscription};

@@ -9,7 +9,7 @@
 
 use crate::clock::{nanos, Nanos, CLOCK_MAX};
 use crate::config::{Config, OpenDuration};
-use crate::policy::{ProbeVerdict, Verdict};
+use crate::policy::{ProbeVerdict, Tallies, Verdict};
 use crate::state::{Cause, State};
 
 /// A deadline that never passes (a circuit opened indefinitely).
@@ -35,6 +35,12 @@ pub struct Machine {
     pub open_duration: Nanos,
     /// When the latest half-open probe was admitted.
     pub probe_at: Nanos,
+    /// Rate policies: the probes of the current half-open cycle that reported (a
+    /// timed-out probe as a failure).
+    pub probes: Tallies,
+    /// Rate policies, an input to [`step`] rather than state: the closed window's
+    /// tallies with the report being stepped already recorded in them.
+    pub window: Tallies,
 }
 
 impl Machine {
@@ -49,6 +55,16 @@ impl Machine {
             open_until: 0,
             open_duration: 0,
             probe_at: 0,
+            probes: Tallies {
+                calls: 0,
+                failures: 0,
+                slow: 0,
+            },
+            window: Tallies {
+                calls: 0,
+                failures: 0,
+                slow: 0,
+            },
         }
     }
 }
@@ -64,10 +80,12 @@ impl Default for Machine {
 pub enum Input {
     /// `available()` or `acquire()`: may admit, reject, or take a probe slot.
     Check,
-    /// A success; `Some(gen)` when reported through a permit of that cycle.
-    Success(Option<u32>),
-    /// A failure; `Some(gen)` when reported through a permit of that cycle.
-    Failure(Option<u32>),
+    /// A success; `Some(gen)` when reported through a permit of that cycle; `true` when
+    /// the call was slow (rate policies with a slow-call rule).
+    Success(Option<u32>, bool),
+    /// A failure; `Some(gen)` when reported through a permit of that cycle; `true` when
+    /// the call was slow.
+    Failure(Option<u32>, bool),
     /// A permit of cycle `gen` ended without a result (ignored or dropped).
     Release(u32),
     /// The janitor's sweep: only the time-driven rules apply.
@@ -118,6 +136,9 @@ pub struct Effects {
     /// The machine word changed in a way that emits no event (counts, probe slots,
     /// a manual re-arm of an open circuit).
     pub quiet_change: bool,
+    /// How many of the first `changes` the clock caused (an expiry, a verdict that
+    /// timed-out probes completed); they come before the input's own.
+    pub clocked: usize,
 }
 
 impl Effects {
@@ -127,6 +148,7 @@ impl Effects {
             changes: [None, None],
             opened: false,
             quiet_change: false,
+            clocked: 0,
         }
     }
 
@@ -165,11 +187,12 @@ pub fn step(
     // that never reported are given up after the probe timeout.
     if matches!(
         input,
-        Input::Check | Input::Success(_) | Input::Failure(_) | Input::Tick
+        Input::Check | Input::Success(..) | Input::Failure(..) | Input::Tick
     ) {
         if m.state == State::Open && m.open_until != NEVER && now >= m.open_until {
             m.state = State::HalfOpen;
             m.in_flight = 0;
+            m.probes = Tallies::default();
             m.gen = next_gen(m.gen);
             fx.push(State::Open, State::HalfOpen, Cause::Expiry);
         }
@@ -177,10 +200,23 @@ pub fn step(
             && m.in_flight > 0
             && now.saturating_sub(m.probe_at) >= nanos(cfg.probe_timeout())
         {
+            // Amended rule 4: the slots are freed with no state change; a new cycle
+            // number makes the timed-out permits stale. Under a rate policy each
+            // timed-out probe counts as a failure, which may complete the verdict.
+            let timed_out = m.in_flight;
             m.in_flight = 0;
             m.gen = next_gen(m.gen);
-            fx.push(State::HalfOpen, State::HalfOpen, Cause::ProbeTimeout);
+            fx.quiet_change = true;
+            if cfg.policy().rate().is_some() {
+                m.probes = m.probes.plus(Tallies {
+                    calls: timed_out,
+                    failures: timed_out,
+                    slow: 0,
+                });
+                decide_probes(&mut m, &mut fx, false, now, cfg, jitter_u);
+            }
         }
+        fx.clocked = fx.changes().count();
     }
 
     match input {
@@ -189,7 +225,11 @@ pub fn step(
             State::Unknown | State::Closed => fx.outcome = Outcome::Admitted,
             State::Open => fx.outcome = Outcome::Rejected,
             State::HalfOpen => {
-                if m.in_flight < cfg.half_open_probes.min(MAX_PROBES) {
+                // A rate policy's cycle admits `half_open_probes` calls in all (a slot
+                // freed without a result admits another); the consecutive policy's,
+                // that many at once.
+                if m.in_flight.saturating_add(m.probes.calls) < cfg.half_open_probes.min(MAX_PROBES)
+                {
                     m.in_flight += 1;
                     m.probe_at = now;
                     fx.outcome = Outcome::Admitted;
@@ -199,12 +239,16 @@ pub fn step(
                 }
             }
         },
-        Input::Success(permit) => {
+        Input::Success(permit, slow) => {
             fx.outcome = Outcome::Success;
             if permit.is_some_and(|g| g != m.gen) {
                 return (m, fx);
             }
             match m.state {
+                State::Unknown | State::Closed if cfg.policy().rate().is_some() => {
+                    // A slow success can trip a rate policy.
+                    report_in_window(&mut m, &mut fx, now, cfg, jitter_u);
+                }
                 State::Unknown => {
                     m.state = State::Closed;
                     m.consecutive = 0;
@@ -217,20 +261,23 @@ pub fn step(
                     }
                 }
                 State::Open => {}
-                State::HalfOpen => probe_result(&mut m, &mut fx, true, now, cfg, jitter_u),
+                State::HalfOpen => probe_result(&mut m, &mut fx, true, slow, now, cfg, jitter_u),
             }
         }
-        Input::Failure(permit) => {
+        Input::Failure(permit, slow) => {
             fx.outcome = Outcome::Failure;
             if permit.is_some_and(|g| g != m.gen) {
                 return (m, fx);
             }
             match m.state {
+                State::Unknown | State::Closed if cfg.policy().rate().is_some() => {
+                    report_in_window(&mut m, &mut fx, now, cfg, jitter_u);
+                }
                 State::Unknown | State::Closed => {
                     let from = m.state;
                     let count = m.consecutive.saturating_add(1);
                     m.consecutive = count;
-                    if let Verdict::Trip(cause) = cfg.policy().on_failure(count) {
+                    if let Verdict::Trip(cause) = cfg.policy().on_report(count, m.window) {
                         open(&mut m, now, cfg, jitter_u, OpenDuration::Current, true);
                         fx.opened = true;
                         fx.push(from, State::Open, cause);
@@ -242,7 +289,7 @@ pub fn step(
                     }
                 }
                 State::Open => {}
-                State::HalfOpen => probe_result(&mut m, &mut fx, false, now, cfg, jitter_u),
+                State::HalfOpen => probe_result(&mut m, &mut fx, false, slow, now, cfg, jitter_u),
             }
         }
         Input::Release(gen) => {
@@ -274,6 +321,7 @@ pub fn step(
             let from = m.state;
             m = Machine {
                 gen: next_gen(m.gen),
+                window: m.window,
                 ..Machine::new()
             };
             if from == State::Unknown {
@@ -318,8 +366,53 @@ pub const fn next_gen(gen: u32) -> u32 {
     gen.wrapping_add(1)
 }
 
-/// A probe of the current half-open cycle reported: the policy decides how the cycle ends.
+/// A report in `Unknown` or `Closed` under a rate policy: the cell recorded it in the
+/// window already (`m.window`); the policy decides on the window.
+fn report_in_window(m: &mut Machine, fx: &mut Effects, now: Nanos, cfg: &Config, jitter_u: f64) {
+    let from = m.state;
+    if let Verdict::Trip(cause) = cfg.policy().on_report(0, m.window) {
+        open(m, now, cfg, jitter_u, OpenDuration::Current, true);
+        fx.opened = true;
+        fx.push(from, State::Open, cause);
+    } else if from == State::Unknown {
+        m.state = State::Closed;
+        fx.push(State::Unknown, State::Closed, Cause::Report);
+    }
+}
+
+/// A success or failure while `HalfOpen` (from a permit of this cycle, or a plain
+/// report): amended rule 4 takes it as a probe's result only while a probe slot is
+/// taken, and frees that slot; the policy decides how the cycle ends.
+#[allow(clippy::too_many_arguments)]
 fn probe_result(
+    m: &mut Machine,
+    fx: &mut Effects,
+    success: bool,
+    slow: bool,
+    now: Nanos,
+    cfg: &Config,
+    jitter_u: f64,
+) {
+    if m.in_flight == 0 {
+        // No probe is out: a report from a call that started before the circuit
+        // opened. Counted in the totals; decides nothing.
+        return;
+    }
+    m.in_flight -= 1;
+    fx.quiet_change = true;
+    if cfg.policy().rate().is_some() {
+        m.probes = m.probes.plus(Tallies {
+            calls: 1,
+            failures: u32::from(!success),
+            slow: u32::from(slow),
+        });
+    }
+    decide_probes(m, fx, success, now, cfg, jitter_u);
+}
+
+/// Asks the policy whether the half-open cycle is decided (`success`: the latest
+/// probe's result, which is all the consecutive policy reads).
+fn decide_probes(
     m: &mut Machine,
     fx: &mut Effects,
     success: bool,
@@ -327,12 +420,14 @@ fn probe_result(
     cfg: &Config,
     jitter_u: f64,
 ) {
-    match cfg.policy().on_probe(success) {
-        ProbeVerdict::Close => {
+    let n = cfg.half_open_probes.min(MAX_PROBES);
+    match cfg.policy().on_probe(success, m.probes, n) {
+        None => {}
+        Some(ProbeVerdict::Close) => {
             *m = closed(*m);
             fx.push(State::HalfOpen, State::Closed, Cause::ProbeSuccess);
         }
-        ProbeVerdict::Reopen(cause) => {
+        Some(ProbeVerdict::Reopen(cause)) => {
             open(m, now, cfg, jitter_u, OpenDuration::Current, true);
             fx.opened = true;
             fx.push(State::HalfOpen, State::Open, cause);
@@ -350,6 +445,8 @@ fn closed(m: Machine) -> Machine {
         open_until: m.open_until,
         open_duration: m.open_duration,
         probe_at: m.probe_at,
+        probes: Tallies::default(),
+        window: m.window,
     }
 }
 

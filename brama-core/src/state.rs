@@ -71,8 +71,9 @@ pub enum Cause {
     ProbeSuccess,
     /// A probe failed (`HalfOpen` to `Open`, next backoff step).
     ProbeFailure,
-    /// Probes never reported within `probe_timeout`; their slots were freed
-    /// (`HalfOpen` to `HalfOpen`).
+    /// Probes never reported within `probe_timeout`. Their slots are freed without a
+    /// state change (no event carries this cause since SPEC §2 rule 4 was amended);
+    /// kept for compatibility.
     ProbeTimeout,
     /// `open_circuit` was called.
     ManualOpen,
@@ -80,6 +81,12 @@ pub enum Cause {
     ManualClose,
     /// `reset_circuit` was called.
     ManualReset,
+    /// A rate policy's failure rate was reached (`Closed` to `Open`, or the half-open
+    /// probes' verdict).
+    FailureRate,
+    /// A rate policy's slow-call rate was reached (`Closed` to `Open`, or the half-open
+    /// probes' verdict).
+    SlowCalls,
 }
 
 impl Cause {
@@ -95,6 +102,8 @@ impl Cause {
             Cause::ManualOpen => "manual open",
             Cause::ManualClose => "manual close",
             Cause::ManualReset => "manual reset",
+            Cause::FailureRate => "failure rate",
+            Cause::SlowCalls => "slow calls",
         }
     }
 }

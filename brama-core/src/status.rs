@@ -42,6 +42,14 @@ pub struct Status {
     pub open_duration: Duration,
     /// User metadata.
     pub metadata: BTreeMap<String, String>,
+    /// Rate policies: failures / calls in the window (in `HalfOpen`, of the cycle's
+    /// probes); `None` with no calls in it, and under the consecutive policy.
+    pub failure_rate: Option<f64>,
+    /// Rate policies: slow calls / calls in the window; `None` as `failure_rate`.
+    pub slow_call_rate: Option<f64>,
+    /// Rate policies: the calls the window holds now (in `HalfOpen`, the probes that
+    /// reported); 0 under the consecutive policy.
+    pub window_calls: u64,
 }
 
 impl Status {

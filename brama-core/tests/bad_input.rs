@@ -109,6 +109,9 @@ fn bad_configs() -> Vec<(&'static str, Config)> {
                 jitter: o.jitter_value().unwrap_or(0.0),
                 half_open_probes: o.half_open_probes_value().unwrap_or(1),
                 probe_timeout: o.probe_timeout_value(),
+                trip_policy: o
+                    .trip_policy_value()
+                    .filter(|p| p.consecutive_threshold().is_none()),
             };
             (field, c)
         })

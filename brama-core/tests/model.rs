@@ -53,6 +53,7 @@ impl Params {
                 },
             },
             jitter: 0.0,
+            trip_policy: None,
             half_open_probes: self.probes,
             probe_timeout: self.probe_timeout,
         }
@@ -264,10 +265,10 @@ fn run(p: &Params, ops: &[Op]) -> Result<(), TestCaseError> {
         let live = chosen.map(|c| tickets[c]);
         let input = match (op, live) {
             (Op::Available | Op::Acquire, _) => Some(Input::Check),
-            (Op::Success, _) => Some(Input::Success(None)),
-            (Op::Failure, _) => Some(Input::Failure(None)),
-            (Op::TicketSuccess(_), Some(live)) => Some(Input::Success(Some(live.gen))),
-            (Op::TicketFailure(_), Some(live)) => Some(Input::Failure(Some(live.gen))),
+            (Op::Success, _) => Some(Input::Success(None, false)),
+            (Op::Failure, _) => Some(Input::Failure(None, false)),
+            (Op::TicketSuccess(_), Some(live)) => Some(Input::Success(Some(live.gen), false)),
+            (Op::TicketFailure(_), Some(live)) => Some(Input::Failure(Some(live.gen), false)),
             // A ticket without a probe slot has nothing to release.
             (Op::Release(_), Some(live)) => live.ticket.probe.then_some(Input::Release(live.gen)),
             (Op::Sweep, _) => Some(Input::Tick),

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use brama_core::engine::Registry;
-use brama_core::{ClockSource, Config, Error, ExpiryStrategy, Options, Settings};
+use brama_core::{ClockSource, Config, Error, ExpiryStrategy, Options, Settings, TripPolicy};
 
 use crate::brama::Brama;
 use crate::janitor::{Janitor, JanitorHandle};
@@ -39,6 +39,30 @@ impl Builder {
     /// Consecutive failures that open a circuit (at least 1).
     pub fn failure_threshold(mut self, n: u32) -> Builder {
         self.options = self.options.failure_threshold(n);
+        self
+    }
+
+    /// What opens a circuit (SPEC §8): `TripPolicy::consecutive(n)` is
+    /// [`failure_threshold(n)`](Builder::failure_threshold); a rate policy opens on a
+    /// failure or slow-call rate over a window. The later of the two setters wins.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    /// use brama_sync::{Brama, TripPolicy, Window};
+    ///
+    /// let brama = Brama::builder()
+    ///     .trip_policy(
+    ///         TripPolicy::failure_rate(0.5)
+    ///             .window(Window::count(100))
+    ///             .minimum_calls(20)
+    ///             .slow_calls(Duration::from_millis(500), 0.8),
+    ///     )
+    ///     .build()?;
+    /// # Ok::<(), brama_sync::Error>(())
+    /// ```
+    pub fn trip_policy(mut self, policy: TripPolicy) -> Builder {
+        self.options = self.options.trip_policy(policy);
         self
     }
 

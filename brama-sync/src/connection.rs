@@ -40,7 +40,7 @@ use crate::permit::{OwnedPermit, Permit};
 /// ```
 #[derive(Clone)]
 pub struct Connection {
-    handle: Handle,
+    pub(crate) handle: Handle,
 }
 
 impl Connection {

@@ -68,6 +68,7 @@ mod handle;
 mod janitor;
 mod keybuf;
 mod permit;
+mod timed;
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub mod tower;
@@ -85,8 +86,9 @@ pub use permit::{OwnedPermit, Permit};
 pub use brama_core::{
     Cause, Clock, ClockSource, Config, Counts, Error, Event, EventKind, EventType, ExpiryStrategy,
     Filter, Health, Key, ManualClock, OpenDuration, OpenOptions, Options, OwnedKey, RecvFuture,
-    Settings, State, Status, Subscription, SweepReport, SystemClock, Verdict, MAX_DURATION,
-    MAX_EVENT_QUEUE_CAPACITY, MAX_HALF_OPEN_PROBES, MAX_KEY_PART_BYTES, MAX_METADATA_ENTRIES,
-    MAX_METADATA_KEY_BYTES, MAX_METADATA_TOTAL_BYTES, MAX_METADATA_VALUE_BYTES, MAX_REASON_BYTES,
-    TRUNCATED_REASON_MARK,
+    Settings, State, Status, Subscription, SweepReport, SystemClock, TripPolicy, Verdict, Window,
+    MAX_DURATION, MAX_EVENT_QUEUE_CAPACITY, MAX_HALF_OPEN_PROBES, MAX_KEY_PART_BYTES,
+    MAX_METADATA_ENTRIES, MAX_METADATA_KEY_BYTES, MAX_METADATA_TOTAL_BYTES,
+    MAX_METADATA_VALUE_BYTES, MAX_REASON_BYTES, MAX_WINDOW_CALLS, MAX_WINDOW_DURATION,
+    TIME_WINDOW_BUCKETS, TRUNCATED_REASON_MARK,
 };

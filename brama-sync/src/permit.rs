@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use brama_core::engine::clock::Nanos;
+use brama_core::engine::rules::Outcome as EngineOutcome;
 use brama_core::engine::Ticket;
 use brama_core::Error;
 
@@ -49,6 +51,22 @@ pub struct Permit<'a> {
     conn: Holder<'a>,
     ticket: Ticket,
     done: bool,
+    // When the call started, for a rate policy's slow-call rule ([`UNTIMED`] when the
+    // connection has none: the clock is read only when it does).
+    started: Nanos,
+}
+
+/// A permit whose call is not timed.
+const UNTIMED: Nanos = Nanos::MAX;
+
+/// The start of a call `ticket` admits, when it is to be timed.
+#[inline]
+fn started(conn: &Handle, ticket: Ticket) -> Nanos {
+    if ticket.timed {
+        conn.cx.clock.now()
+    } else {
+        UNTIMED
+    }
 }
 
 impl<'a> Permit<'a> {
@@ -56,6 +74,7 @@ impl<'a> Permit<'a> {
     #[inline]
     pub(crate) fn borrowed(conn: &'a Handle, ticket: Ticket) -> Permit<'a> {
         Permit {
+            started: started(conn, ticket),
             conn: Holder::Borrowed(conn),
             ticket,
             done: false,
@@ -67,6 +86,7 @@ impl Permit<'static> {
     /// A permit that owns the handle.
     pub(crate) fn owned(conn: Handle, ticket: Ticket) -> Permit<'static> {
         Permit {
+            started: started(&conn, ticket),
             conn: Holder::Owned(conn),
             ticket,
             done: false,
@@ -139,7 +159,10 @@ impl Permit<'_> {
             // as `Connection::success` does.
             Outcome::Success if c.cell.success_if_quiet(&c.cx) => Ok(()),
             Outcome::Success => self.success_reported(),
-            Outcome::Failure => c.cell.failure(&c.cx, Some(self.ticket), None),
+            Outcome::Failure if self.started == UNTIMED => {
+                c.cell.failure(&c.cx, Some(self.ticket), None)
+            }
+            Outcome::Failure => self.timed_report(EngineOutcome::Failure),
             Outcome::Ignore => {
                 c.cell.release(self.ticket);
                 if c.cell.is_removed() {
@@ -155,8 +178,21 @@ impl Permit<'_> {
     #[cold]
     #[inline(never)]
     fn success_reported(&self) -> Result<(), Error> {
+        if self.started != UNTIMED {
+            return self.timed_report(EngineOutcome::Success);
+        }
         let c = self.conn.get();
         c.cell.success(&c.cx, Some(self.ticket))
+    }
+
+    /// A report with the call's duration, for a rate policy's slow-call rule.
+    #[cold]
+    #[inline(never)]
+    fn timed_report(&self, outcome: EngineOutcome) -> Result<(), Error> {
+        let c = self.conn.get();
+        let elapsed = c.cx.clock.now().saturating_sub(self.started);
+        c.cell
+            .report_timed(&c.cx, outcome, Some(self.ticket), None, Some(elapsed))
     }
 }
 

@@ -96,7 +96,7 @@ fn machine(w: Word) -> Machine {
 /// compare-and-swap under the transition lock.
 fn failure_broken(word: &AtomicU64, trips: &AtomicU64, cfg: &Config) {
     let w = Word(word.load(Ordering::Acquire));
-    let (m2, fx) = step(machine(w), Input::Failure(None), 0, cfg, 0.0);
+    let (m2, fx) = step(machine(w), Input::Failure(None, false), 0, cfg, 0.0);
     // BROKEN: `ConnectionCell::locked` publishes with compare_exchange and retries.
     word.store(Word::encode(&m2, 0).0, Ordering::Release);
     if fx.opened {

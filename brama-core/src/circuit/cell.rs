@@ -22,6 +22,7 @@ use crate::key::OwnedKey;
 use crate::rules::Machine;
 use crate::state::State;
 use crate::sync::{Arc, AtomicU32, AtomicU64, Mutex, Ordering};
+use crate::window::RateWindow;
 
 pub(super) const SUCCESSES: usize = 0;
 pub(super) const FAILURES: usize = 1;
@@ -38,6 +39,8 @@ pub struct Ticket {
     pub gen: u32,
     /// Whether the ticket holds a half-open probe slot.
     pub probe: bool,
+    /// Whether the call should be timed (a rate policy with a slow-call rule).
+    pub timed: bool,
 }
 
 /// What the lock-free part of a report did. One byte, so the hot path returns it in a
@@ -50,6 +53,9 @@ pub enum Fast {
     Removed,
     /// The report needs the locked path.
     Slow,
+    /// A rate policy's window recorded the report, and its rates call for a state
+    /// change: the locked path decides, without recording it again.
+    Recorded,
 }
 
 /// Why a check did not admit (one byte; the full [`Error`] is built only by `acquire`).
@@ -92,6 +98,9 @@ pub struct ConnectionCell {
     // Overrides and metadata, behind one pointer: rarely written (register, configure
     // under the transition lock), 8 bytes when both are empty.
     pub(super) extras: ArcSwapOption<Extras>,
+    // A rate policy's window (`None` under the consecutive policy): replaced, never
+    // changed in place, by the transitions that clear it, under the transition lock.
+    pub(super) window: ArcSwapOption<RateWindow>,
     pub(super) transition: Mutex<()>,
     // Where the registry's sweep list keeps this connection (`map::Slots`).
     #[cfg(not(brama_loom))]
@@ -146,6 +155,7 @@ impl ConnectionCell {
             } else {
                 Extras::of(options.without_metadata(), options.metadata_map())
             }),
+            window: ArcSwapOption::const_empty(),
             transition: Mutex::new(()),
             #[cfg(not(brama_loom))]
             slot: AtomicU64::new(u64::MAX),
@@ -222,7 +232,12 @@ impl ConnectionCell {
     }
 
     pub(super) fn set_scalar_overrides(&self, options: &Options) {
-        let threshold = options.failure_threshold_value().unwrap_or(0);
+        // A rate policy's failures never count in the word: threshold 1 keeps them off
+        // the lock-free consecutive path (see `word_threshold`).
+        let threshold = match options.trip_policy_value() {
+            Some(p) => p.consecutive_threshold().unwrap_or(1),
+            None => 0,
+        };
         let probes = options.half_open_probes_value().unwrap_or(0);
         // Relaxed: lone values read by reports; a report racing configure may use either.
         self.threshold.store(threshold, Ordering::Relaxed);

@@ -103,6 +103,7 @@ impl ConnectionCell {
             return Ok(Ticket {
                 gen: w.gen(),
                 probe: false,
+                timed: w.timed(),
             });
         }
         self.check_slow(cx, w)
@@ -120,6 +121,7 @@ impl ConnectionCell {
                     return Ok(Ticket {
                         gen: w.gen(),
                         probe: false,
+                        timed: w.timed(),
                     })
                 }
                 State::Open => {
@@ -138,7 +140,12 @@ impl ConnectionCell {
                             return self.locked_check(cx);
                         }
                     }
-                    if w.in_flight() >= self.probes(cx).min(crate::rules::MAX_PROBES) {
+                    // A rate policy's cycle admits `half_open_probes` in all: those that
+                    // reported hold their slots (`rules::step`, Check).
+                    let (reported, timed) = self.probe_cycle();
+                    if w.in_flight().saturating_add(reported)
+                        >= self.probes(cx).min(crate::rules::MAX_PROBES)
+                    {
                         self.tally.incr(REJECTED, lane());
                         return Err(Refusal::HalfOpen);
                     }
@@ -159,6 +166,7 @@ impl ConnectionCell {
                             return Ok(Ticket {
                                 gen: w.gen(),
                                 probe: true,
+                                timed,
                             })
                         }
                         Err(current) => w = Word(current),
@@ -179,7 +187,18 @@ impl ConnectionCell {
             _ => Ok(Ticket {
                 gen: Word::encode(&m2, 0).gen(),
                 probe: m2.state == State::HalfOpen,
+                timed: self.probe_cycle().1,
             }),
+        }
+    }
+
+    /// Under a rate policy: the current half-open cycle's reported probes, and whether
+    /// calls are timed; `(0, false)` under the consecutive policy.
+    #[cold]
+    pub(super) fn probe_cycle(&self) -> (u32, bool) {
+        match self.window.load().as_deref() {
+            Some(win) => (win.probes().calls, win.rate.slow.is_some()),
+            None => (0, false),
         }
     }
 }

@@ -218,6 +218,7 @@ impl ConnectionCell {
         };
         // Relaxed: a snapshot.
         let changed = self.changed_at.load(Ordering::Relaxed);
+        let window = self.window_tallies(w, now);
         Status {
             identifier: key.identifier().to_owned(),
             scope: key.scope().map(str::to_owned),
@@ -239,6 +240,25 @@ impl ConnectionCell {
                 Duration::from_nanos(open_duration)
             },
             metadata: extras.map(|e| e.metadata.clone()).unwrap_or_default(),
+            failure_rate: window.failure_rate(),
+            slow_call_rate: window.slow_call_rate(),
+            window_calls: u64::from(window.calls),
+        }
+    }
+
+    /// What a status shows of the rate window at `now`: the half-open cycle's probes
+    /// while `HalfOpen` (and while `Open` after they re-opened it), else the closed
+    /// window; nothing under the consecutive policy.
+    pub(crate) fn window_tallies(&self, w: Word, now: Nanos) -> crate::policy::Tallies {
+        let guard = self.window.load();
+        let Some(win) = guard.as_deref() else {
+            return crate::policy::Tallies::default();
+        };
+        let probes = win.probes();
+        match w.state() {
+            State::HalfOpen => probes,
+            State::Open if probes.calls > 0 => probes,
+            _ => win.tallies(now),
         }
     }
 }

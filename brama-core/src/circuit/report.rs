@@ -57,7 +57,27 @@ impl ConnectionCell {
     ) -> Result<(), Error> {
         match self.report_fast(cx, outcome, ticket) {
             Fast::Counted => Ok(()),
-            fast => self.report_not_counted(cx, outcome, ticket, reason, fast),
+            fast => self.report_not_counted(cx, outcome, ticket, reason, fast, None),
+        }
+    }
+
+    /// A report of a call that took `elapsed` (SPEC §8: a rate policy's slow-call rule
+    /// reads it; every other policy ignores it).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if the connection was removed.
+    #[inline]
+    pub fn report_timed(
+        &self,
+        cx: &Context,
+        outcome: Outcome,
+        ticket: Option<Ticket>,
+        reason: Option<&str>,
+        elapsed: Option<Nanos>,
+    ) -> Result<(), Error> {
+        match self.report_fast_timed(cx, outcome, ticket, elapsed) {
+            Fast::Counted => Ok(()),
+            fast => self.report_not_counted(cx, outcome, ticket, reason, fast, elapsed),
         }
     }
 
@@ -72,10 +92,11 @@ impl ConnectionCell {
         ticket: Option<Ticket>,
         reason: Option<&str>,
         fast: Fast,
+        elapsed: Option<Nanos>,
     ) -> Result<(), Error> {
         match fast {
             Fast::Removed => Err(Error::NotFound),
-            _ => self.report_slow(cx, outcome, ticket, reason),
+            _ => self.report_locked(cx, outcome, ticket, reason, elapsed, fast == Fast::Recorded),
         }
     }
 
@@ -85,6 +106,18 @@ impl ConnectionCell {
     /// or a subscriber that wants the report's event.
     #[inline(always)]
     pub fn report_fast(&self, cx: &Context, outcome: Outcome, ticket: Option<Ticket>) -> Fast {
+        self.report_fast_timed(cx, outcome, ticket, None)
+    }
+
+    /// [`report_fast`](Self::report_fast) of a call that took `elapsed`.
+    #[inline(always)]
+    pub fn report_fast_timed(
+        &self,
+        cx: &Context,
+        outcome: Outcome,
+        ticket: Option<Ticket>,
+        elapsed: Option<Nanos>,
+    ) -> Fast {
         let mut w = self.word();
         if outcome == Outcome::Success {
             // A success on a healthy circuit changes nothing, whatever the ticket's cycle
@@ -112,7 +145,7 @@ impl ConnectionCell {
                 Err(current) => w = Word(current),
             }
         }
-        self.report_fast_general(cx, outcome, ticket, w)
+        self.report_fast_general(cx, outcome, ticket, w, elapsed)
     }
 
     /// [`report_fast`](Self::report_fast) for everything but the two common cases (a
@@ -125,9 +158,13 @@ impl ConnectionCell {
         outcome: Outcome,
         ticket: Option<Ticket>,
         w: Word,
+        elapsed: Option<Nanos>,
     ) -> Fast {
         if w.removed() {
             return Fast::Removed;
+        }
+        if w.is_registered_in(State::Closed) && w.rate() {
+            return self.report_in_window(cx, outcome, ticket, w, elapsed);
         }
         let (success, ty) = match outcome {
             Outcome::Success => (true, EventType::Success),
@@ -160,6 +197,45 @@ impl ConnectionCell {
         self.count(now, success)
     }
 
+    /// A report on a `Closed` circuit under a rate policy, without the lock: records
+    /// it in the window and counts it, unless the window's rates now call for a state
+    /// change ([`Fast::Recorded`]: the locked path decides). A permit of an earlier
+    /// cycle is counted and recorded nowhere (SPEC §2 rule 4).
+    #[inline(never)]
+    fn report_in_window(
+        &self,
+        cx: &Context,
+        outcome: Outcome,
+        ticket: Option<Ticket>,
+        w: Word,
+        elapsed: Option<Nanos>,
+    ) -> Fast {
+        let success = outcome == Outcome::Success;
+        let ty = if success {
+            EventType::Success
+        } else {
+            EventType::Failure
+        };
+        if cx.bus.wants(ty) {
+            return Fast::Slow;
+        }
+        // Read before anything changes, so a custom clock that panics changes nothing.
+        let now = cx.clock.recent();
+        if ticket.is_some_and(|t| t.gen != w.gen()) {
+            return self.count(now, success);
+        }
+        let guard = self.window.load();
+        let Some(win) = guard.as_deref() else {
+            return Fast::Slow;
+        };
+        let slow = win.rate.is_slow(elapsed);
+        let tallies = win.record(!success, slow, now);
+        if (!success || slow) && win.rate.on_window(tallies) != crate::policy::Verdict::Stay {
+            return Fast::Recorded;
+        }
+        self.count(now, success)
+    }
+
     /// The locked part of a report: [`step`] under the transition lock.
     ///
     /// # Errors
@@ -172,12 +248,32 @@ impl ConnectionCell {
         ticket: Option<Ticket>,
         reason: Option<&str>,
     ) -> Result<(), Error> {
+        self.report_locked(cx, outcome, ticket, reason, None, false)
+    }
+
+    /// [`report_slow`](Self::report_slow) of a call that took `elapsed`; `recorded`
+    /// when the lock-free path put it in the rate window already.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if the connection was removed.
+    #[cold]
+    pub fn report_locked(
+        &self,
+        cx: &Context,
+        outcome: Outcome,
+        ticket: Option<Ticket>,
+        reason: Option<&str>,
+        elapsed: Option<Nanos>,
+        recorded: bool,
+    ) -> Result<(), Error> {
         let gen = ticket.map(|t| t.gen);
+        // Whether the call was slow is the window's to say; `locked` asks it.
         let input = match outcome {
-            Outcome::Success => Input::Success(gen),
-            _ => Input::Failure(gen),
+            Outcome::Success => Input::Success(gen, false),
+            _ => Input::Failure(gen, false),
         };
-        self.locked(cx, input, reason).map(|_| ())
+        self.locked_report(cx, input, reason, elapsed, recorded)
+            .map(|_| ())
     }
 
     /// A success by key through the registry's per-thread cache, with no map lock: it

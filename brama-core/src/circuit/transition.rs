@@ -9,9 +9,12 @@ use crate::config::OpenOptions;
 use crate::context::Context;
 use crate::error::Error;
 use crate::events::{bounded_reason, Counts, Event, EventKind, EventType};
+use crate::policy::{Rate, Tallies};
 use crate::rules::{step, Change, Effects, Input, Machine, Outcome};
-use crate::state::{Cause, State};
+use crate::state::State;
 use crate::sync::{lock, Ordering};
+use crate::window::RateWindow;
+use std::sync::Arc;
 
 impl ConnectionCell {
     // ----- manual actions ------------------------------------------------------------
@@ -96,6 +99,19 @@ impl ConnectionCell {
         input: Input,
         reason: Option<&str>,
     ) -> Result<(Effects, Machine, Nanos), Error> {
+        self.locked_report(cx, input, reason, None, false)
+    }
+
+    /// [`locked`](Self::locked) for a report of a call that took `elapsed`, which the
+    /// lock-free path may have `recorded` in the rate window already.
+    pub(super) fn locked_report(
+        &self,
+        cx: &Context,
+        input: Input,
+        reason: Option<&str>,
+        elapsed: Option<Nanos>,
+        recorded: bool,
+    ) -> Result<(Effects, Machine, Nanos), Error> {
         let _guard = lock(&self.transition);
         let cfg = self.config(cx);
         let now = cx.clock.now();
@@ -104,12 +120,23 @@ impl ConnectionCell {
         } else {
             0.0
         };
+        let policy = cfg.policy();
+        let rate = policy.rate().copied();
+        // The window, made to serve the policy in force (configure may have changed
+        // it), and what this input reads from it; read once, as only this lock writes
+        // the probe tally.
+        let window = self.window_for(rate);
+        let probes = window.as_ref().map(|w| w.probes()).unwrap_or_default();
+        let (input, window_tallies) =
+            self.record_report(window.as_deref(), input, now, elapsed, recorded);
         loop {
             let w = self.word();
             if w.removed() {
                 return Err(Error::NotFound);
             }
-            let m = self.machine(w);
+            let mut m = self.machine(w);
+            m.probes = probes;
+            m.window = window_tallies;
             let (m2, fx) = step(m, input, now, &cfg, jitter_u);
             let same_cycle = m2.state == State::HalfOpen && m2.gen == m.gen;
             let admissions = match (same_cycle, fx.outcome) {
@@ -117,7 +144,19 @@ impl ConnectionCell {
                 (true, _) => w.admissions(),
                 _ => 0,
             };
-            let w2 = Word::encode(&m2, admissions);
+            let w2 = Word::encode(&m2, admissions)
+                .with_policy_flags(rate.is_some(), rate.is_some_and(|r| r.slow.is_some()));
+            // A close, entering half-open, a reset: a new, empty window, installed
+            // before the word shows the new state, so that a report that sees the
+            // state records into the window of its cycle.
+            let fresh = match rate {
+                Some(r) if clears_window(&input, m.state, m2.state) => {
+                    self.window
+                        .store(Some(Arc::new(crate::window::RateWindow::new(r))));
+                    true
+                }
+                _ => false,
+            };
             if w2 != w {
                 // Fields readers look at after seeing the new word; the CAS publishes them.
                 // Relaxed: each is published by the Release of the CAS below.
@@ -147,9 +186,95 @@ impl ConnectionCell {
                     continue;
                 }
             }
+            if !fresh && m2.probes != probes {
+                if let Some(win) = &window {
+                    win.set_probes(m2.probes);
+                }
+            }
             self.account(cx, &m, &m2, &fx, now, reason);
             return Ok((fx, m2, now));
         }
+    }
+
+    /// The word's policy flags and the rate window made to match the configuration in
+    /// force (after `configure`, `configure_defaults` or at registration).
+    pub fn sync_policy(&self, cx: &Context) {
+        let _guard = lock(&self.transition);
+        self.sync_policy_held(cx);
+    }
+
+    /// [`sync_policy`](Self::sync_policy) with the transition lock held by the caller.
+    pub fn sync_policy_held(&self, cx: &Context) {
+        let rate = self.config(cx).policy().rate().copied();
+        self.window_for(rate);
+        let timed = rate.is_some_and(|r| r.slow.is_some());
+        let mut w = self.word();
+        loop {
+            let w2 = w.with_policy_flags(rate.is_some(), timed);
+            if w.removed() || w2 == w {
+                return;
+            }
+            // AcqRel: as every CAS on the word; retried over lock-free count changes.
+            match self
+                .word
+                .compare_exchange(w.0, w2.0, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return,
+                Err(current) => w = Word(current),
+            }
+        }
+    }
+
+    /// The cell's window made to serve `rate` (under the transition lock): kept if it
+    /// does, replaced by an empty one if the policy changed, removed under the
+    /// consecutive policy.
+    fn window_for(&self, rate: Option<Rate>) -> Option<Arc<RateWindow>> {
+        let current = self.window.load_full();
+        match (rate, current) {
+            (Some(r), Some(win)) if win.rate == r => Some(win),
+            (Some(r), _) => {
+                let win = Arc::new(RateWindow::new(r));
+                self.window.store(Some(Arc::clone(&win)));
+                Some(win)
+            }
+            (None, Some(_)) => {
+                self.window.store(None);
+                None
+            }
+            (None, None) => None,
+        }
+    }
+
+    /// A report's slowness, and the closed window's tallies with the report in them:
+    /// recorded here unless the lock-free path did (`recorded`). Only a report the
+    /// window takes is recorded: one on an `Unknown` or `Closed` circuit, not from a
+    /// permit of an earlier cycle.
+    fn record_report(
+        &self,
+        window: Option<&RateWindow>,
+        input: Input,
+        now: Nanos,
+        elapsed: Option<Nanos>,
+        recorded: bool,
+    ) -> (Input, Tallies) {
+        let Some(win) = window else {
+            return (input, Tallies::default());
+        };
+        let slow = win.rate.is_slow(elapsed);
+        let (input, failure, gen) = match input {
+            Input::Success(gen, _) => (Input::Success(gen, slow), false, gen),
+            Input::Failure(gen, _) => (Input::Failure(gen, slow), true, gen),
+            other => return (other, Tallies::default()),
+        };
+        let w = self.word();
+        let takes =
+            matches!(w.state(), State::Unknown | State::Closed) && gen.is_none_or(|g| g == w.gen());
+        let tallies = match (takes, recorded) {
+            (false, _) => Tallies::default(),
+            (true, true) => win.tallies(now),
+            (true, false) => win.record(failure, slow, now),
+        };
+        (input, tallies)
     }
 
     /// Counters, timestamps and events for one applied step (under the transition lock).
@@ -166,10 +291,7 @@ impl ConnectionCell {
         let mut after = before;
         let mut pre_state = m.state;
         // Changes the clock caused (expiry, probe timeout) come before the input's own.
-        for change in fx
-            .changes()
-            .filter(|c| matches!(c.cause, Cause::Expiry | Cause::ProbeTimeout))
-        {
+        for change in fx.changes().take(fx.clocked) {
             self.emit_change(cx, change, None, before, now);
             pre_state = change.to;
         }
@@ -199,9 +321,9 @@ impl ConnectionCell {
             touch(&self.opened_at, now);
         }
         let mut changed = false;
-        for change in fx.changes() {
+        for (i, change) in fx.changes().enumerate() {
             changed = true;
-            if !matches!(change.cause, Cause::Expiry | Cause::ProbeTimeout) {
+            if i >= fx.clocked {
                 self.emit_change(cx, change, reason, after, now);
             }
         }
@@ -293,6 +415,17 @@ impl ConnectionCell {
             } else {
                 0
             },
+            // Set by the caller, from the window.
+            probes: Tallies::default(),
+            window: Tallies::default(),
         }
     }
+}
+
+/// Whether a step from `from` to `to` on `input` starts an empty rate window: a close
+/// (also of a closed circuit), a reset, entering `HalfOpen`, and any move back to
+/// `Closed` but the first report's `Unknown` to `Closed`.
+fn clears_window(input: &Input, from: State, to: State) -> bool {
+    matches!(input, Input::Close | Input::Reset)
+        || (from != to && matches!(to, State::HalfOpen | State::Closed) && from != State::Unknown)
 }

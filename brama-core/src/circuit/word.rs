@@ -5,9 +5,14 @@
 //! bit   2      removed (unregistered or evicted; terminal)
 //! bits  3..13  backoff step, saturating at 1023
 //! bits 13..32  cycle number (19 bits, wrapping)
-//! bits 32..64  payload: consecutive failures (Unknown, Closed);
-//!              in-flight probes (low 16) and an admission counter (high 16) (HalfOpen)
+//! bits 32..64  payload (Unknown, Closed): consecutive failures (low 30 bits), a slow-call
+//!              rule (bit 62) and a rate policy (bit 63);
+//!              (HalfOpen): in-flight probes (low 16) and an admission counter (high 16)
 //! ```
+//! The rate flag keeps a rate policy's circuit off the consecutive policy's fast paths:
+//! its payload is never zero, so it is never a "clean closed" word whose success
+//! changes nothing, and its failure threshold as the word sees it is 1. Both flags are
+//! written under the transition lock, from the configuration in force.
 //! A check on a healthy circuit is one load and one mask test: bits 1 and 2 are zero
 //! exactly when the state is `Unknown` or `Closed` and the connection is registered.
 
@@ -24,6 +29,10 @@ const GEN_SHIFT: u32 = 13;
 pub const GEN_BITS: u32 = 19;
 const GEN_MASK: u64 = (1 << GEN_BITS) - 1;
 const PAYLOAD_SHIFT: u32 = 32;
+/// The consecutive count's bits of the payload (it saturates there).
+pub const COUNT_MAX: u32 = (1 << 30) - 1;
+const TIMED: u32 = 1 << 30;
+const RATE: u32 = 1 << 31;
 
 /// A decoded state word.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,7 +91,33 @@ impl Word {
     /// Consecutive failures (meaningful in `Unknown` and `Closed`).
     #[inline]
     pub const fn consecutive(self) -> u32 {
-        self.payload()
+        self.payload() & COUNT_MAX
+    }
+
+    /// Whether reports go to a rate window (meaningful in `Unknown` and `Closed`).
+    #[inline]
+    pub const fn rate(self) -> bool {
+        self.payload() & RATE != 0
+    }
+
+    /// Whether calls are timed for a slow-call rule (meaningful in `Unknown` and
+    /// `Closed`).
+    #[inline]
+    pub const fn timed(self) -> bool {
+        self.payload() & TIMED != 0
+    }
+
+    /// The same word with the policy flags set as given (`Unknown` and `Closed` only;
+    /// other states' payloads are left alone).
+    pub const fn with_policy_flags(self, rate: bool, timed: bool) -> Word {
+        match self.state() {
+            State::Unknown | State::Closed => {
+                let count = self.payload() & COUNT_MAX;
+                let flags = if rate { RATE } else { 0 } | if rate && timed { TIMED } else { 0 };
+                self.with_payload(count | flags)
+            }
+            State::Open | State::HalfOpen => self,
+        }
     }
 
     /// Probes in flight (meaningful in `HalfOpen`).
@@ -118,7 +153,13 @@ impl Word {
     /// the same half-open cycle.
     pub fn encode(m: &Machine, admissions: u32) -> Word {
         let payload = match m.state {
-            State::Unknown | State::Closed => m.consecutive,
+            State::Unknown | State::Closed => {
+                if m.consecutive < COUNT_MAX {
+                    m.consecutive
+                } else {
+                    COUNT_MAX
+                }
+            }
             State::Open => 0,
             State::HalfOpen => ((admissions & 0xFFFF) << 16) | (m.in_flight & 0xFFFF),
         };
@@ -161,7 +202,28 @@ mod tests {
             },
             0,
         );
-        assert_eq!(closed.consecutive(), u32::MAX);
+        assert_eq!(
+            closed.consecutive(),
+            COUNT_MAX,
+            "the count saturates below the flags"
+        );
+        assert!(!closed.rate() && !closed.timed());
+        let rated = closed.with_policy_flags(true, true);
+        assert!(rated.rate() && rated.timed() && rated.admits_freely());
+        assert_eq!(rated.consecutive(), COUNT_MAX);
+        assert!(!rated
+            .with_payload(0)
+            .with_policy_flags(true, false)
+            .is_clean_closed());
+        assert!(
+            !rated.with_policy_flags(false, true).timed(),
+            "no timing without a rate"
+        );
+        assert_eq!(
+            w.with_policy_flags(true, true),
+            w,
+            "a half-open payload is left alone"
+        );
         assert!(closed.admits_freely());
         assert!(!closed.is_clean_closed(), "failures pending");
         assert!(closed.with_payload(0).is_clean_closed());

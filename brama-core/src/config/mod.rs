@@ -17,6 +17,7 @@ mod resolved;
 mod settings;
 #[cfg(test)]
 mod tests;
+mod trip;
 mod validate;
 
 pub use expiry::ExpiryStrategy;
@@ -25,3 +26,5 @@ pub use open::{OpenDuration, OpenOptions};
 pub use options::Options;
 pub use resolved::Config;
 pub use settings::Settings;
+pub(crate) use trip::RateSpec;
+pub use trip::{TripPolicy, Window, MAX_WINDOW_CALLS, MAX_WINDOW_DURATION, TIME_WINDOW_BUCKETS};

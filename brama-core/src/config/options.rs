@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::expiry::*;
 use super::resolved::*;
+use super::trip::TripPolicy;
 use super::validate::*;
 use crate::error::Error;
 
@@ -42,6 +43,9 @@ pub struct Options {
     pub(super) half_open_probes: Option<u32>,
     pub(super) probe_timeout: Option<Duration>,
     pub(super) critical: Option<bool>,
+    // A rate policy (a consecutive one is kept in `failure_threshold`); the two are
+    // exclusive, the later setter wins.
+    pub(super) trip_policy: Option<TripPolicy>,
     pub(super) metadata: BTreeMap<String, String>,
 }
 
@@ -65,7 +69,38 @@ impl Options {
     /// Consecutive failures that open the circuit; at least 1.
     pub fn failure_threshold(mut self, n: u32) -> Options {
         self.failure_threshold = Some(n);
+        self.trip_policy = None;
         self
+    }
+
+    /// Overrides the trip policy (SPEC §8): `TripPolicy::consecutive(n)` is
+    /// [`failure_threshold(n)`](Options::failure_threshold), a rate policy replaces it.
+    /// The later of the two setters wins.
+    ///
+    /// # Examples
+    /// ```
+    /// use brama_core::{Options, TripPolicy, Window};
+    ///
+    /// let options = Options::new().trip_policy(TripPolicy::failure_rate(0.5).window(Window::count(20)));
+    /// assert!(options.validate().is_ok());
+    /// assert_eq!(Options::new().trip_policy(TripPolicy::consecutive(3)).failure_threshold_value(), Some(3));
+    /// ```
+    pub fn trip_policy(mut self, policy: TripPolicy) -> Options {
+        match policy.consecutive_threshold() {
+            Some(n) => return self.failure_threshold(n),
+            None => {
+                self.trip_policy = Some(policy);
+                self.failure_threshold = None;
+            }
+        }
+        self
+    }
+
+    /// The trip policy override, if any (`consecutive(n)` when only a failure threshold
+    /// is set).
+    pub fn trip_policy_value(&self) -> Option<TripPolicy> {
+        self.trip_policy
+            .or(self.failure_threshold.map(TripPolicy::consecutive))
     }
 
     /// The fixed open duration (and the probe timeout when none is set); greater than
@@ -175,6 +210,7 @@ impl Options {
     /// True when no field is set and there is no metadata.
     pub fn is_empty(&self) -> bool {
         self.failure_threshold.is_none()
+            && self.trip_policy.is_none()
             && self.expiry.is_none()
             && self.expiry_strategy.is_none()
             && self.jitter.is_none()
@@ -204,6 +240,9 @@ impl Options {
     pub fn validate(&self) -> Result<(), Error> {
         if let Some(n) = self.failure_threshold {
             check_failure_threshold(n)?;
+        }
+        if let Some(p) = &self.trip_policy {
+            p.validate()?;
         }
         if let Some(d) = self.expiry {
             check_duration("expiry", d)?;
@@ -243,14 +282,18 @@ impl Options {
     /// ```
     pub fn apply(&self, base: &Config) -> Result<Config, Error> {
         self.validate()?;
-        let config = Config {
-            failure_threshold: self.failure_threshold.unwrap_or(base.failure_threshold),
+        let mut config = Config {
+            failure_threshold: base.failure_threshold,
+            trip_policy: base.trip_policy,
             expiry: self.expiry.unwrap_or(base.expiry),
             strategy: self.expiry_strategy.unwrap_or(base.strategy),
             jitter: self.jitter.unwrap_or(base.jitter),
             half_open_probes: self.half_open_probes.unwrap_or(base.half_open_probes),
             probe_timeout: self.probe_timeout.or(base.probe_timeout),
         };
+        if let Some(policy) = self.trip_policy_value() {
+            config.set_trip_policy(policy);
+        }
         config.validate()?;
         Ok(config)
     }
@@ -274,8 +317,16 @@ impl Options {
     pub fn overlay(&self, newer: &Options) -> Options {
         let mut metadata = self.metadata.clone();
         metadata.extend(newer.metadata.iter().map(|(k, v)| (k.clone(), v.clone())));
+        // The trip policy is one setting kept in two fields: the newer wins whole.
+        let (failure_threshold, trip_policy) =
+            if newer.failure_threshold.is_some() || newer.trip_policy.is_some() {
+                (newer.failure_threshold, newer.trip_policy)
+            } else {
+                (self.failure_threshold, self.trip_policy)
+            };
         Options {
-            failure_threshold: newer.failure_threshold.or(self.failure_threshold),
+            failure_threshold,
+            trip_policy,
             expiry: newer.expiry.or(self.expiry),
             expiry_strategy: newer.expiry_strategy.or(self.expiry_strategy),
             jitter: newer.jitter.or(self.jitter),

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::expiry::*;
+use super::trip::{Kind, TripPolicy};
 use super::validate::*;
 use crate::error::Error;
 
@@ -38,6 +39,10 @@ pub struct Config {
     /// How long a probe may go without reporting before its slot is freed;
     /// `None` means equal to `expiry`.
     pub probe_timeout: Option<Duration>,
+    /// A rate policy (SPEC §8); `None` means `TripPolicy::consecutive(failure_threshold)`.
+    /// Set through [`set_trip_policy`](Config::set_trip_policy), which keeps a
+    /// consecutive policy in `failure_threshold`.
+    pub trip_policy: Option<TripPolicy>,
 }
 
 impl Default for Config {
@@ -51,18 +56,54 @@ impl Default for Config {
             jitter: 0.0,
             half_open_probes: 1,
             probe_timeout: None,
+            trip_policy: None,
         }
     }
 }
 
 impl Config {
-    /// The trip policy these settings resolve to (today always consecutive failures:
-    /// [`failure_threshold`](Config::failure_threshold) sets it).
+    /// The trip policy these settings resolve to: the rate policy when one is set,
+    /// else consecutive failures ([`failure_threshold`](Config::failure_threshold)).
     #[inline]
     pub fn policy(&self) -> crate::policy::Policy {
-        crate::policy::Policy::Consecutive(crate::policy::Consecutive {
-            threshold: self.failure_threshold,
-        })
+        match self.trip_policy.map(|p| p.0) {
+            Some(Kind::Rate(spec)) => crate::policy::Policy::Rate(crate::policy::Rate::of(&spec)),
+            Some(Kind::Consecutive(n)) => {
+                crate::policy::Policy::Consecutive(crate::policy::Consecutive { threshold: n })
+            }
+            None => crate::policy::Policy::Consecutive(crate::policy::Consecutive {
+                threshold: self.failure_threshold,
+            }),
+        }
+    }
+
+    /// The trip policy in force, as the builder takes it.
+    pub fn trip_policy(&self) -> TripPolicy {
+        self.trip_policy
+            .unwrap_or(TripPolicy::consecutive(self.failure_threshold))
+    }
+
+    /// Sets the trip policy: `consecutive(n)` is `failure_threshold = n` (and no rate
+    /// policy), a rate policy is kept in [`trip_policy`](Config::trip_policy).
+    pub fn set_trip_policy(&mut self, policy: TripPolicy) {
+        match policy.0 {
+            Kind::Consecutive(n) => {
+                self.failure_threshold = n;
+                self.trip_policy = None;
+            }
+            Kind::Rate(_) => self.trip_policy = Some(policy),
+        }
+    }
+
+    /// The failure threshold the lock-free failure path compares the word's count
+    /// with: the consecutive policy's, or 1 under a rate policy (so that no failure
+    /// of a rate policy is counted in the word).
+    pub(crate) fn word_threshold(&self) -> u32 {
+        match self.trip_policy.map(|p| p.0) {
+            Some(Kind::Rate(_)) => 1,
+            Some(Kind::Consecutive(n)) => n,
+            None => self.failure_threshold,
+        }
     }
 
     /// Checks every field against the SPEC §7 rules.
@@ -82,6 +123,9 @@ impl Config {
         check_half_open_probes(self.half_open_probes)?;
         if let Some(timeout) = self.probe_timeout {
             check_duration("probe_timeout", timeout)?;
+        }
+        if let Some(policy) = &self.trip_policy {
+            policy.validate()?;
         }
         Ok(())
     }

@@ -9,6 +9,7 @@
 //! | policy | state it keeps | file |
 //! |---|---|---|
 //! | consecutive failures (SPEC §2, the default) | the word's consecutive count | `consecutive` |
+//! | failure rate, slow-call rate (SPEC §8) | a [`RateWindow`](crate::window::RateWindow) | `rate` |
 //!
 //! The consecutive policy is also specialised in the cell: its count lives in the state
 //! word's payload, so a failure below the threshold is one lock-free CAS
@@ -19,8 +20,10 @@
 //! outcomes) answers `None`, and every report it sees goes through `step`.
 
 mod consecutive;
+mod rate;
 
 pub use consecutive::Consecutive;
+pub use rate::{Rate, Tallies};
 
 use crate::state::Cause;
 
@@ -43,26 +46,42 @@ pub enum ProbeVerdict {
 }
 
 /// A trip policy, resolved for one connection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Policy {
     /// Open after this many consecutive failures.
     Consecutive(Consecutive),
+    /// Open on a failure or slow-call rate over a window.
+    Rate(Rate),
 }
 
 impl Policy {
-    /// A failure in `Unknown` or `Closed`; `consecutive` counts it already.
+    /// A report in `Unknown` or `Closed`: `consecutive` counts the failures in a row
+    /// (this one included), `window` is the rate window after recording this report.
     #[inline]
-    pub fn on_failure(&self, consecutive: u32) -> Verdict {
+    pub fn on_report(&self, consecutive: u32, window: Tallies) -> Verdict {
         match self {
             Policy::Consecutive(p) => p.on_failure(consecutive),
+            Policy::Rate(r) => r.on_window(window),
         }
     }
 
-    /// A success or failure from a probe of the current half-open cycle.
+    /// A success or failure from a probe of the current half-open cycle; `probes` is
+    /// the cycle's tally with this probe in it, `n` the cycle's probe count. `None`:
+    /// the cycle waits for more probes.
     #[inline]
-    pub fn on_probe(&self, success: bool) -> ProbeVerdict {
+    pub fn on_probe(&self, success: bool, probes: Tallies, n: u32) -> Option<ProbeVerdict> {
         match self {
-            Policy::Consecutive(p) => p.on_probe(success),
+            Policy::Consecutive(p) => Some(p.on_probe(success)),
+            Policy::Rate(r) => r.on_probes(probes, n),
+        }
+    }
+
+    /// The rate policy, if this is one.
+    #[inline]
+    pub fn rate(&self) -> Option<&Rate> {
+        match self {
+            Policy::Rate(r) => Some(r),
+            Policy::Consecutive(_) => None,
         }
     }
 
@@ -72,6 +91,7 @@ impl Policy {
     pub fn word_threshold(&self) -> Option<u32> {
         match self {
             Policy::Consecutive(p) => Some(p.threshold),
+            Policy::Rate(_) => None,
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::circuit::{CellRef, ConnectionCell, Fast, Ticket};
+use crate::clock::Nanos;
 use crate::error::Error;
 use crate::key::Key;
 #[cfg(not(brama_loom))]
@@ -123,7 +124,7 @@ impl Registry {
         // a removed or re-registered cell is never counted here.
         match self.cache_success(hash, key) {
             None => Ok(()),
-            Some(fill) => self.report_by(key, hash, fill, Outcome::Success, None),
+            Some(fill) => self.report_by(key, hash, fill, Outcome::Success, None, None),
         }
     }
 
@@ -133,7 +134,21 @@ impl Registry {
     /// [`Error::InvalidKey`], [`Error::NotFound`].
     #[inline]
     pub fn failure(&self, key: Key<'_>, reason: Option<&str>) -> Result<(), Error> {
-        self.report_by(key, key.key_hash(), false, Outcome::Failure, reason)
+        self.report_by(key, key.key_hash(), false, Outcome::Failure, reason, None)
+    }
+
+    /// A success or failure by key of a call that took `elapsed` (SPEC §8: what a rate
+    /// policy's slow-call rule reads).
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`], [`Error::NotFound`].
+    pub fn report_after(
+        &self,
+        key: Key<'_>,
+        outcome: Outcome,
+        elapsed: Nanos,
+    ) -> Result<(), Error> {
+        self.report_by(key, key.key_hash(), false, outcome, None, Some(elapsed))
     }
 
     /// A report through the map, after the per-thread cache did not take it. `hash` is
@@ -148,10 +163,11 @@ impl Registry {
         fill: bool,
         outcome: Outcome,
         reason: Option<&str>,
+        elapsed: Option<Nanos>,
     ) -> Result<(), Error> {
         // The fast path runs under the shard's read lock: removal cannot interleave.
         let found = self.map.get(hash, key, |cell| {
-            match cell.report_fast(&self.cx, outcome, None) {
+            match cell.report_fast_timed(&self.cx, outcome, None, elapsed) {
                 Fast::Counted => {
                     #[cfg(not(brama_loom))]
                     if fill && cell.available_fast() {
@@ -159,31 +175,33 @@ impl Registry {
                     }
                     None
                 }
-                Fast::Removed | Fast::Slow => Some(CellRef::clone(cell)),
+                fast => Some((CellRef::clone(cell), fast == Fast::Recorded)),
             }
         });
-        self.report_rest(found, key, outcome, reason)
+        self.report_rest(found, key, outcome, reason, elapsed)
     }
 
     /// A report by key after the map's fast path: done (`Some(None)`), the cell for the
     /// locked path, or not found.
     pub(super) fn report_rest(
         &self,
-        found: Option<Option<CellRef>>,
+        found: Option<Option<(CellRef, bool)>>,
         key: Key<'_>,
         outcome: Outcome,
         reason: Option<&str>,
+        elapsed: Option<Nanos>,
     ) -> Result<(), Error> {
-        let cell = match found {
+        // `recorded`: the fast path put the report in the cell's rate window already.
+        let (cell, recorded) = match found {
             Some(None) => return Ok(()),
-            Some(Some(cell)) => cell,
-            None => self.auto(key)?,
+            Some(Some(found)) => found,
+            None => (self.auto(key)?, false),
         };
         // Off the guard, only the locked path may count: removal takes the same lock,
         // so the report is either in the final counts or answered NotFound. (A second
         // lock-free attempt here could count after the removal's snapshot; the loom
         // model `two_reports_racing_eviction_are_never_lost` found exactly that.)
-        cell.report_slow(&self.cx, outcome, None, reason)
+        cell.report_locked(&self.cx, outcome, None, reason, elapsed, recorded)
     }
 
     /// A success by key as a thread that holds `held` (the cell it found for `key`
@@ -201,10 +219,10 @@ impl Registry {
         let found = self.find(key, |cell| {
             match cell.report_fast(&self.cx, Outcome::Success, None) {
                 Fast::Counted => None,
-                Fast::Removed | Fast::Slow => Some(CellRef::clone(cell)),
+                fast => Some((CellRef::clone(cell), fast == Fast::Recorded)),
             }
         });
-        self.report_rest(found, key, Outcome::Success, None)
+        self.report_rest(found, key, Outcome::Success, None, None)
     }
 
     /// The cell registered under `key`, as the per-thread cache holds it (no handle is

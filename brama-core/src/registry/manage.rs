@@ -53,6 +53,7 @@ impl Registry {
         // Read before the change: a custom clock that panics leaves it unmade.
         let now = self.cx.clock.now();
         configure_cell(&self.cx, &cell, options)?;
+        cell.sync_policy_held(&self.cx);
         cell.touch(now);
         self.emit(
             EventType::Configured,
@@ -78,10 +79,19 @@ impl Registry {
                 "metadata belongs to a connection; pass it to register or configure",
             ));
         }
-        let next = options.apply(&self.cx.defaults())?;
+        let before = self.cx.defaults();
+        let next = options.apply(&before)?;
         // Read before the change: a custom clock that panics leaves it unmade.
         let now = self.cx.clock.now();
+        let policy_changed = next.policy() != before.policy();
         self.cx.set_defaults(next);
+        if policy_changed {
+            // Connections that follow the defaults' trip policy take the new one now:
+            // their word flags and windows (one connection's lock at a time).
+            for cell in self.collect_cells(|_| true) {
+                cell.sync_policy(&self.cx);
+            }
+        }
         if let Some(critical) = options.critical_value() {
             self.cx.set_default_critical(critical);
         }
@@ -121,6 +131,12 @@ impl Registry {
     /// hash order and clones an `Arc` per entry (docs/health.md: 398 ms against 33 ms
     /// for a health walk of 1M). Like the sweep, it waits for a sweep in progress.
     pub(super) fn collect(&self, keep: impl Fn(&ConnectionCell) -> bool) -> Vec<Status> {
+        let cells = self.collect_cells(keep);
+        cells.iter().map(|c| c.status(&self.cx)).collect()
+    }
+
+    /// The connections `keep` accepts (one shard locked at a time while collecting).
+    pub(super) fn collect_cells(&self, keep: impl Fn(&ConnectionCell) -> bool) -> Vec<CellRef> {
         let mut cells = Vec::new();
         self.map.sweep(|segment| {
             for (_, cell) in segment.cells() {
@@ -130,7 +146,7 @@ impl Registry {
                 }
             }
         });
-        cells.iter().map(|c| c.status(&self.cx)).collect()
+        cells
     }
 }
 

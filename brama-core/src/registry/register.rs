@@ -55,6 +55,14 @@ impl Registry {
         // every other event of a connection is published under this lock, so none can
         // come before it.
         let held = cell.hold_transitions();
+        // A rate policy's window and word flags, before anyone sees the connection.
+        if options
+            .trip_policy_value()
+            .is_some_and(|p| p.consecutive_threshold().is_none())
+            || self.cx.defaults().trip_policy.is_some()
+        {
+            cell.sync_policy_held(&self.cx);
+        }
         if !self.map.insert_new(&cell) {
             return Err(Error::AlreadyRegistered); // `slot` is given back on drop
         }

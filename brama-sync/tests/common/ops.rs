@@ -671,9 +671,9 @@ impl Harness {
 
     fn model_report(&mut self, k: usize, success: bool, gen: Option<u32>, reason: Option<&str>) {
         let input = if success {
-            Input::Success(gen)
+            Input::Success(gen, false)
         } else {
-            Input::Failure(gen)
+            Input::Failure(gen, false)
         };
         self.model_step(k, input, reason);
     }
