@@ -230,7 +230,9 @@ impl ConnectionCell {
         };
         let slow = win.rate.is_slow(elapsed);
         let tallies = win.record(!success, slow, now);
-        if (!success || slow) && win.rate.on_window(tallies) != crate::policy::Verdict::Stay {
+        // Every report is a decision point, as in resilience4j: a success that brings
+        // the window to `minimum_calls` with the failure rate reached opens it too.
+        if win.rate.on_window(tallies) != crate::policy::Verdict::Stay {
             return Fast::Recorded;
         }
         self.count(now, success)
