@@ -113,6 +113,27 @@ impl ConnectionCell {
         recorded: bool,
     ) -> Result<(Effects, Machine, Nanos), Error> {
         let _guard = lock(&self.transition);
+        if matches!(input, Input::Success(..) | Input::Failure(..))
+            && self.window.load().is_some()
+            && self.tick_due(cx, cx.clock.now())
+        {
+            // A rate policy's timed-out probes may decide the cycle (and close it)
+            // before this report applies: the clock's rules first, as a step of their
+            // own, so that the report finds the window of the state they leave.
+            self.locked_held(cx, Input::Tick, None, None, false)?;
+        }
+        self.locked_held(cx, input, reason, elapsed, recorded)
+    }
+
+    /// [`locked_report`](Self::locked_report) with the transition lock held.
+    fn locked_held(
+        &self,
+        cx: &Context,
+        input: Input,
+        reason: Option<&str>,
+        elapsed: Option<Nanos>,
+        recorded: bool,
+    ) -> Result<(Effects, Machine, Nanos), Error> {
         let cfg = self.config(cx);
         let now = cx.clock.now();
         let jitter_u = if cfg.jitter > 0.0 {
