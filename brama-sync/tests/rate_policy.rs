@@ -492,3 +492,39 @@ fn timed_reports_on_a_consecutive_policy_are_plain_reports() {
         Err(Error::NotFound { .. })
     ));
 }
+
+#[test]
+fn reports_from_many_threads_on_one_connection_are_counted_exactly() {
+    const THREADS: u64 = 4;
+    const EACH: u64 = 5_000;
+    let clock = ManualClock::new();
+    // Never 100 % failures: the circuit stays closed, every report is in the totals.
+    let policy = TripPolicy::failure_rate(1.0).window(Window::count(100));
+    let brama = brama_with(&clock, policy, 1);
+    brama.register("hot", Options::new()).unwrap();
+    std::thread::scope(|s| {
+        for t in 0..THREADS {
+            let brama = &brama;
+            s.spawn(move || {
+                let conn = brama.connection("hot").unwrap();
+                for i in 0..EACH {
+                    let failure = (i + t) % 3 == 0;
+                    match (failure, i % 2 == 0) {
+                        (true, true) => conn.failure().unwrap(),
+                        (true, false) => brama.failure("hot").unwrap(),
+                        (false, true) => conn.success().unwrap(),
+                        (false, false) => brama.success("hot").unwrap(),
+                    }
+                }
+            });
+        }
+    });
+    let s = brama.status("hot").unwrap();
+    assert_eq!(s.state, State::Closed);
+    assert_eq!(s.total_successes + s.total_failures, THREADS * EACH);
+    let failures: u64 = (0..THREADS)
+        .map(|t| (0..EACH).filter(|i| (i + t) % 3 == 0).count() as u64)
+        .sum();
+    assert_eq!(s.total_failures, failures);
+    assert_eq!(s.window_calls, 100, "the window holds exactly its size");
+}
