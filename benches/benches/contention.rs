@@ -142,7 +142,7 @@ fn peer_entries(c: &mut Criterion) {
 }
 
 fn brama_entries(c: &mut Criterion) {
-    use brama_sync::{Brama, Options};
+    use brama_sync::{Brama, Options, TripPolicy, Window};
 
     let mut g = c.benchmark_group("contention");
     let brama = Brama::builder()
@@ -155,6 +155,14 @@ fn brama_entries(c: &mut Criterion) {
         brama.success(n.as_str()).expect("registered");
     }
     let keys: Vec<&str> = names.iter().take(MAX_THREADS).map(String::as_str).collect();
+    let rate = TripPolicy::failure_rate(0.5).window(Window::count(100));
+    let rate_names: Vec<String> = (0..MAX_THREADS).map(|i| format!("rate-{i}")).collect();
+    for n in &rate_names {
+        let options = Options::new().trip_policy(rate);
+        brama.register(n.as_str(), options).expect("new key");
+        brama.success(n.as_str()).expect("registered");
+    }
+    let rate_keys: Vec<&str> = rate_names.iter().map(String::as_str).collect();
     let handles: Vec<_> = keys
         .iter()
         .map(|k| brama.connection(*k).expect("registered"))
@@ -186,6 +194,15 @@ fn brama_entries(c: &mut Criterion) {
             b.iter_custom(|iters| {
                 run_threads(threads, iters, |t| {
                     brama.success(black_box(keys[k.index(t)])).is_ok()
+                })
+            })
+        });
+        // SPEC §8 (issue #15): the same key under a rate policy (count window of 100,
+        // 50 % failure rate; successes never trip it).
+        g.bench_function(id("brama/key_success_rate_count100", k, threads), |b| {
+            b.iter_custom(|iters| {
+                run_threads(threads, iters, |t| {
+                    brama.success(black_box(rate_keys[k.index(t)])).is_ok()
                 })
             })
         });

@@ -213,5 +213,61 @@ fn brama_entries(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, baseline_entries, peer_entries, brama_entries);
+/// SPEC §8 (issue #15): reports on connections under a rate policy, beside the
+/// consecutive entries above. None of them trips: successes under a 50 % failure rate,
+/// failures under a slow-call-only rule (failures decide nothing there, but each is
+/// still recorded and the window still asked).
+fn brama_rate_entries(c: &mut Criterion) {
+    use brama_sync::{Brama, Options, TripPolicy, Window};
+
+    let mut g = c.benchmark_group("hot_path");
+    let brama = Box::new(Brama::new());
+    let rate = |w: Window| TripPolicy::failure_rate(0.5).window(w);
+    let slow_only = TripPolicy::slow_call_rate(OPEN_WAIT, 1.0).window(Window::count(100));
+    let cases = [
+        ("count100", rate(Window::count(100))),
+        ("time60s", rate(Window::time(Duration::from_secs(60)))),
+        ("failures_count100", slow_only),
+    ];
+    for (name, policy) in cases {
+        brama
+            .register(name, Options::new().trip_policy(policy))
+            .expect("new key");
+        brama.success(name).expect("registered");
+    }
+    let count = Box::new(brama.connection("count100").expect("registered"));
+    let time = Box::new(brama.connection("time60s").expect("registered"));
+    let fail = Box::new(brama.connection("failures_count100").expect("registered"));
+    g.bench_function("brama/handle_success_rate_count100", |b| {
+        b.iter(|| black_box(&*count).success().is_ok())
+    });
+    g.bench_function("brama/handle_failure_rate_count100", |b| {
+        b.iter(|| black_box(&*fail).failure().is_ok())
+    });
+    g.bench_function("brama/handle_success_rate_time60s", |b| {
+        b.iter(|| black_box(&*time).success().is_ok())
+    });
+    g.bench_function("brama/key_success_rate_count100", |b| {
+        b.iter(|| black_box(&*brama).success(black_box("count100")).is_ok())
+    });
+    g.bench_function("brama/key_failure_rate_count100", |b| {
+        b.iter(|| {
+            black_box(&*brama)
+                .failure(black_box("failures_count100"))
+                .is_ok()
+        })
+    });
+    g.bench_function("brama/key_success_rate_time60s", |b| {
+        b.iter(|| black_box(&*brama).success(black_box("time60s")).is_ok())
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    baseline_entries,
+    peer_entries,
+    brama_entries,
+    brama_rate_entries
+);
 criterion_main!(benches);

@@ -95,6 +95,16 @@ impl CountRing {
         unbias(self.sums.load(Ordering::Acquire))
     }
 
+    /// The window's size, in calls.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Never: a ring has at least one slot.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
     /// Outcomes recorded (in the ring or evicted).
     pub fn recorded(&self) -> u64 {
         // Relaxed: a count for tests and status.
