@@ -80,6 +80,10 @@ pub enum Cause {
     ManualClose,
     /// `reset_circuit` was called.
     ManualReset,
+    /// Another instance of the fleet opened, closed or reset the circuit, and this one
+    /// applied it (feature `redis` of `brama-sync`, SPEC §12). A change with this cause
+    /// is never shared again.
+    Remote,
 }
 
 impl Cause {
@@ -95,6 +99,7 @@ impl Cause {
             Cause::ManualOpen => "manual open",
             Cause::ManualClose => "manual close",
             Cause::ManualReset => "manual reset",
+            Cause::Remote => "remote",
         }
     }
 }

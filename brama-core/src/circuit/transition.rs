@@ -97,6 +97,19 @@ impl ConnectionCell {
         reason: Option<&str>,
     ) -> Result<(Effects, Machine, Nanos), Error> {
         let _guard = lock(&self.transition);
+        self.step_held(cx, input, reason, None)
+    }
+
+    /// The body of [`ConnectionCell::locked`], for a caller that holds the transition
+    /// lock. `cause`, if given, replaces the cause of a manual open, close or reset
+    /// (remote changes, `remote.rs`).
+    pub(super) fn step_held(
+        &self,
+        cx: &Context,
+        input: Input,
+        reason: Option<&str>,
+        cause: Option<Cause>,
+    ) -> Result<(Effects, Machine, Nanos), Error> {
         let cfg = self.config(cx);
         let now = cx.clock.now();
         let jitter_u = if cfg.jitter > 0.0 {
@@ -110,7 +123,10 @@ impl ConnectionCell {
                 return Err(Error::NotFound);
             }
             let m = self.machine(w);
-            let (m2, fx) = step(m, input, now, &cfg, jitter_u);
+            let (m2, mut fx) = step(m, input, now, &cfg, jitter_u);
+            if let Some(cause) = cause {
+                relabel(&mut fx, cause);
+            }
             let same_cycle = m2.state == State::HalfOpen && m2.gen == m.gen;
             let admissions = match (same_cycle, fx.outcome) {
                 (true, Outcome::Admitted) => w.admissions() + 1,
@@ -293,6 +309,18 @@ impl ConnectionCell {
             } else {
                 0
             },
+        }
+    }
+}
+
+/// Gives the manual changes in `fx` another cause.
+fn relabel(fx: &mut Effects, cause: Cause) {
+    for change in fx.changes.iter_mut().flatten() {
+        if matches!(
+            change.cause,
+            Cause::ManualOpen | Cause::ManualClose | Cause::ManualReset
+        ) {
+            change.cause = cause;
         }
     }
 }
