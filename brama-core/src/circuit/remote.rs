@@ -26,7 +26,8 @@ pub enum Remote {
 impl ConnectionCell {
     /// Applies `change` with cause [`Cause::Remote`]. An opening never shortens an
     /// opening already in force here: when this circuit is `Open` until at least as late,
-    /// nothing changes. Returns whether anything changed.
+    /// nothing changes. Returns whether the state or the
+    /// opening's deadline changed.
     ///
     /// # Errors
     /// [`Error::NotFound`] if removed.
@@ -49,7 +50,8 @@ impl ConnectionCell {
         };
         let (fx, _, now) = self.step_held(cx, input, reason, Some(Cause::Remote))?;
         self.touch(now);
-        Ok(fx.changes().next().is_some() || fx.quiet_change)
+        // A re-armed opening is a quiet change, and a change all the same.
+        Ok(fx.changes().next().is_some() || matches!(change, Remote::Open(_)))
     }
 
     /// How long this circuit stays open: `None` when it is not `Open` (or its open
