@@ -1,0 +1,2 @@
+//! placeholder
+mod redis_support;
