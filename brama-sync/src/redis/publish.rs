@@ -216,15 +216,16 @@ impl Publisher {
             self.refresh_at = now + REFRESH_EVERY;
             self.refresh(false);
         }
-        let mut ok = true;
-        if !self.queue.is_empty() {
-            ok = self.flush().is_ok();
+        let ok = if !self.queue.is_empty() {
+            self.flush().is_ok()
         } else if now >= self.ping_at {
-            ok = self
-                .conn
+            self.conn
                 .as_mut()
-                .is_some_and(|c| ::redis::cmd("PING").query::<Value>(c).is_ok());
-        }
+                .is_some_and(|c| ::redis::cmd("PING").query::<Value>(c).is_ok())
+        } else {
+            // Nothing sent: the link was not tested, the next ping stays due.
+            return;
+        };
         if ok {
             self.ping_at = Instant::now() + PING_EVERY;
         } else {
@@ -240,14 +241,17 @@ impl Publisher {
     fn refresh(&mut self, announce: bool) {
         let keys: Vec<OwnedKey> = self.local.iter().cloned().collect();
         for key in keys {
-            if !self.queue.contains_key(&key) {
-                self.push(
+            match self.queue.get_mut(&key) {
+                // Already queued: an announcement stays one, a rewrite may become one.
+                Some((_, Update::Open { announce: a, .. })) => *a |= announce,
+                Some(_) => {}
+                None => self.push(
                     key,
                     Update::Open {
                         announce,
                         reason: None,
                     },
-                );
+                ),
             }
         }
     }
