@@ -99,8 +99,7 @@ fn bad_remote_changes_are_refused_and_change_nothing() {
     let h = Harness::new(fixed(1, secs(60)));
     h.changes();
     assert!(matches!(
-        h.reg
-            .apply_remote(KEY, Remote::Open(Some(secs(0))), None),
+        h.reg.apply_remote(KEY, Remote::Open(Some(secs(0))), None),
         Err(Error::InvalidConfig { .. })
     ));
     assert_eq!(

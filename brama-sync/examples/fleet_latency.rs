@@ -13,7 +13,11 @@ use std::time::{Duration, Instant};
 use brama_sync::redis::{Attached, SharedState};
 use brama_sync::{Brama, Key, Options, State};
 
-fn instance(url: &str, ns: &str, keys: usize) -> Result<(Brama, Attached), Box<dyn std::error::Error>> {
+fn instance(
+    url: &str,
+    ns: &str,
+    keys: usize,
+) -> Result<(Brama, Attached), Box<dyn std::error::Error>> {
     let brama = Brama::builder()
         .failure_threshold(1)
         .expiry(Duration::from_secs(60))

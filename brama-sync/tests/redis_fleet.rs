@@ -27,7 +27,9 @@ fn attach(brama: &Brama, server: &RedisServer, ns: &str) -> Attached {
 
 #[test]
 fn an_opening_on_a_shows_up_on_b_with_cause_remote_and_its_remaining_time() {
-    let Some(server) = RedisServer::start() else { return };
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
     let (a, b) = (instance(&[DB]), instance(&[DB]));
     let (fa, fb) = (attach(&a, &server, "svc"), attach(&b, &server, "svc"));
     let a_changes = a.subscribe(Filter::new().event_types([EventType::StateChanged]));
@@ -43,7 +45,10 @@ fn an_opening_on_a_shows_up_on_b_with_cause_remote_and_its_remaining_time() {
         s.open_duration
     );
     let e = b_changes.recv_timeout(DEADLINE).expect("B's StateChanged");
-    assert_eq!(change(&e), Some((State::Unknown, State::Open, Cause::Remote)));
+    assert_eq!(
+        change(&e),
+        Some((State::Unknown, State::Open, Cause::Remote))
+    );
     assert_eq!(e.reason.as_deref(), Some("timeout"), "the reason travels");
     assert_eq!(fb.stats().applied, 1);
 
@@ -64,7 +69,9 @@ fn an_opening_on_a_shows_up_on_b_with_cause_remote_and_its_remaining_time() {
 
 #[test]
 fn manual_close_and_reset_propagate_and_manual_opens_too() {
-    let Some(server) = RedisServer::start() else { return };
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
     let (a, b) = (instance(&[DB]), instance(&[DB]));
     let (_fa, _fb) = (attach(&a, &server, "svc"), attach(&b, &server, "svc"));
     let a_changes = a.subscribe(Filter::new().event_types([EventType::StateChanged]));
@@ -72,7 +79,10 @@ fn manual_close_and_reset_propagate_and_manual_opens_too() {
     trip(&a, DB);
     assert!(eventually(|| b.state(DB).unwrap() == State::Open));
     b.close_circuit(DB).unwrap();
-    assert!(eventually(|| a.state(DB).unwrap() == State::Closed), "A closed by B's close");
+    assert!(
+        eventually(|| a.state(DB).unwrap() == State::Closed),
+        "A closed by B's close"
+    );
     assert!(a.available(DB));
     let seen: Vec<_> = a_changes.try_iter().filter_map(|e| change(&e)).collect();
     assert_eq!(
@@ -87,20 +97,31 @@ fn manual_close_and_reset_propagate_and_manual_opens_too() {
     a.open_circuit(DB, OpenOptions::new().indefinitely().reason("maintenance"))
         .unwrap();
     assert!(eventually(|| b.state(DB).unwrap() == State::Open));
-    assert_eq!(b.status(DB).unwrap().open_duration, Duration::MAX, "indefinitely");
+    assert_eq!(
+        b.status(DB).unwrap().open_duration,
+        Duration::MAX,
+        "indefinitely"
+    );
     a.reset_circuit(DB).unwrap();
-    assert!(eventually(|| b.state(DB).unwrap() == State::Unknown), "B reset by A's reset");
+    assert!(
+        eventually(|| b.state(DB).unwrap() == State::Unknown),
+        "B reset by A's reset"
+    );
 }
 
 #[test]
 fn a_late_joiner_loads_the_openings_in_force() {
-    let Some(server) = RedisServer::start() else { return };
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
     let stripe = Key::new("stripe");
     let a = instance(&[DB, stripe]);
     let fa = attach(&a, &server, "svc");
     trip(&a, DB);
-    a.open_circuit(stripe, OpenOptions::new().indefinitely()).unwrap();
-    a.open_circuit(Key::new("gone"), OpenOptions::new()).unwrap_err();
+    a.open_circuit(stripe, OpenOptions::new().indefinitely())
+        .unwrap();
+    a.open_circuit(Key::new("gone"), OpenOptions::new())
+        .unwrap_err();
     assert!(eventually(|| fa.stats().published >= 2));
 
     let b = instance(&[DB, stripe]);
@@ -108,7 +129,10 @@ fn a_late_joiner_loads_the_openings_in_force() {
     // wait_connected returns after the load.
     assert_eq!(b.state(DB).unwrap(), State::Open);
     let left = b.status(DB).unwrap().open_duration;
-    assert!(left <= Duration::from_secs(60) && left > Duration::from_secs(55), "{left:?}");
+    assert!(
+        left <= Duration::from_secs(60) && left > Duration::from_secs(55),
+        "{left:?}"
+    );
     assert_eq!(b.state(stripe).unwrap(), State::Open);
     assert_eq!(b.status(stripe).unwrap().open_duration, Duration::MAX);
     assert_eq!(fb.stats().applied, 2);
@@ -116,8 +140,9 @@ fn a_late_joiner_loads_the_openings_in_force() {
     // Closed meanwhile: a joiner after that loads nothing.
     a.close_circuit(DB).unwrap();
     a.close_circuit(stripe).unwrap();
-    assert!(eventually(|| b.state(DB).unwrap() == State::Closed
-        && b.state(stripe).unwrap() == State::Closed));
+    assert!(eventually(
+        || b.state(DB).unwrap() == State::Closed && b.state(stripe).unwrap() == State::Closed
+    ));
     let c = instance(&[DB, stripe]);
     let fc = attach(&c, &server, "svc");
     assert_eq!(c.state(DB).unwrap(), State::Unknown);
@@ -127,13 +152,22 @@ fn a_late_joiner_loads_the_openings_in_force() {
 
 #[test]
 fn an_opening_of_a_connection_registered_later_is_applied_when_it_registers() {
-    let Some(server) = RedisServer::start() else { return };
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
     let a = instance(&[DB]);
     let b = instance(&[]);
     let (_fa, fb) = (attach(&a, &server, "svc"), attach(&b, &server, "svc"));
     trip(&a, DB);
-    assert!(eventually(|| fb.stats().deferred == 1), "remembered, not applied");
-    assert_eq!(b.status(DB), Err(Error::NotFound), "never registered by the fleet");
+    assert!(
+        eventually(|| fb.stats().deferred == 1),
+        "remembered, not applied"
+    );
+    assert_eq!(
+        b.status(DB),
+        Err(Error::NotFound),
+        "never registered by the fleet"
+    );
     b.register(DB, Options::new()).unwrap();
     assert!(eventually(|| b.state(DB).unwrap() == State::Open));
     assert!(b.status(DB).unwrap().open_duration <= Duration::from_secs(60));
@@ -153,7 +187,9 @@ fn an_opening_of_a_connection_registered_later_is_applied_when_it_registers() {
 
 #[test]
 fn namespaces_isolate() {
-    let Some(server) = RedisServer::start() else { return };
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
     let marker = Key::new("marker");
     let (a, c) = (instance(&[DB]), instance(&[DB]));
     let (b, d) = (instance(&[DB, marker]), instance(&[marker]));
@@ -164,7 +200,10 @@ fn namespaces_isolate() {
         attach(&d, &server, "two"),
     ];
     trip(&a, DB);
-    assert!(eventually(|| c.state(DB).unwrap() == State::Open), "same namespace");
+    assert!(
+        eventually(|| c.state(DB).unwrap() == State::Open),
+        "same namespace"
+    );
     // D's opening in "two" is published after A's: once B has it, B has had everything
     // the server sent it before.
     d.open_circuit(marker, OpenOptions::new()).unwrap();
@@ -179,7 +218,9 @@ fn namespaces_isolate() {
 
 #[test]
 fn malformed_and_foreign_messages_are_ignored_and_counted() {
-    let Some(server) = RedisServer::start() else { return };
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
     let b = instance(&[DB]);
     let fb = attach(&b, &server, "svc");
     let mut raw = server.client();
@@ -201,7 +242,10 @@ fn malformed_and_foreign_messages_are_ignored_and_counted() {
         assert_eq!(publish(&mut raw, bad), 1, "B is subscribed");
     }
     // A well-formed one from an instance that is not us: the barrier.
-    publish(&mut raw, b"brama/1 open 0123456789abcdef 30000 payments db from%20elsewhere");
+    publish(
+        &mut raw,
+        b"brama/1 open 0123456789abcdef 30000 payments db from%20elsewhere",
+    );
     assert!(eventually(|| b.state(DB).unwrap() == State::Open));
     assert_eq!(fb.ignored(), 6);
     assert_eq!(fb.stats().applied, 1);
@@ -228,14 +272,24 @@ fn malformed_and_foreign_messages_are_ignored_and_counted() {
         .unwrap();
     let c = instance(&[DB]);
     let fc = attach(&c, &server, "svc");
-    assert_eq!(fc.ignored(), 2, "bad value, and a value under another key's name");
+    assert_eq!(
+        fc.ignored(),
+        2,
+        "bad value, and a value under another key's name"
+    );
     assert_eq!(fc.stats().applied, 1);
-    assert_eq!(c.state(DB).unwrap(), State::Open, "the valid stored opening");
+    assert_eq!(
+        c.state(DB).unwrap(),
+        State::Open,
+        "the valid stored opening"
+    );
 }
 
 #[test]
 fn dropping_the_guard_stops_sharing() {
-    let Some(server) = RedisServer::start() else { return };
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
     let (a, b, c) = (instance(&[DB]), instance(&[DB]), instance(&[DB]));
     let (_fa, fb, _fc) = (
         attach(&a, &server, "svc"),
@@ -249,13 +303,23 @@ fn dropping_the_guard_stops_sharing() {
     b.open_circuit(DB, OpenOptions::new()).unwrap();
     a.close_circuit(DB).unwrap();
     assert!(eventually(|| c.state(DB).unwrap() == State::Closed));
-    assert_eq!(b.state(DB).unwrap(), State::Open, "B shares nothing any more");
+    assert_eq!(
+        b.state(DB).unwrap(),
+        State::Open,
+        "B shares nothing any more"
+    );
 }
 
 #[test]
 fn bad_urls_and_namespaces_are_invalid_config() {
     let brama = instance(&[]);
-    for url in ["not a url", "http://127.0.0.1/", "redis://", "", "rediss://127.0.0.1/"] {
+    for url in [
+        "not a url",
+        "http://127.0.0.1/",
+        "redis://",
+        "",
+        "rediss://127.0.0.1/",
+    ] {
         let err = SharedState::new(url).attach(&brama).unwrap_err();
         assert!(
             matches!(err, Error::InvalidConfig { field: "url", .. }),
@@ -267,7 +331,10 @@ fn bad_urls_and_namespaces_are_invalid_config() {
     let secret = SharedState::new("redis://user:hunter2@no-such-host:-1/")
         .attach(&brama)
         .unwrap_err();
-    assert!(!format!("{secret} {secret:?}").contains("hunter2"), "{secret}");
+    assert!(
+        !format!("{secret} {secret:?}").contains("hunter2"),
+        "{secret}"
+    );
     assert!(!format!("{:?}", SharedState::new("redis://u:hunter2@h/")).contains("hunter2"));
     for ns in ["", "a:b", "a*", &"n".repeat(65)] {
         let err = SharedState::new("redis://127.0.0.1:1/")
@@ -275,13 +342,21 @@ fn bad_urls_and_namespaces_are_invalid_config() {
             .attach(&brama)
             .unwrap_err();
         assert!(
-            matches!(err, Error::InvalidConfig { field: "namespace", .. }),
+            matches!(
+                err,
+                Error::InvalidConfig {
+                    field: "namespace",
+                    ..
+                }
+            ),
             "{ns:?}: {err:?}"
         );
     }
     assert_eq!(brama.subscriber_count(), 0, "nothing was started");
     // A server that is not there: attached, not connected, trying again.
-    let f = SharedState::new("redis://127.0.0.1:1/").attach(&brama).unwrap();
+    let f = SharedState::new("redis://127.0.0.1:1/")
+        .attach(&brama)
+        .unwrap();
     assert!(!f.wait_connected(Duration::from_millis(200)));
     assert!(!f.connected());
 }

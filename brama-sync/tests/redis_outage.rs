@@ -21,7 +21,9 @@ const DB: Key<'static> = Key::scoped("payments", "db");
 
 #[test]
 fn redis_killed_and_restarted_local_breaking_goes_on_and_the_fleet_converges() {
-    let Some(mut server) = RedisServer::start() else { return };
+    let Some(mut server) = RedisServer::start() else {
+        return;
+    };
     let (a, b) = (instance(&[DB]), instance(&[DB]));
     let links = Arc::new(Mutex::new(Vec::new()));
     let seen = Arc::clone(&links);
@@ -30,11 +32,17 @@ fn redis_killed_and_restarted_local_breaking_goes_on_and_the_fleet_converges() {
         .on_link(move |up| seen.lock().unwrap().push(up))
         .attach(&a)
         .unwrap();
-    let fb = SharedState::new(server.url()).namespace("svc").attach(&b).unwrap();
+    let fb = SharedState::new(server.url())
+        .namespace("svc")
+        .attach(&b)
+        .unwrap();
     assert!(fa.wait_connected(DEADLINE) && fb.wait_connected(DEADLINE));
 
     server.kill();
-    assert!(eventually(|| !fa.connected() && !fb.connected()), "the outage is seen");
+    assert!(
+        eventually(|| !fa.connected() && !fb.connected()),
+        "the outage is seen"
+    );
     // Local breaking is unaffected: a million checks and the reports that trip A, with
     // no wait on the network.
     let start = Instant::now();
@@ -48,12 +56,22 @@ fn redis_killed_and_restarted_local_breaking_goes_on_and_the_fleet_converges() {
         "checks and reports took {:?} with Redis down",
         start.elapsed()
     );
-    assert_eq!(b.state(DB).unwrap(), State::Unknown, "nothing travels while down");
+    assert_eq!(
+        b.state(DB).unwrap(),
+        State::Unknown,
+        "nothing travels while down"
+    );
 
     server.restart();
-    assert!(fa.wait_connected(DEADLINE) && fb.wait_connected(DEADLINE), "reconnected");
+    assert!(
+        fa.wait_connected(DEADLINE) && fb.wait_connected(DEADLINE),
+        "reconnected"
+    );
     // A's opening made during the outage reaches B once the server is back.
-    assert!(eventually(|| b.state(DB).unwrap() == State::Open), "converged");
+    assert!(
+        eventually(|| b.state(DB).unwrap() == State::Open),
+        "converged"
+    );
     assert!(b.status(DB).unwrap().open_duration <= Duration::from_secs(60));
     // Updates resume both ways.
     b.close_circuit(DB).unwrap();
@@ -61,15 +79,23 @@ fn redis_killed_and_restarted_local_breaking_goes_on_and_the_fleet_converges() {
     assert!(fa.stats().disconnects >= 1 && fb.stats().disconnects >= 1);
     let links = links.lock().unwrap().clone();
     assert_eq!(links.first(), Some(&true), "{links:?}");
-    assert!(links.windows(2).any(|w| w == [false, true]), "down then up: {links:?}");
+    assert!(
+        links.windows(2).any(|w| w == [false, true]),
+        "down then up: {links:?}"
+    );
     assert_eq!(links.last(), Some(&true), "{links:?}");
 }
 
 #[test]
 fn a_server_restarted_empty_learns_the_openings_in_force_again() {
-    let Some(mut server) = RedisServer::start() else { return };
+    let Some(mut server) = RedisServer::start() else {
+        return;
+    };
     let a = instance(&[DB]);
-    let fa = SharedState::new(server.url()).namespace("svc").attach(&a).unwrap();
+    let fa = SharedState::new(server.url())
+        .namespace("svc")
+        .attach(&a)
+        .unwrap();
     assert!(fa.wait_connected(DEADLINE));
     trip(&a, DB);
     assert!(eventually(|| fa.stats().published >= 1));
@@ -77,14 +103,19 @@ fn a_server_restarted_empty_learns_the_openings_in_force_again() {
     assert!(eventually(|| fa.connected()));
     // A late joiner finds the opening A wrote again after reconnecting.
     let c = instance(&[DB]);
-    let fc = SharedState::new(server.url()).namespace("svc").attach(&c).unwrap();
+    let fc = SharedState::new(server.url())
+        .namespace("svc")
+        .attach(&c)
+        .unwrap();
     assert!(fc.wait_connected(DEADLINE));
     assert!(
         eventually(|| c.state(DB).unwrap() == State::Open),
         "{:?} {:?} {:?}",
         fa.stats(),
         fc.stats(),
-        redis::cmd("KEYS").arg("*").query::<Vec<String>>(&mut server.client())
+        redis::cmd("KEYS")
+            .arg("*")
+            .query::<Vec<String>>(&mut server.client())
     );
 }
 
@@ -98,7 +129,10 @@ fn fleet_peer_process() {
         return;
     };
     let brama = instance(&[DB]);
-    let fleet = SharedState::new(url).namespace("procs").attach(&brama).unwrap();
+    let fleet = SharedState::new(url)
+        .namespace("procs")
+        .attach(&brama)
+        .unwrap();
     let mut out = std::io::stdout();
     let answer = |out: &mut std::io::Stdout, s: &str| {
         writeln!(out, "{s}").unwrap();
@@ -128,9 +162,17 @@ fn fleet_peer_process() {
 
 #[test]
 fn two_processes_share_trips_and_closes_across_a_redis_restart() {
-    let Some(mut server) = RedisServer::start() else { return };
+    let Some(mut server) = RedisServer::start() else {
+        return;
+    };
     let mut peer = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "fleet_peer_process", "--ignored", "--nocapture", "--quiet"])
+        .args([
+            "--exact",
+            "fleet_peer_process",
+            "--ignored",
+            "--nocapture",
+            "--quiet",
+        ])
         .env("BRAMA_FLEET_PEER_URL", server.url())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -143,7 +185,10 @@ fn two_processes_share_trips_and_closes_across_a_redis_restart() {
         to_peer.flush().unwrap();
         loop {
             let mut line = String::new();
-            assert!(from_peer.read_line(&mut line).unwrap() > 0, "the peer exited");
+            assert!(
+                from_peer.read_line(&mut line).unwrap() > 0,
+                "the peer exited"
+            );
             let line = line.trim();
             // The test harness prints its own lines around the helper's.
             if !line.is_empty() && !line.starts_with("running") && !line.starts_with("test ") {
@@ -153,7 +198,10 @@ fn two_processes_share_trips_and_closes_across_a_redis_restart() {
     };
 
     let a = instance(&[DB]);
-    let fa = SharedState::new(server.url()).namespace("procs").attach(&a).unwrap();
+    let fa = SharedState::new(server.url())
+        .namespace("procs")
+        .attach(&a)
+        .unwrap();
     assert!(fa.wait_connected(DEADLINE));
     assert_eq!(ask("connected"), "true");
 
@@ -162,7 +210,9 @@ fn two_processes_share_trips_and_closes_across_a_redis_restart() {
     assert_eq!(ask("wait-open"), "true");
     // A manual close there reopens traffic here.
     assert_eq!(ask("close"), "closed");
-    assert!(eventually(|| a.available(DB) && a.state(DB).unwrap() == State::Closed));
+    assert!(eventually(
+        || a.available(DB) && a.state(DB).unwrap() == State::Closed
+    ));
 
     // kill -9 and restart mid-run: no panic, no stuck circuit, convergence after.
     server.kill();
@@ -170,7 +220,10 @@ fn two_processes_share_trips_and_closes_across_a_redis_restart() {
     assert_eq!(ask("trip"), "tripped");
     server.restart();
     assert!(fa.wait_connected(DEADLINE));
-    assert!(eventually(|| !a.available(DB)), "the peer's trip during the outage arrives");
+    assert!(
+        eventually(|| !a.available(DB)),
+        "the peer's trip during the outage arrives"
+    );
     a.close_circuit(DB).unwrap();
     assert_eq!(ask("wait-closed"), "true");
     assert_eq!(ask("state"), "closed");

@@ -31,7 +31,12 @@ impl ConnectionCell {
     ///
     /// # Errors
     /// [`Error::NotFound`] if removed.
-    pub fn remote(&self, cx: &Context, change: Remote, reason: Option<&str>) -> Result<bool, Error> {
+    pub fn remote(
+        &self,
+        cx: &Context,
+        change: Remote,
+        reason: Option<&str>,
+    ) -> Result<bool, Error> {
         let _guard = lock(&self.transition);
         let input = match change {
             Remote::Open(d) => {

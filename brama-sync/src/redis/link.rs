@@ -226,7 +226,10 @@ impl Shared {
     }
 
     /// Takes the remembered opening of `key`, with its remaining time, if still in force.
-    pub(crate) fn take_deferred(&self, key: &OwnedKey) -> Option<(Option<Duration>, Option<String>)> {
+    pub(crate) fn take_deferred(
+        &self,
+        key: &OwnedKey,
+    ) -> Option<(Option<Duration>, Option<String>)> {
         let d = relock(&self.deferred_openings).remove(key)?;
         match d.until {
             None => Some((None, d.reason)),

@@ -114,14 +114,15 @@ impl SharedState {
     /// Nothing is started on error.
     pub fn attach(self, brama: &Brama) -> Result<Attached, Error> {
         let names = Names::new(&self.namespace)?;
-        let client = ::redis::Client::open(self.url.as_str()).map_err(|e| Error::InvalidConfig {
-            field: "url",
-            // The URL itself is not repeated: it may hold a password.
-            reason: format!(
-                "not a Redis URL the client can use (redis://host:port/db or \
+        let client =
+            ::redis::Client::open(self.url.as_str()).map_err(|e| Error::InvalidConfig {
+                field: "url",
+                // The URL itself is not repeated: it may hold a password.
+                reason: format!(
+                    "not a Redis URL the client can use (redis://host:port/db or \
                  redis+unix:///path; TLS is not built in): {e}"
-            ),
-        })?;
+                ),
+            })?;
         let shared = Arc::new(Shared::new(
             client,
             names,
@@ -130,9 +131,8 @@ impl SharedState {
             self.on_link,
         ));
         // Taken before the publisher walks the openings in force: no change is missed.
-        let events = brama.subscribe(
-            Filter::new().event_types([EventType::StateChanged, EventType::Registered]),
-        );
+        let events = brama
+            .subscribe(Filter::new().event_types([EventType::StateChanged, EventType::Registered]));
         let mut attached = Attached {
             shared: Arc::clone(&shared),
             threads: Vec::with_capacity(2),

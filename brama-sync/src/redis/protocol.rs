@@ -262,8 +262,12 @@ mod tests {
             assert_eq!(Message::decode(text.as_bytes()), Some(m), "{text}");
         }
         assert_eq!(
-            message(Op::Open(Some(Duration::from_millis(1500))), Key::scoped("p", "s"), None)
-                .encode(),
+            message(
+                Op::Open(Some(Duration::from_millis(1500))),
+                Key::scoped("p", "s"),
+                None
+            )
+            .encode(),
             "brama/1 open 0123456789abcdef 1500 p s "
         );
     }
@@ -303,7 +307,11 @@ mod tests {
             assert_eq!(Message::decode(bad.as_bytes()), None, "{bad:?}");
         }
         let long = format!("brama/1 open 0123456789abcdef 1500 p {} r", "a".repeat(300));
-        assert_eq!(Message::decode(long.as_bytes()), None, "over-long identifier");
+        assert_eq!(
+            Message::decode(long.as_bytes()),
+            None,
+            "over-long identifier"
+        );
         assert_eq!(Message::decode(&[0xff, 0xfe]), None);
         let huge = vec![b'a'; MAX_MESSAGE_BYTES + 1];
         assert_eq!(Message::decode(&huge), None);
@@ -314,7 +322,13 @@ mod tests {
         assert!(Names::new("payments-svc.v2_eu").is_ok());
         for bad in ["", "a:b", "a*", "a b", "é", &"a".repeat(65)] {
             assert!(
-                matches!(Names::new(bad), Err(Error::InvalidConfig { field: "namespace", .. })),
+                matches!(
+                    Names::new(bad),
+                    Err(Error::InvalidConfig {
+                        field: "namespace",
+                        ..
+                    })
+                ),
                 "{bad:?}"
             );
         }

@@ -96,7 +96,8 @@ impl Publisher {
         if self.conn.is_none() || !self.queue.is_empty() {
             due = due.min(self.retry_at);
         }
-        due.saturating_duration_since(now).clamp(Duration::from_millis(1), POLL)
+        due.saturating_duration_since(now)
+            .clamp(Duration::from_millis(1), POLL)
     }
 
     /// One local event.

@@ -52,7 +52,8 @@ impl RedisServer {
         let bin = binary()?;
         for _ in 0..5 {
             let port = free_port();
-            let dir = std::env::temp_dir().join(format!("brama-redis-{}-{port}", std::process::id()));
+            let dir =
+                std::env::temp_dir().join(format!("brama-redis-{}-{port}", std::process::id()));
             let mut server = RedisServer {
                 child: None,
                 port,
@@ -118,7 +119,11 @@ impl RedisServer {
         let bin = binary().expect("redis-server");
         let start = Instant::now();
         while !self.spawn(&bin) {
-            assert!(start.elapsed() < DEADLINE, "redis-server did not restart on {}", self.port);
+            assert!(
+                start.elapsed() < DEADLINE,
+                "redis-server did not restart on {}",
+                self.port
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
