@@ -144,7 +144,8 @@ impl Shared {
             Side::Publisher => &self.publisher_up,
             Side::Subscriber => &self.subscriber_up,
         };
-        // Release: publishes what the side did before going up (the subscriber's load).
+        // AcqRel: the Release half publishes what the side did before going up (the
+        // subscriber's load) to `connected`'s Acquire; the Acquire half is unused.
         let was = flag.swap(up, Ordering::AcqRel);
         if was && !up {
             // Relaxed: a counter read only for reporting.
