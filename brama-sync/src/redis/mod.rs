@@ -98,7 +98,8 @@ impl SharedState {
     /// Calls `f` with the new state whenever the link to the server goes up or down (the
     /// value [`Attached::connected`] answers). It runs on one of the background threads,
     /// under no lock of brama's, one call at a time; it should return quickly. Two calls
-    /// in a row may carry the same value. A panic in it is caught and ignored.
+    /// in a row may carry the same value; a last `false` comes when the guard drops. A
+    /// panic in it is caught and ignored.
     pub fn on_link(mut self, f: impl Fn(bool) + Send + Sync + 'static) -> SharedState {
         self.on_link = Some(Box::new(f));
         self
