@@ -5,7 +5,7 @@
 //! (keys, configuration, clocks, states, statuses, events, errors) from this crate's
 //! root.
 
-pub use crate::circuit::{CellRef, ConnectionCell, Fast, Ticket};
+pub use crate::circuit::{CellRef, ConnectionCell, Fast, Remote, Ticket};
 pub use crate::context::Context;
 pub use crate::events::{bounded_reason, EventBus};
 pub use crate::registry::Registry;

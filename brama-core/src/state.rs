@@ -87,6 +87,10 @@ pub enum Cause {
     /// A rate policy's slow-call rate was reached (`Closed` to `Open`, or the half-open
     /// probes' verdict).
     SlowCalls,
+    /// Another instance of the fleet opened, closed or reset the circuit, and this one
+    /// applied it (feature `redis` of `brama-sync`, SPEC §12). A change with this cause
+    /// is never shared again.
+    Remote,
 }
 
 impl Cause {
@@ -104,6 +108,7 @@ impl Cause {
             Cause::ManualReset => "manual reset",
             Cause::FailureRate => "failure rate",
             Cause::SlowCalls => "slow calls",
+            Cause::Remote => "remote",
         }
     }
 }

@@ -73,6 +73,12 @@ impl Brama {
         &self.inner.registry
     }
 
+    /// The registry, held weakly by an integration's background thread (`redis`).
+    #[cfg(feature = "redis")]
+    pub(crate) fn registry_weak(&self) -> std::sync::Weak<Registry> {
+        Arc::downgrade(&self.inner.registry)
+    }
+
     /// Registers a connection with per-connection `options` (overrides and metadata).
     ///
     /// # Errors

@@ -10,13 +10,16 @@
 //! | `report` | successes and failures: the lock-free fast paths |
 //! | `transition` | manual actions, ticks, and the locked slow path that runs `rules::step` |
 //! | `lifecycle` | removal, handles, eviction, status snapshots |
+//! | `remote` | changes another instance of a fleet made, and the remaining open time |
 
 mod cell;
 mod check;
 pub mod counter;
 mod lifecycle;
+mod remote;
 mod report;
 mod transition;
 pub mod word;
 
 pub use cell::{CellRef, ConnectionCell, Fast, Ticket};
+pub use remote::Remote;

@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::events::{bounded_reason, Counts, Event, EventKind, EventType};
 use crate::policy::{Rate, Tallies};
 use crate::rules::{step, Change, Effects, Input, Machine, Outcome};
-use crate::state::State;
+use crate::state::{Cause, State};
 use crate::sync::{lock, Ordering};
 use crate::window::RateWindow;
 use std::sync::Arc;
@@ -120,12 +120,27 @@ impl ConnectionCell {
             // A rate policy's timed-out probes may decide the cycle (and close it)
             // before this report applies: the clock's rules first, as a step of their
             // own, so that the report finds the window of the state they leave.
-            self.locked_held(cx, Input::Tick, None, None, false)?;
+            self.locked_held(cx, Input::Tick, None, None, false, None)?;
         }
-        self.locked_held(cx, input, reason, elapsed, recorded)
+        self.locked_held(cx, input, reason, elapsed, recorded, None)
     }
 
-    /// [`locked_report`](Self::locked_report) with the transition lock held.
+    /// The body of [`ConnectionCell::locked`], for a caller that holds the transition
+    /// lock. `cause`, if given, replaces the cause of a manual open, close or reset
+    /// (remote changes, `remote.rs`).
+    pub(super) fn step_held(
+        &self,
+        cx: &Context,
+        input: Input,
+        reason: Option<&str>,
+        cause: Option<Cause>,
+    ) -> Result<(Effects, Machine, Nanos), Error> {
+        self.locked_held(cx, input, reason, None, false, cause)
+    }
+
+    /// [`locked_report`](Self::locked_report) with the transition lock held; `cause`
+    /// as in [`step_held`](Self::step_held).
+    #[allow(clippy::too_many_arguments)]
     fn locked_held(
         &self,
         cx: &Context,
@@ -133,6 +148,7 @@ impl ConnectionCell {
         reason: Option<&str>,
         elapsed: Option<Nanos>,
         recorded: bool,
+        cause: Option<Cause>,
     ) -> Result<(Effects, Machine, Nanos), Error> {
         let cfg = self.config(cx);
         let now = cx.clock.now();
@@ -158,7 +174,10 @@ impl ConnectionCell {
             let mut m = self.machine(w);
             m.probes = probes;
             m.window = window_tallies;
-            let (m2, fx) = step(m, input, now, &cfg, jitter_u);
+            let (m2, mut fx) = step(m, input, now, &cfg, jitter_u);
+            if let Some(cause) = cause {
+                relabel(&mut fx, cause);
+            }
             let same_cycle = m2.state == State::HalfOpen && m2.gen == m.gen;
             let admissions = match (same_cycle, fx.outcome) {
                 (true, Outcome::Admitted) => w.admissions() + 1,
@@ -449,4 +468,16 @@ impl ConnectionCell {
 fn clears_window(input: &Input, from: State, to: State) -> bool {
     matches!(input, Input::Close | Input::Reset)
         || (from != to && matches!(to, State::HalfOpen | State::Closed) && from != State::Unknown)
+}
+
+/// Gives the manual changes in `fx` another cause.
+fn relabel(fx: &mut Effects, cause: Cause) {
+    for change in fx.changes.iter_mut().flatten() {
+        if matches!(
+            change.cause,
+            Cause::ManualOpen | Cause::ManualClose | Cause::ManualReset
+        ) {
+            change.cause = cause;
+        }
+    }
 }

@@ -1,7 +1,9 @@
 //! Manual control, configuration and listing by key.
 
+use std::time::Duration;
+
 use super::*;
-use crate::circuit::{CellRef, ConnectionCell};
+use crate::circuit::{CellRef, ConnectionCell, Remote};
 use crate::config::{Config, OpenOptions, Options};
 use crate::context::Context;
 use crate::error::Error;
@@ -36,6 +38,34 @@ impl Registry {
     /// [`Error::InvalidKey`], [`Error::NotFound`].
     pub fn reset(&self, key: Key<'_>) -> Result<(), Error> {
         self.existing(key)?.reset(&self.cx)
+    }
+
+    /// Applies a change another instance of a fleet made (cause `Remote`; an opening
+    /// never shortens one in force here). Returns whether anything changed. Not API:
+    /// `brama_sync::redis` calls it.
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`], [`Error::NotFound`], [`Error::InvalidConfig`] (a zero or
+    /// too long duration).
+    pub fn apply_remote(
+        &self,
+        key: Key<'_>,
+        change: Remote,
+        reason: Option<&str>,
+    ) -> Result<bool, Error> {
+        if let Remote::Open(Some(d)) = change {
+            OpenOptions::new().duration(d).validate()?;
+        }
+        self.existing(key)?.remote(&self.cx, change, reason)
+    }
+
+    /// How long the circuit stays open: `None` when it is not `Open`, `Some(None)` when
+    /// opened indefinitely.
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`], [`Error::NotFound`].
+    pub fn open_remaining(&self, key: Key<'_>) -> Result<Option<Option<Duration>>, Error> {
+        Ok(self.existing(key)?.open_remaining(&self.cx))
     }
 
     /// Changes only the given fields of one connection's overrides (and merges metadata).
