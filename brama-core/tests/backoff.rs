@@ -225,7 +225,8 @@ fn jitter_applies_to_each_progressive_step() {
             h.failure();
         }
         h.advance(h.status().open_duration);
-        h.success(); // close: the next round starts from the first step
+        assert!(h.available(), "round {round}: the probe");
+        h.success(); // the probe's success closes: the next round starts from the first step
         assert_eq!(h.state(), Closed);
     }
 }

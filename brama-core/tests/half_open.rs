@@ -1,7 +1,9 @@
-//! SPEC §2 rule 4: half-open probes. At most `half_open_probes` callers are admitted; a
-//! probe's success closes, its failure re-opens; a probe that never reports is given up
-//! after the probe timeout; plain reports count as the probe's result; a permit from an
-//! earlier cycle decides nothing.
+//! SPEC §2 rule 4 (amended): half-open probes. At most `half_open_probes` callers are
+//! admitted; a probe's success closes, its failure re-opens; a probe that never reports
+//! is given up after the probe timeout, its slot freed with no state change and no
+//! event; a plain report is a probe's result only while a probe slot is taken (and
+//! frees one), otherwise it is counted and decides nothing; a permit from an earlier
+//! cycle decides nothing.
 
 mod common;
 
@@ -105,19 +107,68 @@ fn probe_failure_reopens_from_the_failure() {
 }
 
 #[test]
-fn plain_success_in_half_open_is_the_probe_result() {
+fn plain_success_in_half_open_is_a_probe_result_only_while_a_probe_is_out() {
     for (path, h) in Harness::both_paths(fixed(1, secs(60))) {
         h.failure();
         h.expire();
         h.changes();
-        // No probe was admitted: a plain report still decides.
+        let before = h.status();
+        // No probe was admitted: a plain report (from a call that started before the
+        // circuit opened) is counted and decides nothing.
         h.success();
-        assert_eq!(h.state(), Closed, "{path}");
+        let s = h.status();
+        assert_eq!(s.state, HalfOpen, "{path}: no probe out, nothing decided");
+        assert_eq!(s.total_successes, before.total_successes + 1, "{path}");
+        assert_eq!(
+            s.consecutive_failures, 1,
+            "{path}: the tripping count is kept"
+        );
+        assert_eq!(
+            s.last_state_change_at, before.last_state_change_at,
+            "{path}"
+        );
+        assert!(h.changes().is_empty(), "{path}: no event");
+        // Nor did it take or free a slot: exactly one probe is admitted.
+        assert!(h.available(), "{path}: the probe");
+        assert!(!h.available(), "{path}: the only slot is taken");
+        // With the probe out, a plain success is its result: it closes.
+        h.success();
+        let s = h.status();
+        assert_eq!((s.state, s.consecutive_failures), (Closed, 0), "{path}");
+        assert_eq!(s.total_successes, before.total_successes + 2, "{path}");
         assert_eq!(
             h.changes(),
             vec![(HalfOpen, Closed, ProbeSuccess)],
             "{path}"
         );
+    }
+}
+
+#[test]
+fn plain_failure_in_half_open_with_no_probe_out_decides_nothing() {
+    for (path, h) in Harness::both_paths(fixed(1, secs(60))) {
+        h.failure();
+        h.expire();
+        h.changes();
+        let before = h.status();
+        h.failure();
+        h.failure();
+        let s = h.status();
+        assert_eq!(s.state, HalfOpen, "{path}: no probe out, nothing decided");
+        assert_eq!(s.total_failures, before.total_failures + 2, "{path}");
+        assert_eq!(s.trips, before.trips, "{path}: not a trip");
+        assert_eq!(
+            s.consecutive_failures, 1,
+            "{path}: the tripping count is kept"
+        );
+        assert!(h.changes().is_empty(), "{path}: no event");
+        // The probe slot is untouched: one probe admitted, and its failure re-opens.
+        assert!(h.available(), "{path}: the probe");
+        assert!(!h.available(), "{path}: the only slot is taken");
+        h.failure();
+        let s = h.status();
+        assert_eq!((s.state, s.trips), (Open, before.trips + 1), "{path}");
+        assert_eq!(h.changes(), vec![(HalfOpen, Open, ProbeFailure)], "{path}");
     }
 }
 
@@ -193,7 +244,9 @@ fn permit_from_an_earlier_closed_cycle_does_not_count_toward_the_threshold() {
         let (cell, old) = h.reg.acquire(KEY).unwrap();
         h.failures(2);
         h.expire();
-        h.success(); // HalfOpen -> Closed: a new cycle
+        assert!(h.available(), "{path}: the probe");
+        h.success(); // the probe's result, HalfOpen -> Closed: a new cycle
+        assert_eq!(h.state(), Closed, "{path}");
         h.failure();
         assert_eq!(h.consecutive(), 1, "{path}");
         cell.failure(h.cx(), Some(old), None).unwrap();
@@ -260,7 +313,7 @@ fn probe_timeout_frees_the_slot_exactly_at_the_timeout() {
         h.available(),
         "exactly at the timeout: freed and re-admitted"
     );
-    assert_eq!(h.changes(), vec![(HalfOpen, HalfOpen, ProbeTimeout)]);
+    assert!(h.changes().is_empty(), "a freed slot is not a state change");
     assert_eq!(h.state(), HalfOpen);
     assert!(!h.available(), "the new probe holds the slot");
     // The new probe's own timeout runs from its admission.
@@ -268,7 +321,8 @@ fn probe_timeout_frees_the_slot_exactly_at_the_timeout() {
     assert!(!h.available());
     h.advance(NS);
     assert!(h.available());
-    assert_eq!(h.changes(), vec![(HalfOpen, HalfOpen, ProbeTimeout)]);
+    assert!(h.changes().is_empty());
+    assert_eq!(h.state(), HalfOpen);
 }
 
 #[test]
@@ -287,20 +341,36 @@ fn probe_timeout_by_sweep() {
 }
 
 #[test]
-fn probe_timeout_event_carries_no_state_change_but_is_counted_as_one() {
+fn probe_timeout_by_sweep_is_not_a_state_change() {
     let h = half_open(probes(1));
     let before = h.status();
-    assert!(h.available());
+    let (cell, late) = h.reg.acquire(KEY).unwrap();
     h.advance(secs(10));
     h.reg.sweep();
     let s = h.status();
     assert_eq!(s.state, HalfOpen);
     assert_eq!(s.trips, before.trips, "not a trip");
     assert_eq!(
-        s.since_state_change,
-        secs(0),
-        "the timeout is the last change"
+        s.last_state_change_at, before.last_state_change_at,
+        "the timeout is not a state change"
     );
+    assert_eq!(
+        s.since_state_change,
+        before.since_state_change + secs(10),
+        "still counted from entering HalfOpen"
+    );
+    assert!(h.changes().is_empty(), "no StateChanged event");
+    // The sweep freed the slot: a new probe is admitted (and holds the only slot).
+    let (_, fresh) = h.reg.acquire(KEY).expect("the slot freed by the sweep");
+    assert!(fresh.probe);
+    assert_eq!(h.rejected(), BUSY);
+    // The timed-out permit is stale: its late report decides nothing.
+    cell.success(h.cx(), Some(late)).unwrap();
+    assert_eq!(h.state(), HalfOpen, "the late success does not close");
+    assert_eq!(h.rejected(), BUSY, "and frees nothing");
+    assert!(h.changes().is_empty());
+    cell.failure(h.cx(), Some(fresh), None).unwrap();
+    assert_eq!(h.changes(), vec![(HalfOpen, Open, ProbeFailure)]);
 }
 
 #[test]
@@ -317,7 +387,11 @@ fn probe_timeout_runs_from_the_latest_probe_and_frees_every_slot() {
     assert!(h.available(), "B timed out: both slots freed, one taken");
     assert!(h.available(), "the second freed slot");
     assert!(!h.available());
-    assert_eq!(h.changes(), vec![(HalfOpen, HalfOpen, ProbeTimeout)]);
+    assert!(
+        h.changes().is_empty(),
+        "freeing slots is not a state change"
+    );
+    assert_eq!(h.state(), HalfOpen);
 }
 
 #[test]
@@ -327,8 +401,10 @@ fn probe_timeout_defaults_to_expiry() {
     h.advance(secs(30) - NS);
     assert!(!h.available());
     h.advance(NS);
-    assert!(h.available());
-    assert_eq!(h.changes(), vec![(HalfOpen, HalfOpen, ProbeTimeout)]);
+    assert!(h.available(), "freed at the expiry (30 s) and re-admitted");
+    assert!(!h.available(), "the new probe holds the slot");
+    assert!(h.changes().is_empty());
+    assert_eq!(h.state(), HalfOpen);
 }
 
 #[test]
@@ -366,17 +442,28 @@ fn report_of_a_timed_out_probe_decides_nothing() {
 }
 
 #[test]
-fn plain_report_after_probe_timeout_decides() {
-    let h = half_open(probes(1));
-    assert!(h.available());
-    h.advance(secs(10));
-    h.changes();
-    h.failure();
-    assert_eq!(
-        h.changes(),
-        vec![
-            (HalfOpen, HalfOpen, ProbeTimeout),
-            (HalfOpen, Open, ProbeFailure)
-        ]
-    );
+fn plain_report_after_probe_timeout_decides_nothing_until_a_probe_is_out() {
+    for (path, h) in Harness::both_paths(probes(1)) {
+        h.failure();
+        h.expire();
+        assert!(h.available(), "{path}: the probe");
+        h.advance(secs(10));
+        h.changes();
+        let before = h.status();
+        // The report applies the timeout first: the slot is freed, so no probe is out
+        // and the plain failure is only counted.
+        h.failure();
+        let s = h.status();
+        assert_eq!(s.state, HalfOpen, "{path}");
+        assert_eq!(s.total_failures, before.total_failures + 1, "{path}");
+        assert_eq!(s.trips, before.trips, "{path}");
+        assert!(h.changes().is_empty(), "{path}: no event");
+        // The timeout freed the slot: a new probe is admitted, and a plain report is
+        // its result.
+        assert!(h.available(), "{path}: the freed slot");
+        assert!(!h.available(), "{path}: taken again");
+        h.failure();
+        assert_eq!(h.state(), Open, "{path}");
+        assert_eq!(h.changes(), vec![(HalfOpen, Open, ProbeFailure)], "{path}");
+    }
 }

@@ -270,35 +270,54 @@ fn retry_after_counts_down_to_the_deadline() {
 }
 
 #[test]
-fn success_after_expiry_moves_to_half_open_then_closes() {
+fn success_after_expiry_moves_to_half_open_and_decides_nothing() {
     for (path, h) in Harness::both_paths(fixed(1, secs(60))) {
         h.failure();
         h.changes();
         h.advance(secs(60));
+        // The first report after the deadline moves the circuit (rule 3); no probe is
+        // out, so it decides nothing (rule 4) and is only counted.
+        h.success();
+        let s = h.status();
+        assert_eq!((s.state, s.total_successes), (HalfOpen, 1), "{path}");
+        assert_eq!(h.changes(), vec![(Open, HalfOpen, Expiry)], "{path}");
+        // The probe slot is untouched: the probe's success closes.
+        assert!(h.available(), "{path}: the probe");
+        assert!(!h.available(), "{path}: the only slot");
         h.success();
         assert_eq!(h.state(), Closed, "{path}");
         assert_eq!(
             h.changes(),
-            vec![(Open, HalfOpen, Expiry), (HalfOpen, Closed, ProbeSuccess)],
+            vec![(HalfOpen, Closed, ProbeSuccess)],
             "{path}"
         );
     }
 }
 
 #[test]
-fn failure_after_expiry_moves_to_half_open_then_reopens() {
+fn failure_after_expiry_moves_to_half_open_and_decides_nothing() {
     for (path, h) in Harness::both_paths(fixed(1, secs(60))) {
         h.failure();
         h.changes();
         h.advance(secs(60));
+        // The first report after the deadline moves the circuit (rule 3); no probe is
+        // out, so it decides nothing (rule 4) and is only counted.
+        h.failure();
+        let s = h.status();
+        assert_eq!(
+            (s.state, s.trips, s.total_failures),
+            (HalfOpen, 1, 2),
+            "{path}"
+        );
+        assert_eq!(h.changes(), vec![(Open, HalfOpen, Expiry)], "{path}");
+        // The probe's failure re-opens.
+        assert!(h.available(), "{path}: the probe");
+        assert!(!h.available(), "{path}: the only slot");
+        h.advance(secs(3));
         h.failure();
         let s = h.status();
         assert_eq!((s.state, s.trips), (Open, 2), "{path}");
-        assert_eq!(
-            h.changes(),
-            vec![(Open, HalfOpen, Expiry), (HalfOpen, Open, ProbeFailure)],
-            "{path}"
-        );
+        assert_eq!(h.changes(), vec![(HalfOpen, Open, ProbeFailure)], "{path}");
         // The new deadline runs from the failure.
         h.advance(secs(60) - NS);
         assert!(!h.available(), "{path}");
@@ -429,6 +448,8 @@ fn every_change_is_exactly_one_event_with_from_to_and_cause() {
     h.failure(); // HalfOpen -> Open
     h.advance(secs(10));
     h.reg.sweep(); // Open -> HalfOpen
+    h.success(); // no probe out: counted, no change
+    assert!(h.available()); // the probe
     h.success(); // HalfOpen -> Closed
     h.open(OpenOptions::new().reason("maintenance")); // Closed -> Open
     h.close(); // Open -> Closed
@@ -437,7 +458,11 @@ fn every_change_is_exactly_one_event_with_from_to_and_cause() {
     h.advance(secs(10));
     assert!(h.available()); // Open -> HalfOpen
     h.advance(secs(10));
-    assert!(h.available()); // HalfOpen -> HalfOpen (probe timeout), probe admitted
+    assert!(h.available()); // probe timeout: slot freed, no change; probe admitted
+    assert!(!h.available()); // the new probe holds the slot
+    h.advance(secs(10));
+    h.failure(); // probe timeout again, then no probe out: counted, no change
+    assert_eq!(h.state(), HalfOpen);
     h.reset(); // HalfOpen -> Unknown
     assert_eq!(
         h.changes(),
@@ -453,7 +478,6 @@ fn every_change_is_exactly_one_event_with_from_to_and_cause() {
             (Closed, Unknown, ManualReset),
             (Unknown, Open, ManualOpen),
             (Open, HalfOpen, Expiry),
-            (HalfOpen, HalfOpen, ProbeTimeout),
             (HalfOpen, Unknown, ManualReset),
         ]
     );
@@ -664,6 +688,13 @@ fn consecutive_failures_in_open_and_half_open_is_the_tripping_count() {
     h.advance(secs(10));
     h.reg.sweep();
     assert_eq!((h.state(), h.consecutive()), (HalfOpen, 3));
+    h.failures(2);
+    assert_eq!(
+        (h.state(), h.consecutive()),
+        (HalfOpen, 3),
+        "failures with no probe out do not add"
+    );
+    assert!(h.available(), "the probe");
     h.failure();
     assert_eq!(
         (h.state(), h.consecutive()),
@@ -671,6 +702,7 @@ fn consecutive_failures_in_open_and_half_open_is_the_tripping_count() {
         "a probe failure keeps it"
     );
     h.advance(secs(10));
+    assert!(h.available(), "the probe");
     h.success();
     assert_eq!((h.state(), h.consecutive()), (Closed, 0));
 }

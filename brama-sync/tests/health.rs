@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use brama_sync::{
     Brama, Cause, Error, Event, EventKind, Filter, Health, Janitor, Key, ManualClock, OpenOptions,
-    Options, State, Status, Subscription, Verdict,
+    Options, State, Status, Subscription, TripPolicy, Verdict, Window,
 };
 
 const EXPIRY: Duration = Duration::from_secs(30);
@@ -126,23 +126,85 @@ fn half_open_with_every_slot_taken_reads_half_open_and_takes_nothing() {
     assert_eq!(brama.connection("db").unwrap().state(), Ok(State::HalfOpen));
     assert_eq!(fixed(&brama.status("db").unwrap()), fixed(&before));
 
-    // Past the probe timeout: still HalfOpen, and the timeout is not applied by a read
-    // (no StateChanged HalfOpen -> HalfOpen, no slot freed).
+    // Past the probe timeout: still HalfOpen, and a read changes nothing and emits
+    // nothing. (Under this policy a freed slot is seen only by a check, which applies
+    // the timeout itself; the test below shows, under a rate policy, that a read does
+    // not apply it.)
     clock.advance(Duration::from_secs(10));
     assert_eq!(brama.state("db"), Ok(State::HalfOpen));
+    assert_eq!(brama.connection("db").unwrap().state(), Ok(State::HalfOpen));
     assert!(drain(&sub).is_empty());
     assert_eq!(fixed(&brama.status("db").unwrap()), fixed(&before));
 
-    // The check applies it: the slot is freed (ProbeTimeout) and this caller probes.
+    // The check applies it: the slot is freed, with no state change and no event, and
+    // this caller probes; it holds the only slot.
     let second = brama
         .acquire("db")
         .expect("the timed-out slot is free again");
+    assert!(second.is_probe());
+    assert!(drain(&sub).is_empty(), "a freed slot is not a state change");
+    assert_eq!(brama.state("db"), Ok(State::HalfOpen));
+    assert_eq!(fixed(&brama.status("db").unwrap()), fixed(&before));
+    assert!(!brama.available("db"), "the new probe holds the only slot");
+    assert_eq!(brama.status("db").unwrap().total_rejected, 1);
+    // The timed-out permit is stale: its late success decides nothing.
+    probe.success().unwrap();
+    assert_eq!(brama.state("db"), Ok(State::HalfOpen));
+    assert!(state_changes(&drain(&sub)).is_empty());
+    second.success().unwrap();
+    assert_eq!(brama.state("db"), Ok(State::Closed));
+}
+
+#[test]
+fn half_open_past_the_probe_timeout_reads_half_open_until_a_check_applies_it() {
+    // Under a rate policy a timed-out probe counts as a failure: with one probe, giving
+    // it up decides the cycle (re-opens). A read must not do that; the next check does.
+    let clock = ManualClock::new();
+    let brama = Brama::builder()
+        .trip_policy(
+            TripPolicy::failure_rate(0.5)
+                .window(Window::count(10))
+                .minimum_calls(1),
+        )
+        .expiry(EXPIRY)
+        .probe_timeout(Duration::from_secs(10))
+        .clock(clock.clone())
+        .janitor(Janitor::Manual)
+        .build()
+        .expect("valid settings");
+    brama.register("db", Options::new()).unwrap();
+    brama.failure("db").unwrap();
+    assert_eq!(brama.state("db"), Ok(State::Open));
+    clock.advance(EXPIRY);
+    let probe = brama.acquire("db").expect("the one probe");
+    let sub = brama.subscribe(Filter::new());
+    let before = brama.status("db").unwrap();
+    assert_eq!(before.state, State::HalfOpen);
+
+    clock.advance(Duration::from_secs(10));
+    for _ in 0..3 {
+        assert_eq!(brama.state("db"), Ok(State::HalfOpen));
+        assert_eq!(brama.connection("db").unwrap().state(), Ok(State::HalfOpen));
+        let _ = brama.health();
+        let s = brama.status("db").unwrap();
+        assert_eq!(fixed(&s), fixed(&before));
+        assert_eq!((s.window_calls, s.failure_rate), (0, None), "not applied");
+    }
+    assert!(drain(&sub).is_empty(), "reads emit nothing");
+
+    // The check applies it: the timed-out probe is a failure, the cycle re-opens.
+    assert!(!brama.available("db"));
     assert_eq!(
         state_changes(&drain(&sub)),
-        vec![(State::HalfOpen, State::HalfOpen, Cause::ProbeTimeout)]
+        vec![(State::HalfOpen, State::Open, Cause::FailureRate)]
     );
-    assert_eq!(brama.status("db").unwrap().total_rejected, 0);
-    drop((probe, second));
+    assert_eq!(brama.status("db").unwrap().trips, before.trips + 1);
+    probe.success().unwrap();
+    assert_eq!(
+        brama.state("db"),
+        Ok(State::Open),
+        "the late probe decides nothing"
+    );
 }
 
 #[test]
