@@ -333,8 +333,8 @@ fn probe_timeout_by_sweep() {
     assert_eq!(h.reg.sweep().transitioned, 0);
     assert!(h.changes().is_empty());
     h.advance(NS);
-    assert_eq!(h.reg.sweep().transitioned, 1);
-    assert_eq!(h.changes(), vec![(HalfOpen, HalfOpen, ProbeTimeout)]);
+    assert_eq!(h.reg.sweep().transitioned, 1, "the sweep freed the slot");
+    assert!(h.changes().is_empty(), "a timeout is not a state change");
     assert_eq!(h.reg.sweep().transitioned, 0, "nothing left to free");
     assert!(h.available(), "the slot is free");
     assert!(h.changes().is_empty(), "and no second timeout event");

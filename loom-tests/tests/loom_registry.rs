@@ -382,9 +382,9 @@ impl MiniRegistry {
         let found = self.map.lock().unwrap().get(key).map(|cell| {
             match cell.report_fast(&self.cx, brama_core::engine::rules::Outcome::Success, None) {
                 brama_core::engine::Fast::Counted => None,
-                brama_core::engine::Fast::Removed | brama_core::engine::Fast::Slow => {
-                    Some(Arc::clone(cell))
-                }
+                brama_core::engine::Fast::Removed
+                | brama_core::engine::Fast::Slow
+                | brama_core::engine::Fast::Recorded => Some(Arc::clone(cell)),
             }
         });
         match found {

@@ -71,7 +71,9 @@ impl ConnectionCell {
         self.tick_due(cx, now)
             && self
                 .locked(cx, Input::Tick, None)
-                .is_ok_and(|(fx, _, _)| fx.changes().next().is_some())
+                // A state change, or timed-out probe slots freed (no event since the
+                // amended rule 4, but the word changed): `SweepReport::transitioned`.
+                .is_ok_and(|(fx, _, _)| fx.changes().next().is_some() || fx.quiet_change)
     }
 
     /// Whether a time-driven rule applies at `now` (a cheap pre-check for the sweep).

@@ -143,7 +143,11 @@ mod tests {
     #[test]
     fn probe_tally_is_kept_whole() {
         let w = RateWindow::new(rate(Window::count(3)));
-        let t = Tallies { calls: 3, failures: 2, slow: 1 };
+        let t = Tallies {
+            calls: 3,
+            failures: 2,
+            slow: 1,
+        };
         w.set_probes(t);
         assert_eq!(w.probes(), t);
         assert_eq!(w.recorded(), 0);
