@@ -74,7 +74,7 @@ impl ConnectionCell {
         fast: Fast,
     ) -> Result<(), Error> {
         match fast {
-            Fast::Removed => Err(Error::NotFound),
+            Fast::Removed => Err(Error::not_found_owned(&self.key)),
             _ => self.report_slow(cx, outcome, ticket, reason),
         }
     }

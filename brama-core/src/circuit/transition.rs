@@ -107,7 +107,7 @@ impl ConnectionCell {
         loop {
             let w = self.word();
             if w.removed() {
-                return Err(Error::NotFound);
+                return Err(Error::not_found_owned(&self.key));
             }
             let m = self.machine(w);
             let (m2, fx) = step(m, input, now, &cfg, jitter_u);

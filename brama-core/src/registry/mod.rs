@@ -31,6 +31,7 @@ use crate::sync::{Arc, AtomicU64, AtomicUsize, Ordering};
 
 /// What one sweep did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SweepReport {
     /// Connections looked at.
     pub examined: usize,

@@ -42,6 +42,7 @@ pub(crate) const TICK: Duration = Duration::from_millis(1);
 /// # Ok::<(), brama_sync::Error>(())
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Janitor {
     /// One thread per `Brama`, `brama-janitor`, joined when the last clone drops.
     #[default]
