@@ -185,7 +185,7 @@ fn edge_settings() -> Vec<Setting> {
 #[derive(Debug, PartialEq)]
 struct Snapshot {
     connections: Vec<Status>,
-    defaults: brama_sync::Config,
+    defaults: brama_sync::ResolvedConfig,
     len: usize,
     cleanup_interval: Duration,
     inactive_threshold: Duration,

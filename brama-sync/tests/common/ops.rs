@@ -19,9 +19,9 @@ use std::time::Duration;
 
 use brama_core::engine::rules::{next_open_duration, step, Input, Machine, Outcome, NEVER};
 use brama_sync::{
-    Brama, CallError, Cause, Config, Connection, Counts, Error, Event, EventKind, EventType,
-    ExpiryStrategy, Filter, Key, ManualClock, OpenOptions, Options, Permit, State, Status,
-    Subscription,
+    Brama, CallError, Cause, Connection, Counts, Error, Event, EventKind, EventType,
+    ExpiryStrategy, Filter, Key, ManualClock, OpenOptions, Options, Permit, ResolvedConfig, State,
+    Status, Subscription,
 };
 
 /// The keys ops refer to by index: an unscoped key, a scoped key with the same
@@ -368,7 +368,7 @@ pub struct Harness {
     sub: Subscription,
     last_seq: u64,
     now: u64,
-    defaults: Config,
+    defaults: ResolvedConfig,
     conns: [Option<Conn>; 3],
     next_serial: u64,
     permits: Vec<(Permit<'static>, usize, u64, Ticket)>,
@@ -452,7 +452,7 @@ impl Harness {
         }
     }
 
-    fn config(&self, k: usize) -> Config {
+    fn config(&self, k: usize) -> ResolvedConfig {
         let c = self.conns[k].as_ref().expect("live");
         c.overrides
             .apply(&self.defaults)
