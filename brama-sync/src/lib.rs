@@ -68,6 +68,7 @@ mod connection;
 mod handle;
 mod janitor;
 mod keybuf;
+mod observe;
 mod permit;
 // Feature `serde`: `Config` and `Janitor`; the engine's value types get theirs from
 // brama-core's feature `serde`.

@@ -18,6 +18,7 @@ mod manage;
 pub(crate) mod map;
 mod register;
 mod sweep;
+mod visit;
 
 use std::fmt;
 use std::time::Duration;
