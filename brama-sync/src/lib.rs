@@ -60,6 +60,9 @@
 // feature they need (docs/packaging.md, "Adding a feature").
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "admin")]
+#[cfg_attr(docsrs, doc(cfg(feature = "admin")))]
+pub mod admin;
 mod brama;
 mod builder;
 mod call;

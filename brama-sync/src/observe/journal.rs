@@ -110,7 +110,7 @@ impl Journal {
 
     /// Why the circuit of `key` last opened, if an event said so and it has not been
     /// removed since (call [`drain`](Self::drain) first for the latest).
-    #[allow(dead_code)] // read by the admin page (feature `admin`)
+    #[cfg_attr(not(feature = "admin"), allow(dead_code))]
     pub(crate) fn reason(&self, key: Key<'_>) -> Option<Reason> {
         let owned = key.to_owned_key().ok()?;
         lock(&self.state).reasons.get(&owned).cloned()
