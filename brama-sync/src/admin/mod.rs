@@ -62,7 +62,12 @@ pub struct AdminService {
 
 impl AdminService {
     /// The endpoint over `brama`, at the root (`/health`, `/circuits`, `/`).
+    ///
+    /// The first one made for a registry subscribes it to its rare events (state
+    /// changes, removals, configuration changes, sweeps; never reports), to keep the
+    /// reason each circuit last opened for, which `/circuits` and the page show.
     pub fn new(brama: Brama) -> AdminService {
+        brama.observers().start_journal(brama.reg());
         AdminService {
             brama,
             prefix: String::new(),

@@ -62,7 +62,7 @@ pub(super) fn page(brama: &Brama, query: &Query, limit: usize) -> Page {
             identifier: identifier.clone(),
         })
     });
-    let journal = brama.observers().journal.as_ref();
+    let journal = brama.observers().journal();
     let rows = keys
         .iter()
         .filter_map(|(scope, identifier)| {

@@ -29,24 +29,50 @@ mod tracing;
 /// The integrations of one registry (see the module docs).
 #[derive(Debug)]
 pub(crate) struct Observers {
+    /// Started at build when a `tracing` subscriber listens to the target `brama`, or
+    /// by the first `AdminService` (so that, otherwise, brama subscribes to nothing
+    /// of its own: `subscriber_count()` and the events' numbering are as without the
+    /// features).
     #[cfg(any(feature = "tracing", feature = "admin"))]
-    pub(crate) journal: Option<journal::Journal>,
+    journal: std::sync::OnceLock<journal::Journal>,
+    /// The janitor the journal wakes.
+    #[cfg(any(feature = "tracing", feature = "admin"))]
+    janitor: Weak<JanitorShared>,
 }
 
 impl Observers {
     /// The observers of `registry`, whose janitor `janitor` is (woken when there is
     /// something to drain).
-    #[cfg_attr(
-        not(any(feature = "tracing", feature = "admin")),
-        allow(unused_variables)
-    )]
+    #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
     pub(crate) fn new(registry: &Weak<Registry>, janitor: &Weak<JanitorShared>) -> Observers {
-        Observers {
+        let observers = Observers {
             #[cfg(any(feature = "tracing", feature = "admin"))]
-            journal: registry
-                .upgrade()
-                .map(|r| journal::Journal::new(&r, janitor.clone())),
+            journal: std::sync::OnceLock::new(),
+            #[cfg(any(feature = "tracing", feature = "admin"))]
+            janitor: janitor.clone(),
+        };
+        // Logs are kept only if someone reads them: a subscriber in force now (install
+        // it before building the registry) that listens to `brama` at WARN at least.
+        #[cfg(feature = "tracing")]
+        if ::tracing::enabled!(target: "brama", ::tracing::Level::WARN) {
+            if let Some(registry) = registry.upgrade() {
+                observers.start_journal(&registry);
+            }
         }
+        observers
+    }
+
+    /// The journal, started now if it was not (see [`Observers::journal`]).
+    #[cfg(any(feature = "tracing", feature = "admin"))]
+    pub(crate) fn start_journal(&self, registry: &Registry) -> &journal::Journal {
+        self.journal
+            .get_or_init(|| journal::Journal::new(registry, self.janitor.clone()))
+    }
+
+    /// The journal, if it was started.
+    #[cfg(any(feature = "tracing", feature = "admin"))]
+    pub(crate) fn journal(&self) -> Option<&journal::Journal> {
+        self.journal.get()
     }
 
     /// Every janitor round (and `Brama::sweep`): the events published since the last.
@@ -57,7 +83,7 @@ impl Observers {
     )]
     pub(crate) fn round(&self, registry: &Registry) {
         #[cfg(any(feature = "tracing", feature = "admin"))]
-        if let Some(journal) = &self.journal {
+        if let Some(journal) = self.journal() {
             journal.drain(registry);
         }
     }
