@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::key::{Key, OwnedKey};
 use crate::state::State;
 
 /// Everything that can go wrong in brama. Every public method that can fail returns
@@ -12,7 +13,12 @@ use crate::state::State;
 pub enum Error {
     /// No connection is registered under that key (or it was unregistered/evicted
     /// while a handle or permit still referred to it).
-    NotFound,
+    NotFound {
+        /// The identifier of the key that was not found.
+        identifier: String,
+        /// Its scope, if it has one.
+        scope: Option<String>,
+    },
     /// A connection is already registered under that key; nothing was changed.
     AlreadyRegistered,
     /// The identifier or scope breaks the key rules.
@@ -36,6 +42,10 @@ pub enum Error {
     },
     /// The circuit did not admit the call.
     Rejected {
+        /// The identifier of the connection that refused.
+        identifier: String,
+        /// Its scope, if it has one.
+        scope: Option<String>,
         /// The state the circuit was in.
         state: State,
         /// How long until the circuit may admit calls again, when known
@@ -46,6 +56,61 @@ pub enum Error {
 }
 
 impl Error {
+    /// [`Error::NotFound`] naming `key`. Built only where the error is returned (the
+    /// engine's hot paths carry one-byte codes and call this on their cold side), so
+    /// its two allocations are never paid by a call that succeeds.
+    #[cold]
+    pub fn not_found(key: Key<'_>) -> Error {
+        Error::NotFound {
+            identifier: key.identifier().to_owned(),
+            scope: key.scope().map(str::to_owned),
+        }
+    }
+
+    /// [`Error::Rejected`] naming `key`, with the state that refused and the time until
+    /// it may admit again, when known.
+    #[cold]
+    pub fn rejected(key: Key<'_>, state: State, retry_after: Option<Duration>) -> Error {
+        Error::Rejected {
+            identifier: key.identifier().to_owned(),
+            scope: key.scope().map(str::to_owned),
+            state,
+            retry_after,
+        }
+    }
+
+    /// The connection this error is about, for [`Error::NotFound`] and
+    /// [`Error::Rejected`]; `None` for the others.
+    ///
+    /// # Examples
+    /// ```
+    /// use brama_core::{Error, Key};
+    ///
+    /// let e = Error::not_found(Key::scoped("payments", "stripe"));
+    /// assert_eq!(e.key(), Some(Key::scoped("payments", "stripe")));
+    /// assert_eq!(
+    ///     e.to_string(),
+    ///     "no connection \"stripe\" in scope \"payments\" is registered (register it \
+    ///      first, or build the registry with auto_register(true))"
+    /// );
+    /// ```
+    pub fn key(&self) -> Option<Key<'_>> {
+        match self {
+            Error::NotFound { identifier, scope }
+            | Error::Rejected {
+                identifier, scope, ..
+            } => Some(match scope {
+                Some(scope) => Key::scoped(scope, identifier),
+                None => Key::new(identifier),
+            }),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn not_found_owned(key: &OwnedKey) -> Error {
+        Error::not_found(key.as_key())
+    }
+
     pub(crate) fn invalid_key(reason: impl Into<String>) -> Error {
         Error::InvalidKey {
             reason: reason.into(),
@@ -63,9 +128,11 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::NotFound => f.write_str(
-                "no connection is registered under this key (register it first, or build the \
-                 registry with auto_register(true))",
+            Error::NotFound { identifier, scope } => write!(
+                f,
+                "no connection {} is registered (register it first, or build the registry \
+                 with auto_register(true))",
+                Named(identifier, scope.as_deref())
             ),
             Error::AlreadyRegistered => f.write_str(
                 "a connection is already registered under this key (use configure to change it)",
@@ -81,19 +148,33 @@ impl fmt::Display for Error {
                 write!(f, "could not start the brama-janitor thread: {reason}")
             }
             Error::Rejected {
+                identifier,
+                scope,
                 state,
-                retry_after: Some(d),
+                retry_after,
             } => {
-                write!(f, "call rejected: circuit is {state}, retry after {d:?}")
-            }
-            Error::Rejected {
-                state,
-                retry_after: None,
-            } => {
-                write!(f, "call rejected: circuit is {state}")
+                let named = Named(identifier, scope.as_deref());
+                write!(f, "call to {named} rejected: circuit is {state}")?;
+                match retry_after {
+                    Some(d) => write!(f, ", retry after {d:?}"),
+                    None => Ok(()),
+                }
             }
         }
     }
 }
 
 impl std::error::Error for Error {}
+
+/// A connection as messages name it: `"stripe" in scope "payments"`, or `"db"`.
+struct Named<'a>(&'a str, Option<&'a str>);
+
+impl fmt::Display for Named<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.0)?;
+        match self.1 {
+            Some(scope) => write!(f, " in scope {scope:?}"),
+            None => Ok(()),
+        }
+    }
+}

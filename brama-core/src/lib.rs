@@ -21,6 +21,8 @@ mod key;
 mod policy;
 mod registry;
 mod rules;
+#[cfg(feature = "serde")]
+mod serde;
 mod state;
 mod status;
 mod sync;
@@ -28,6 +30,15 @@ mod window;
 
 #[doc(hidden)]
 pub mod engine;
+
+/// The serde formats brama's values share (feature `serde`): humantime durations and
+/// RFC 3339 times, for `#[serde(with = ...)]` in crates that embed brama's settings in
+/// their own configuration (`brama-sync`'s `Config` does).
+#[cfg(feature = "serde")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
+pub mod formats {
+    pub use crate::serde::{duration, option_duration, option_time, time, Humantime};
+}
 
 pub use clock::{Clock, ClockSource, ManualClock, SystemClock};
 pub use config::{

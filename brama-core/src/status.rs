@@ -8,6 +8,7 @@ use crate::state::State;
 /// A snapshot of one connection (SPEC §3). Fields are read one by one without a lock:
 /// under concurrent reports they may come from slightly different instants.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct Status {
     /// The identifier.
     pub identifier: String,

@@ -236,7 +236,7 @@ fn register_with_invalid_options_registers_nothing() {
     for (field, options) in cases {
         let r = h.reg.register(KEY, &options);
         assert_eq!(invalid_field(r), field, "{options:?}");
-        assert_eq!(h.reg.status(KEY), Err(Error::NotFound));
+        assert!(matches!(h.reg.status(KEY), Err(Error::NotFound { .. })));
     }
     assert!(h.reg.is_empty());
     assert_eq!(events.try_iter().count(), 0, "no event");
@@ -420,9 +420,9 @@ fn scoped_and_unscoped_keys_are_different_connections() {
     assert_eq!(Key::from("a:b"), unscoped);
     assert_eq!(Key::from(("a", "b")), scoped);
     h.reg.register(unscoped, &Options::new()).unwrap();
-    assert_eq!(h.reg.status(scoped), Err(Error::NotFound));
+    assert!(matches!(h.reg.status(scoped), Err(Error::NotFound { .. })));
     assert!(!h.reg.available(scoped));
-    assert_eq!(h.reg.success(scoped), Err(Error::NotFound));
+    assert!(matches!(h.reg.success(scoped), Err(Error::NotFound { .. })));
     h.reg.register(scoped, &Options::new()).unwrap();
     assert_eq!(h.reg.len(), 2);
     h.reg.failure(scoped, None).unwrap();
@@ -449,7 +449,10 @@ fn a_scoped_connection_is_found_only_with_its_scope() {
         Key::scoped("paymentss", "tripe"),
         Key::scoped("payment", "sstripe"),
     ] {
-        assert_eq!(h.reg.status(other), Err(Error::NotFound), "{other:?}");
+        assert!(
+            matches!(h.reg.status(other), Err(Error::NotFound { .. })),
+            "{other:?}"
+        );
         assert!(!h.reg.available(other), "{other:?}");
     }
     assert_eq!(h.reg.status(key).unwrap().identifier, "stripe");
@@ -531,19 +534,31 @@ fn unknown_keys_are_not_found_and_change_nothing() {
     let events = h.cx().bus.subscribe(Filter::new());
     let key = Key::scoped("nowhere", "nothing");
     assert!(!h.reg.available(key));
-    assert_eq!(h.reg.acquire(key).err(), Some(Error::NotFound));
-    assert_eq!(h.reg.success(key), Err(Error::NotFound));
-    assert_eq!(h.reg.failure(key, None), Err(Error::NotFound));
-    assert_eq!(h.reg.status(key), Err(Error::NotFound));
-    assert_eq!(h.reg.unregister(key), Err(Error::NotFound));
-    assert_eq!(h.reg.open(key, &OpenOptions::new()), Err(Error::NotFound));
-    assert_eq!(h.reg.close(key), Err(Error::NotFound));
-    assert_eq!(h.reg.reset(key), Err(Error::NotFound));
-    assert_eq!(
+    assert!(matches!(
+        h.reg.acquire(key).err(),
+        Some(Error::NotFound { .. })
+    ));
+    assert!(matches!(h.reg.success(key), Err(Error::NotFound { .. })));
+    assert!(matches!(
+        h.reg.failure(key, None),
+        Err(Error::NotFound { .. })
+    ));
+    assert!(matches!(h.reg.status(key), Err(Error::NotFound { .. })));
+    assert!(matches!(h.reg.unregister(key), Err(Error::NotFound { .. })));
+    assert!(matches!(
+        h.reg.open(key, &OpenOptions::new()),
+        Err(Error::NotFound { .. })
+    ));
+    assert!(matches!(h.reg.close(key), Err(Error::NotFound { .. })));
+    assert!(matches!(h.reg.reset(key), Err(Error::NotFound { .. })));
+    assert!(matches!(
         h.reg.configure(key, &Options::new().failure_threshold(2)),
-        Err(Error::NotFound)
-    );
-    assert_eq!(h.reg.handle(key).err(), Some(Error::NotFound));
+        Err(Error::NotFound { .. })
+    ));
+    assert!(matches!(
+        h.reg.handle(key).err(),
+        Some(Error::NotFound { .. })
+    ));
     assert!(h.reg.is_empty());
     assert_eq!(events.try_iter().count(), 0);
 }
@@ -555,18 +570,24 @@ fn unregistered_connection_is_gone_and_its_cell_is_inert() {
     h.failure();
     let last = h.reg.unregister(KEY).unwrap();
     assert_eq!((last.state, last.total_failures), (State::Open, 1));
-    assert_eq!(h.reg.unregister(KEY), Err(Error::NotFound));
-    assert_eq!(h.reg.status(KEY), Err(Error::NotFound));
-    assert_eq!(h.reg.success(KEY), Err(Error::NotFound));
+    assert!(matches!(h.reg.unregister(KEY), Err(Error::NotFound { .. })));
+    assert!(matches!(h.reg.status(KEY), Err(Error::NotFound { .. })));
+    assert!(matches!(h.reg.success(KEY), Err(Error::NotFound { .. })));
     assert!(!h.reg.available(KEY));
     assert!(h.reg.is_empty());
     // A cell held past its removal reports NotFound and never resurrects the key.
-    assert_eq!(cell.success(h.cx(), Some(ticket)), Err(Error::NotFound));
-    assert_eq!(cell.failure(h.cx(), None, None), Err(Error::NotFound));
+    assert!(matches!(
+        cell.success(h.cx(), Some(ticket)),
+        Err(Error::NotFound { .. })
+    ));
+    assert!(matches!(
+        cell.failure(h.cx(), None, None),
+        Err(Error::NotFound { .. })
+    ));
     assert!(!cell.available(h.cx()));
-    assert_eq!(cell.acquire(h.cx()), Err(Error::NotFound));
+    assert!(matches!(cell.acquire(h.cx()), Err(Error::NotFound { .. })));
     cell.release(ticket);
-    assert_eq!(h.reg.status(KEY), Err(Error::NotFound));
+    assert!(matches!(h.reg.status(KEY), Err(Error::NotFound { .. })));
     // The key can be registered again, fresh.
     let s = h.reg.register(KEY, &Options::new()).unwrap();
     assert_eq!((s.state, s.total_failures, s.trips), (State::Unknown, 0, 0));
@@ -601,9 +622,18 @@ fn auto_register_registers_on_first_use() {
     assert_eq!(h.reg.len(), 4);
     assert_eq!(registered.try_iter().count(), 4);
     // Lookups that do not use a connection do not register it.
-    assert_eq!(h.reg.status(Key::new("e")), Err(Error::NotFound));
-    assert_eq!(h.reg.unregister(Key::new("e")), Err(Error::NotFound));
-    assert_eq!(h.reg.close(Key::new("e")), Err(Error::NotFound));
+    assert!(matches!(
+        h.reg.status(Key::new("e")),
+        Err(Error::NotFound { .. })
+    ));
+    assert!(matches!(
+        h.reg.unregister(Key::new("e")),
+        Err(Error::NotFound { .. })
+    ));
+    assert!(matches!(
+        h.reg.close(Key::new("e")),
+        Err(Error::NotFound { .. })
+    ));
     assert_eq!(h.reg.len(), 4);
     // Already registered: used, not re-registered.
     assert!(!h.reg.available(Key::scoped("s", "b")));
@@ -615,7 +645,7 @@ fn auto_register_off_by_default() {
     let h = Harness::empty(Config::default());
     assert!(!h.reg.auto_register());
     assert!(!h.reg.available(KEY));
-    assert_eq!(h.reg.success(KEY), Err(Error::NotFound));
+    assert!(matches!(h.reg.success(KEY), Err(Error::NotFound { .. })));
     assert!(h.reg.is_empty());
 }
 
@@ -641,7 +671,10 @@ fn auto_register_is_bounded_by_max_connections() {
         Some(Error::CapacityExceeded)
     );
     assert_eq!(h.reg.len(), 2);
-    assert_eq!(h.reg.status(Key::new("c")), Err(Error::NotFound));
+    assert!(matches!(
+        h.reg.status(Key::new("c")),
+        Err(Error::NotFound { .. })
+    ));
     // Existing ones keep working.
     assert!(h.reg.available(Key::new("a")));
     h.reg.unregister(Key::new("a")).unwrap();
@@ -668,7 +701,10 @@ fn max_connections_rejects_past_the_limit_and_changes_nothing() {
         Err(Error::CapacityExceeded)
     );
     assert_eq!(h.reg.len(), 2);
-    assert_eq!(h.reg.status(Key::new("c")), Err(Error::NotFound));
+    assert!(matches!(
+        h.reg.status(Key::new("c")),
+        Err(Error::NotFound { .. })
+    ));
     assert_eq!(registered.try_iter().count(), 2);
     // A duplicate at capacity is AlreadyRegistered, and frees nothing.
     assert_eq!(

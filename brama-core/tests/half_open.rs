@@ -30,17 +30,21 @@ fn half_open(cfg: Config) -> Harness {
     h
 }
 
-const BUSY: Error = Error::Rejected {
-    state: HalfOpen,
-    retry_after: None,
-};
+fn busy() -> Error {
+    Error::Rejected {
+        identifier: "db".into(),
+        scope: None,
+        state: HalfOpen,
+        retry_after: None,
+    }
+}
 
 #[test]
 fn one_probe_by_default() {
     let h = half_open(fixed(1, secs(60)));
     assert!(h.available(), "the probe");
     assert!(!h.available(), "a second caller");
-    assert_eq!(h.rejected(), BUSY);
+    assert_eq!(h.rejected(), busy());
     let s = h.status();
     assert_eq!((s.state, s.total_rejected), (HalfOpen, 2));
     assert!(h.changes().is_empty(), "admissions are not state changes");
@@ -52,12 +56,12 @@ fn two_probes_third_rejected_and_a_released_slot_readmits() {
     let (cell, a) = h.reg.acquire(KEY).expect("first probe");
     let (_, b) = h.reg.acquire(KEY).expect("second probe");
     assert!(a.probe && b.probe);
-    assert_eq!(h.rejected(), BUSY, "third caller");
+    assert_eq!(h.rejected(), busy(), "third caller");
     assert!(!h.available(), "third caller, plain check");
     cell.release(a);
     let (_, c) = h.reg.acquire(KEY).expect("the freed slot");
     assert!(c.probe);
-    assert_eq!(h.rejected(), BUSY, "full again");
+    assert_eq!(h.rejected(), busy(), "full again");
     cell.release(b);
     cell.release(c);
     assert!(h.available());
@@ -96,6 +100,8 @@ fn probe_failure_reopens_from_the_failure() {
     assert_eq!(
         h.rejected(),
         Error::Rejected {
+            identifier: "db".into(),
+            scope: None,
             state: Open,
             retry_after: Some(secs(60))
         }
@@ -282,7 +288,7 @@ fn probe_permit_from_an_earlier_half_open_cycle_decides_nothing() {
     // Its release does not free the new cycle's slot either.
     let (_, second) = h.reg.acquire(KEY).unwrap();
     cell.release(first);
-    assert_eq!(h.rejected(), BUSY);
+    assert_eq!(h.rejected(), busy());
     cell.failure(h.cx(), Some(second), None).unwrap();
     assert_eq!(h.state(), Open);
 }
@@ -363,11 +369,11 @@ fn probe_timeout_by_sweep_is_not_a_state_change() {
     // The sweep freed the slot: a new probe is admitted (and holds the only slot).
     let (_, fresh) = h.reg.acquire(KEY).expect("the slot freed by the sweep");
     assert!(fresh.probe);
-    assert_eq!(h.rejected(), BUSY);
+    assert_eq!(h.rejected(), busy());
     // The timed-out permit is stale: its late report decides nothing.
     cell.success(h.cx(), Some(late)).unwrap();
     assert_eq!(h.state(), HalfOpen, "the late success does not close");
-    assert_eq!(h.rejected(), BUSY, "and frees nothing");
+    assert_eq!(h.rejected(), busy(), "and frees nothing");
     assert!(h.changes().is_empty());
     cell.failure(h.cx(), Some(fresh), None).unwrap();
     assert_eq!(h.changes(), vec![(HalfOpen, Open, ProbeFailure)]);
@@ -435,7 +441,7 @@ fn report_of_a_timed_out_probe_decides_nothing() {
     h.changes();
     cell.failure(h.cx(), Some(late), None).unwrap();
     assert_eq!(h.state(), HalfOpen, "the late probe's cycle is over");
-    assert_eq!(h.rejected(), BUSY, "and it freed nothing");
+    assert_eq!(h.rejected(), busy(), "and it freed nothing");
     cell.success(h.cx(), Some(fresh)).unwrap();
     assert_eq!(h.state(), Closed);
     assert_eq!(h.changes(), vec![(HalfOpen, Closed, ProbeSuccess)]);

@@ -57,6 +57,8 @@ fn open_for_a_given_duration() {
     assert_eq!(
         h.rejected(),
         Error::Rejected {
+            identifier: "db".into(),
+            scope: None,
             state: Open,
             retry_after: Some(secs(30))
         }
@@ -85,6 +87,8 @@ fn open_indefinitely_never_expires() {
         assert_eq!(
             h.rejected(),
             Error::Rejected {
+                identifier: "db".into(),
+                scope: None,
                 state: Open,
                 retry_after: None
             }

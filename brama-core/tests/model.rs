@@ -303,6 +303,8 @@ fn run(p: &Params, ops: &[Op]) -> Result<(), TestCaseError> {
                     prop_assert_eq!(
                         e,
                         Error::Rejected {
+                            identifier: "db".into(),
+                            scope: None,
                             state: m2.state,
                             retry_after
                         },

@@ -243,9 +243,11 @@ fn acquire_exactly_at_expiry_takes_a_probe() {
     assert!(matches!(
         h.rejected(),
         Error::Rejected {
+            ref identifier,
+            scope: None,
             state: Open,
-            retry_after: Some(d)
-        } if d == NS
+            retry_after: Some(d),
+        } if d == NS && identifier == "db"
     ));
     h.changes();
     h.advance(NS);
@@ -259,6 +261,8 @@ fn retry_after_counts_down_to_the_deadline() {
     let h = Harness::new(fixed(1, secs(60)));
     h.failure();
     let rejected = |left| Error::Rejected {
+        identifier: "db".into(),
+        scope: None,
         state: Open,
         retry_after: Some(left),
     };
@@ -401,6 +405,8 @@ fn reports_while_open_count_in_totals_without_changing_state() {
         assert_eq!(
             h.rejected(),
             Error::Rejected {
+                identifier: "db".into(),
+                scope: None,
                 state: Open,
                 retry_after: Some(secs(30))
             },

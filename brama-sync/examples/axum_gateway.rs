@@ -16,7 +16,14 @@
 //! summary. `orders` trips, is refused without calls, probes, and closes again once
 //! the upstream recovers; `users` is untouched throughout. Ends by itself.
 //!
-//! Run with `cargo run --example axum_gateway --features tower`.
+//! With the feature `admin`, the gateway also mounts brama's admin endpoint under
+//! `/brama` (`/brama/` the HTML page, `/brama/health`, `/brama/circuits`), as a service
+//! mounts it in its own router; `scripts/admin_screenshot.sh` photographs the page
+//! during the outage. `BRAMA_GATEWAY_SECONDS` sets how long the run lasts (4 s), and
+//! `BRAMA_GATEWAY_OUTAGE_END_MS` when the outage ends (2200 ms).
+//!
+//! Run with `cargo run --example axum_gateway --features tower` (or
+//! `--features tower,admin`).
 
 use std::collections::BTreeMap;
 use std::error::Error as StdError;
@@ -50,6 +57,19 @@ const RUN: Duration = Duration::from_secs(4);
 /// When `orders` is unwell, from the start of the run.
 const OUTAGE: (Duration, Duration) = (Duration::from_millis(600), Duration::from_millis(2200));
 
+/// `OUTAGE`, or until `BRAMA_GATEWAY_OUTAGE_END_MS` after the start when set (the
+/// screenshot script keeps `orders` unwell longer).
+fn outage() -> (Duration, Duration) {
+    static END: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    let end = END.get_or_init(|| {
+        std::env::var("BRAMA_GATEWAY_OUTAGE_END_MS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .map_or(OUTAGE.1, Duration::from_millis)
+    });
+    (OUTAGE.0, *end)
+}
+
 /// Serves `app` on an ephemeral port of 127.0.0.1 and returns the address.
 async fn serve(app: Router) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -67,7 +87,8 @@ async fn orders(AxumState(started): AxumState<Instant>, Path(id): Path<u32>) -> 
     // Relaxed: alternates answers; no other data depends on it.
     let n = SEEN.fetch_add(1, Ordering::Relaxed);
     let t = started.elapsed();
-    if t > OUTAGE.0 && t < OUTAGE.1 {
+    let (from, to) = outage();
+    if t > from && t < to {
         if n % 2 == 0 {
             return plain(StatusCode::SERVICE_UNAVAILABLE, "orders: overloaded".into());
         }
@@ -197,20 +218,32 @@ async fn main() -> Result<(), brama_sync::Error> {
         client: guarded_client(brama.clone()),
         upstreams: Arc::clone(&upstreams),
     };
-    let gw = serve(
-        Router::new()
-            .route("/{upstream}/{id}", get(forward))
-            .with_state(gateway),
-    )
-    .await;
-    println!("upstreams users={users} orders={orders}, gateway {gw}; running {RUN:?}");
+    let app = Router::new()
+        .route("/{upstream}/{id}", get(forward))
+        .with_state(gateway);
+    // brama's admin endpoint, mounted in the gateway's own router.
+    #[cfg(feature = "admin")]
+    let app = {
+        let admin = brama_sync::admin::AdminService::new(brama.clone()).prefix("/brama");
+        app.route_service("/brama", admin.clone())
+            .route_service("/brama/", admin.clone())
+            .route_service("/brama/{*rest}", admin)
+    };
+    let gw = serve(app).await;
+    let run = std::env::var("BRAMA_GATEWAY_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map_or(RUN, Duration::from_secs);
+    println!("upstreams users={users} orders={orders}, gateway {gw}; running {run:?}");
+    #[cfg(feature = "admin")]
+    println!("admin page: http://{gw}/brama/");
 
     // The driver: both routes every 40 ms.
     let client: Client<HttpConnector, Empty<Bytes>> =
         Client::builder(TokioExecutor::new()).build_http();
     let mut seen: BTreeMap<(&str, u16), u32> = BTreeMap::new();
     let mut id = 0;
-    while started.elapsed() < RUN {
+    while started.elapsed() < run {
         id += 1;
         let get = |name: &str| {
             let uri = format!("http://{gw}/{name}/{id}");

@@ -79,6 +79,11 @@ impl Brama {
         Arc::downgrade(&self.inner.registry)
     }
 
+    /// The integrations fed by the janitor (`observe/`).
+    pub(crate) fn observers(&self) -> &crate::observe::Observers {
+        &self.inner.janitor.shared.observers
+    }
+
     /// Registers a connection with per-connection `options` (overrides and metadata).
     ///
     /// # Errors
@@ -296,9 +301,13 @@ impl Brama {
         self.reg().connections_in(scope)
     }
 
-    /// Runs the janitor's work now, on this thread.
+    /// Runs the janitor's work now, on this thread (with the features `tracing` and
+    /// `metrics`, the janitor's logging and publishing too).
     pub fn sweep(&self) -> SweepReport {
-        self.reg().sweep()
+        let report = self.reg().sweep();
+        self.observers().after_sweep(self.reg());
+        self.observers().round(self.reg());
+        report
     }
 
     /// A handle to one connection: checks and reports without a lookup. While it lives

@@ -173,7 +173,7 @@ impl Builder {
             )
             .unwrap_or_else(|_| unreachable!("the defaults are valid"))
         }));
-        let janitor = JanitorHandle::idle();
+        let janitor = JanitorHandle::idle(&Arc::downgrade(&registry));
         Brama::from_parts(registry, janitor)
     }
 }

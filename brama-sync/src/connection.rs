@@ -118,7 +118,7 @@ impl Connection {
     /// [`Error::NotFound`] if the connection was unregistered.
     pub fn status(&self) -> Result<Status, Error> {
         if self.handle.cell.is_removed() {
-            return Err(Error::NotFound);
+            return Err(Error::not_found(self.key()));
         }
         Ok(self.handle.cell.status(&self.handle.cx))
     }
@@ -144,7 +144,10 @@ impl Connection {
     /// [`Error::NotFound`] if the connection was unregistered.
     pub fn state(&self) -> Result<State, Error> {
         let now = self.handle.cx.clock.now();
-        self.handle.cell.state_at(now).ok_or(Error::NotFound)
+        self.handle
+            .cell
+            .state_at(now)
+            .ok_or_else(|| Error::not_found(self.key()))
     }
 
     /// Asks to make one call; the permit borrows this handle.

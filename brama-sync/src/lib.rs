@@ -60,17 +60,26 @@
 // feature they need (docs/packaging.md, "Adding a feature").
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "admin")]
+#[cfg_attr(docsrs, doc(cfg(feature = "admin")))]
+pub mod admin;
 mod brama;
 mod builder;
 mod call;
+mod config;
 mod connection;
 mod handle;
 mod janitor;
 mod keybuf;
+mod observe;
 mod permit;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis;
+// Feature `serde`: `Config` and `Janitor`; the engine's value types get theirs from
+// brama-core's feature `serde`.
+#[cfg(feature = "serde")]
+mod serde;
 mod timed;
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
@@ -81,15 +90,20 @@ pub use builder::Builder;
 #[allow(deprecated)]
 pub use call::Classification;
 pub use call::{ByResult, CallError, CallFuture, Classify, Outcome};
+pub use config::Config;
 pub use connection::Connection;
 pub use janitor::Janitor;
 pub use keybuf::KeyBuf;
 pub use permit::{OwnedPermit, Permit};
 
+/// The resolved configuration of one connection: the registry defaults with its
+/// overrides applied, as [`Brama::defaults`] returns it (brama-core's `Config`; the
+/// builder's settings as data are [`Config`]).
+pub use brama_core::Config as ResolvedConfig;
 pub use brama_core::{
-    Cause, Clock, ClockSource, Config, Counts, Error, Event, EventKind, EventType, ExpiryStrategy,
-    Filter, Health, Key, ManualClock, OpenDuration, OpenOptions, Options, OwnedKey, RecvFuture,
-    Settings, State, Status, Subscription, SweepReport, SystemClock, TripPolicy, Verdict, Window,
+    Cause, Clock, ClockSource, Counts, Error, Event, EventKind, EventType, ExpiryStrategy, Filter,
+    Health, Key, ManualClock, OpenDuration, OpenOptions, Options, OwnedKey, RecvFuture, Settings,
+    State, Status, Subscription, SweepReport, SystemClock, TripPolicy, Verdict, Window,
     MAX_DURATION, MAX_EVENT_QUEUE_CAPACITY, MAX_HALF_OPEN_PROBES, MAX_KEY_PART_BYTES,
     MAX_METADATA_ENTRIES, MAX_METADATA_KEY_BYTES, MAX_METADATA_TOTAL_BYTES,
     MAX_METADATA_VALUE_BYTES, MAX_REASON_BYTES, MAX_WINDOW_CALLS, MAX_WINDOW_DURATION,

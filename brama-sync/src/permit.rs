@@ -166,7 +166,7 @@ impl Permit<'_> {
             Outcome::Ignore => {
                 c.cell.release(self.ticket);
                 if c.cell.is_removed() {
-                    Err(Error::NotFound)
+                    Err(Error::not_found(c.cell.key().as_key()))
                 } else {
                     Ok(())
                 }

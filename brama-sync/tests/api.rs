@@ -252,11 +252,16 @@ fn permit_outcomes_consume_the_permit() {
 #[test]
 fn error_has_the_contract_variants_and_actionable_messages() {
     let rejected = Error::Rejected {
+        identifier: "stripe".into(),
+        scope: Some("payments".into()),
         state: State::Open,
         retry_after: Some(Duration::from_secs(3)),
     };
     let all = [
-        Error::NotFound,
+        Error::NotFound {
+            identifier: "db".into(),
+            scope: None,
+        },
         Error::AlreadyRegistered,
         Key::new("").validate().unwrap_err(),
         Brama::builder().failure_threshold(0).build().unwrap_err(),
@@ -265,7 +270,7 @@ fn error_has_the_contract_variants_and_actionable_messages() {
     ];
     for e in &all {
         match e {
-            Error::NotFound
+            Error::NotFound { .. }
             | Error::AlreadyRegistered
             | Error::InvalidKey { .. }
             | Error::InvalidConfig { .. }
@@ -303,9 +308,17 @@ fn error_has_the_contract_variants_and_actionable_messages() {
         "{}",
         message(&all[4])
     );
+    // NotFound and Rejected name the connection (SPEC §10).
+    assert!(message(&all[0]).contains("\"db\""), "{}", message(&all[0]));
     let r = message(&rejected);
     assert!(r.contains("open") && r.contains("retry after"), "{r}");
+    assert!(
+        r.contains("\"stripe\"") && r.contains("\"payments\""),
+        "{r}"
+    );
     let half = Error::Rejected {
+        identifier: "db".into(),
+        scope: None,
         state: State::HalfOpen,
         retry_after: None,
     };
@@ -314,9 +327,12 @@ fn error_has_the_contract_variants_and_actionable_messages() {
 
 #[test]
 fn call_error_shapes() {
-    let rejected: CallError<io::Error> = CallError::Rejected(Error::NotFound);
+    let rejected: CallError<io::Error> = CallError::Rejected(Error::not_found(Key::new("db")));
     let failed: CallError<io::Error> = CallError::Failed(io::Error::other("boom"));
-    assert!(matches!(rejected, CallError::Rejected(Error::NotFound)));
+    assert!(matches!(
+        rejected,
+        CallError::Rejected(Error::NotFound { .. })
+    ));
     assert!(matches!(&failed, CallError::Failed(e) if e.to_string() == "boom"));
     // With a std error inside, CallError is itself one.
     let as_error: &dyn StdError = &failed;

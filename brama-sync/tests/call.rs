@@ -56,9 +56,11 @@ fn failures_through_call_trip_the_circuit_and_then_it_is_not_called() {
     assert!(!ran.get(), "a call was made through an open circuit");
     match out {
         Err(CallError::Rejected(Error::Rejected {
+            identifier,
             state: State::Open,
             retry_after: Some(d),
-        })) => assert_eq!(d, EXPIRY),
+            ..
+        })) => assert_eq!((identifier.as_str(), d), ("db", EXPIRY)),
         other => panic!("expected a rejection, got {other:?}"),
     }
     assert_eq!(brama.status("db").unwrap().total_rejected, 1);
@@ -73,7 +75,10 @@ fn an_unknown_key_is_rejected_without_calling() {
         ran.set(true);
         Ok(())
     });
-    assert!(matches!(out, Err(CallError::Rejected(Error::NotFound))));
+    assert!(matches!(
+        out,
+        Err(CallError::Rejected(Error::NotFound { .. }))
+    ));
     assert!(!ran.get());
     let out: Result<(), CallError<io::Error>> = brama.call_with(
         "nope",
@@ -83,7 +88,10 @@ fn an_unknown_key_is_rejected_without_calling() {
             Ok(())
         },
     );
-    assert!(matches!(out, Err(CallError::Rejected(Error::NotFound))));
+    assert!(matches!(
+        out,
+        Err(CallError::Rejected(Error::NotFound { .. }))
+    ));
     assert!(!ran.get());
 }
 
@@ -238,7 +246,10 @@ fn async_on_an_open_circuit_is_rejected_without_polling_the_future() {
     ));
     assert!(!polled.get());
     let out = pollster::block_on(brama.call_async("nope", async { Ok::<_, io::Error>(()) }));
-    assert!(matches!(out, Err(CallError::Rejected(Error::NotFound))));
+    assert!(matches!(
+        out,
+        Err(CallError::Rejected(Error::NotFound { .. }))
+    ));
 }
 
 #[test]

@@ -102,7 +102,7 @@ fn conn_call_async_reports_ok_err_and_rejection() {
     let out = pollster::block_on(conn.call_async(async { Ok::<_, io::Error>(()) }));
     assert!(matches!(
         out,
-        Err(CallError::Rejected(brama_sync::Error::NotFound))
+        Err(CallError::Rejected(brama_sync::Error::NotFound { .. }))
     ));
 }
 
@@ -166,7 +166,7 @@ fn a_finished_or_rejected_future_polled_again_answers_without_panicking() {
     let mut fut = pin!(brama.call_async("nope", async { Ok::<_, io::Error>(()) }));
     assert!(matches!(
         poll_once(fut.as_mut()),
-        Poll::Ready(Err(CallError::Rejected(brama_sync::Error::NotFound)))
+        Poll::Ready(Err(CallError::Rejected(brama_sync::Error::NotFound { .. })))
     ));
     assert!(matches!(
         poll_once(fut.as_mut()),

@@ -195,12 +195,15 @@ fn events_carry_the_counts_and_state_from_just_before_the_change() {
             .nth(nth)
             .unwrap_or_else(|| panic!("no {s:?} #{nth} in {events:?}"))
     };
-    let counts = |c: u32, s: u64, f: u64, r: u64, t: u64| Counts {
-        consecutive_failures: c,
-        total_successes: s,
-        total_failures: f,
-        total_rejected: r,
-        trips: t,
+    let counts = |c: u32, s: u64, f: u64, r: u64, t: u64| {
+        // `Counts` is `#[non_exhaustive]`: filled field by field.
+        let mut counts = Counts::default();
+        counts.consecutive_failures = c;
+        counts.total_successes = s;
+        counts.total_failures = f;
+        counts.total_rejected = r;
+        counts.trips = t;
+        counts
     };
 
     let registered = by_shape(plain(EventType::Registered), 0);

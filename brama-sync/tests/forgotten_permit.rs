@@ -61,7 +61,10 @@ fn a_forgotten_closed_permit_that_owns_its_handle_pins_its_connection() {
 
     assert_eq!(idle_and_sweep(&brama, &clock), 2, "borrowed and dropped");
     for key in ["borrowed", "dropped"] {
-        assert!(matches!(brama.status(key), Err(Error::NotFound)), "{key}");
+        assert!(
+            matches!(brama.status(key), Err(Error::NotFound { .. })),
+            "{key}"
+        );
     }
     for round in 0..3 {
         assert_eq!(idle_and_sweep(&brama, &clock), 0, "round {round}: pinned");
@@ -78,7 +81,10 @@ fn a_forgotten_closed_permit_that_owns_its_handle_pins_its_connection() {
     for key in ["by_key", "owned"] {
         let last = brama.unregister(key).unwrap();
         assert_eq!(last.state, State::Closed, "{key}");
-        assert!(matches!(brama.status(key), Err(Error::NotFound)), "{key}");
+        assert!(
+            matches!(brama.status(key), Err(Error::NotFound { .. })),
+            "{key}"
+        );
     }
     assert!(brama.is_empty());
 }
@@ -97,11 +103,11 @@ fn reports_through_a_pinned_permit_after_unregister_say_not_found() {
     brama.unregister("db").unwrap();
     assert!(matches!(
         ManuallyDrop::into_inner(by_key).success(),
-        Err(Error::NotFound)
+        Err(Error::NotFound { .. })
     ));
     assert!(matches!(
         ManuallyDrop::into_inner(owned).failure(),
-        Err(Error::NotFound)
+        Err(Error::NotFound { .. })
     ));
     // The key is free again: a new connection, not the pinned one.
     brama.register("db", Options::new()).unwrap();

@@ -44,20 +44,32 @@ fn a_handle_after_unregister_reports_not_found_and_never_resurrects() {
 
     for handle in [&conn, &clone] {
         assert!(!handle.available());
-        assert_eq!(handle.success(), Err(Error::NotFound));
-        assert_eq!(handle.failure(), Err(Error::NotFound));
-        assert_eq!(handle.failure_with("late"), Err(Error::NotFound));
-        assert_eq!(handle.status().unwrap_err(), Error::NotFound);
-        assert_eq!(handle.acquire().unwrap_err(), Error::NotFound);
+        assert!(matches!(handle.success(), Err(Error::NotFound { .. })));
+        assert!(matches!(handle.failure(), Err(Error::NotFound { .. })));
+        assert!(matches!(
+            handle.failure_with("late"),
+            Err(Error::NotFound { .. })
+        ));
+        assert!(matches!(
+            handle.status().unwrap_err(),
+            Error::NotFound { .. }
+        ));
+        assert!(matches!(
+            handle.acquire().unwrap_err(),
+            Error::NotFound { .. }
+        ));
         let out: Result<(), _> = handle.call(|| Ok::<_, ()>(()));
         assert!(matches!(
             out,
-            Err(brama_sync::CallError::Rejected(Error::NotFound))
+            Err(brama_sync::CallError::Rejected(Error::NotFound { .. }))
         ));
     }
     // Nothing came back.
     assert_eq!(brama.len(), 0);
-    assert_eq!(brama.status("db").unwrap_err(), Error::NotFound);
+    assert!(matches!(
+        brama.status("db").unwrap_err(),
+        Error::NotFound { .. }
+    ));
     assert!(!brama.available("db"));
     drop(clone);
     drop(conn);
@@ -78,7 +90,7 @@ fn a_handle_after_unregister_does_not_auto_register() {
     assert_eq!(sub.try_iter().count(), 1);
     brama.unregister("db").unwrap();
     assert!(!conn.available());
-    assert_eq!(conn.failure(), Err(Error::NotFound));
+    assert!(matches!(conn.failure(), Err(Error::NotFound { .. })));
     assert_eq!(brama.len(), 0);
     assert_eq!(sub.try_iter().count(), 0, "the handle registered it again");
 }
@@ -98,9 +110,9 @@ fn re_registering_makes_a_new_connection_the_old_handle_does_not_see() {
     let new = brama.connection("db").unwrap();
     assert!(new.available());
     assert!(!old.available());
-    assert_eq!(old.failure(), Err(Error::NotFound));
-    assert_eq!(old.failure(), Err(Error::NotFound));
-    assert_eq!(old.status().unwrap_err(), Error::NotFound);
+    assert!(matches!(old.failure(), Err(Error::NotFound { .. })));
+    assert!(matches!(old.failure(), Err(Error::NotFound { .. })));
+    assert!(matches!(old.status().unwrap_err(), Error::NotFound { .. }));
     // The old handle's reports reached neither the new connection nor its circuit.
     let s = brama.status("db").unwrap();
     assert_eq!((s.total_failures, s.state), (0, State::Unknown));
@@ -110,7 +122,10 @@ fn re_registering_makes_a_new_connection_the_old_handle_does_not_see() {
     // Unregistering again affects the new one; the old one stays gone.
     brama.unregister("db").unwrap();
     assert!(!new.available());
-    assert_eq!(brama.unregister("db").unwrap_err(), Error::NotFound);
+    assert!(matches!(
+        brama.unregister("db").unwrap_err(),
+        Error::NotFound { .. }
+    ));
 }
 
 #[test]
@@ -123,11 +138,14 @@ fn a_permit_after_unregister_reports_not_found_and_never_resurrects() {
     let owned = brama.acquire("db").unwrap();
     let dropped = brama.acquire("db").unwrap();
     let removed = brama.unregister("db").unwrap();
-    assert_eq!(borrowed.success(), Err(Error::NotFound));
-    assert_eq!(owned.failure(), Err(Error::NotFound));
+    assert!(matches!(borrowed.success(), Err(Error::NotFound { .. })));
+    assert!(matches!(owned.failure(), Err(Error::NotFound { .. })));
     drop(dropped); // no panic, nothing to free
     assert_eq!(brama.len(), 0);
-    assert_eq!(brama.status("db").unwrap_err(), Error::NotFound);
+    assert!(matches!(
+        brama.status("db").unwrap_err(),
+        Error::NotFound { .. }
+    ));
     assert_eq!((removed.total_successes, removed.total_failures), (0, 0));
 }
 
@@ -140,7 +158,7 @@ fn a_permit_outliving_unregister_of_a_half_open_probe_frees_nothing_and_panics_n
     let probe = brama.acquire("db").unwrap();
     assert!(probe.is_probe());
     brama.unregister("db").unwrap();
-    assert_eq!(probe.ignore(), Err(Error::NotFound));
+    assert!(matches!(probe.ignore(), Err(Error::NotFound { .. })));
     brama.register("db", Options::new()).unwrap();
     assert_eq!(brama.status("db").unwrap().state, State::Unknown);
 }
@@ -161,9 +179,11 @@ fn dropping_a_probe_permit_frees_its_slot_and_counts_neither() {
     assert!(matches!(
         brama.acquire("db").unwrap_err(),
         Error::Rejected {
+            ref identifier,
+            scope: None,
             state: State::HalfOpen,
             retry_after: None
-        }
+        } if identifier == "db"
     ));
     drop(probe);
     assert_eq!(totals(&brama, "db"), before, "a dropped permit counted");
@@ -294,10 +314,19 @@ fn a_permit_borrowed_from_a_handle_and_an_owned_one_report_alike() {
         (2, 2, State::Open)
     );
     // Open: neither kind of permit is granted, and the refusal says why.
-    let Error::Rejected { state, retry_after } = conn.acquire().unwrap_err() else {
+    let Error::Rejected {
+        identifier,
+        scope,
+        state,
+        retry_after,
+    } = conn.acquire().unwrap_err()
+    else {
         panic!("not a rejection");
     };
-    assert_eq!((state, retry_after), (State::Open, Some(EXPIRY)));
+    assert_eq!(
+        (identifier.as_str(), scope, state, retry_after),
+        ("db", None, State::Open, Some(EXPIRY))
+    );
     assert!(matches!(
         brama.acquire("db").unwrap_err(),
         Error::Rejected {
@@ -324,7 +353,10 @@ fn a_handle_sees_the_connection_it_was_made_for() {
     assert!(!conn.available());
     brama.close_circuit(("payments", "stripe")).unwrap();
     assert!(conn.available());
-    assert_eq!(brama.connection("stripe").unwrap_err(), Error::NotFound);
+    assert!(matches!(
+        brama.connection("stripe").unwrap_err(),
+        Error::NotFound { .. }
+    ));
 }
 
 /// A handle's success on a healthy circuit counts without writing the success stamp

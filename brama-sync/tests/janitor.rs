@@ -83,7 +83,7 @@ fn manual(clock: &ManualClock, inactive: Duration) -> Brama {
 fn present(brama: &Brama, key: &str) -> bool {
     match brama.status(key) {
         Ok(_) => true,
-        Err(Error::NotFound) => false,
+        Err(Error::NotFound { .. }) => false,
         Err(e) => panic!("status({key}): {e}"),
     }
 }

@@ -300,7 +300,7 @@ fn quiet_spell(
     for (k, key) in KEYS.iter().enumerate() {
         match brama.success(*key) {
             Ok(()) => ok[k] = true,
-            Err(Error::NotFound) => registered[k] = register_again(brama, *key),
+            Err(Error::NotFound { .. }) => registered[k] = register_again(brama, *key),
             Err(e) => panic!("{key:?}: {e:?}"),
         }
     }
@@ -397,7 +397,7 @@ fn state_changes_are_legal_paths(
                         };
                         match result {
                             Ok(()) | Err(Error::Rejected { .. }) => {}
-                            Err(Error::NotFound) => drop(register_again(&brama, key)),
+                            Err(Error::NotFound { .. }) => drop(register_again(&brama, key)),
                             Err(e) => panic!("{key:?}: {e:?}"),
                         }
                     }
@@ -501,7 +501,7 @@ fn reports_are_conserved(threads: usize, rounds: usize, iterations: usize, churn
                         };
                         match result {
                             Ok(()) => ok[k] += 1,
-                            Err(Error::NotFound) => {
+                            Err(Error::NotFound { .. }) => {
                                 registered[k] += usize::from(register_again(&brama, KEYS[k]));
                             }
                             Err(e) => panic!("{e:?}"),
@@ -532,7 +532,7 @@ fn reports_are_conserved(threads: usize, rounds: usize, iterations: usize, churn
                 let k = rng.below(n as u64) as usize;
                 match brama.unregister(KEYS[k]) {
                     Ok(_) => unregistered[k] += 1,
-                    Err(Error::NotFound) => {}
+                    Err(Error::NotFound { .. }) => {}
                     Err(e) => panic!("{e:?}"),
                 }
                 thread::yield_now();
@@ -831,7 +831,7 @@ fn reports_racing_unregister(threads: usize, cycles: usize, limit: Duration) {
                     };
                     match r {
                         Ok(()) => ok += 1,
-                        Err(Error::NotFound) => {}
+                        Err(Error::NotFound { .. }) => {}
                         Err(e) => panic!("{e:?}"),
                     }
                     thread::yield_now();

@@ -155,7 +155,7 @@ fn a_consumer_that_calls_back_into_brama_cannot_deadlock() {
                     }
                     callbacks.fetch_add(1, Ordering::Relaxed);
                     match brama.status(key) {
-                        Ok(_) | Err(Error::NotFound) => {}
+                        Ok(_) | Err(Error::NotFound { .. }) => {}
                         Err(err) => panic!("{err:?}"),
                     }
                     let _ = brama.available(key);
@@ -164,7 +164,7 @@ fn a_consumer_that_calls_back_into_brama_cannot_deadlock() {
                         match brama
                             .configure(key, Options::new().metadata("seen", e.seq.to_string()))
                         {
-                            Ok(()) | Err(Error::NotFound) => {}
+                            Ok(()) | Err(Error::NotFound { .. }) => {}
                             Err(err) => panic!("{err:?}"),
                         }
                         drop(brama.subscribe(Filter::new().event_type(EventType::Swept)));

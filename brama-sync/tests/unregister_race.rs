@@ -26,7 +26,7 @@ fn report_until_gone(conn: &brama_sync::Connection, start: &Barrier) -> (u64, u6
         };
         match out {
             Ok(()) => {}
-            Err(Error::NotFound) => break,
+            Err(Error::NotFound { .. }) => break,
             Err(e) => panic!("unexpected {e:?}"),
         }
     }

@@ -84,7 +84,7 @@ fn assert_reports_counted(registry: &Registry, evictions: &Subscription, oks: u6
             assert!(evicted.is_empty());
             assert_eq!(status.total_successes, oks, "counted once: {status:?}");
         }
-        Err(Error::NotFound) => {
+        Err(Error::NotFound { .. }) => {
             assert_eq!(evicted.len(), 1, "evicted once");
             assert_eq!(evicted[0].total_successes, oks, "counted once: {evicted:?}");
         }
@@ -108,7 +108,7 @@ fn report_racing_eviction_is_never_lost() {
         janitor.join().unwrap();
         let report = reporter.join().unwrap();
         assert!(
-            matches!(report, Ok(()) | Err(Error::NotFound)),
+            matches!(report, Ok(()) | Err(Error::NotFound { .. })),
             "{report:?}"
         );
         assert_reports_counted(&registry, &evictions, u64::from(report.is_ok()));
@@ -144,7 +144,7 @@ fn two_reports_racing_eviction_are_never_lost() {
         assert!(
             reports
                 .iter()
-                .all(|r| matches!(r, Ok(()) | Err(Error::NotFound))),
+                .all(|r| matches!(r, Ok(()) | Err(Error::NotFound { .. }))),
             "{reports:?}"
         );
         let oks = reports.iter().filter(|r| r.is_ok()).count() as u64;
@@ -221,9 +221,12 @@ fn trip_by_key_racing_eviction_never_evicts_an_open_circuit() {
                 assert_eq!(report, Ok(()));
                 assert_eq!((status.state, status.total_failures), (State::Open, 1));
             }
-            Err(Error::NotFound) => {
+            Err(Error::NotFound { .. }) => {
                 assert_eq!(evicted.len(), 1, "evicted once");
-                assert_eq!(report, Err(Error::NotFound), "a failure after the eviction");
+                assert!(
+                    matches!(report, Err(Error::NotFound { .. })),
+                    "a failure after the eviction"
+                );
                 assert_eq!(evicted[0].counts.total_failures, 0);
             }
             Err(e) => panic!("{e:?}"),
@@ -271,7 +274,7 @@ fn held_and_keyed_reports_racing_eviction_are_never_lost() {
         assert!(
             reports
                 .iter()
-                .all(|r| matches!(r, Ok(()) | Err(Error::NotFound))),
+                .all(|r| matches!(r, Ok(()) | Err(Error::NotFound { .. }))),
             "{reports:?}"
         );
         let oks = 1 + reports.iter().filter(|r| r.is_ok()).count() as u64;
@@ -328,7 +331,7 @@ fn held_report_racing_re_registration_counts_on_the_live_connection() {
         // Ok on the old connection (before its removal), Ok on the new one, or NotFound
         // in the gap between the two; counted at most on the new one.
         assert!(
-            matches!(report, Ok(()) | Err(Error::NotFound)),
+            matches!(report, Ok(()) | Err(Error::NotFound { .. })),
             "{report:?}"
         );
         assert!(now.total_successes <= 1, "{now:?}");
@@ -388,7 +391,7 @@ impl MiniRegistry {
             }
         });
         match found {
-            None => Err(Error::NotFound),
+            None => Err(Error::NotFound { .. }),
             Some(None) => Ok(()),
             // Off the map lock only the locked path counts, as in `Registry::report`.
             Some(Some(cell)) => cell.report_slow(
@@ -454,7 +457,7 @@ impl MiniRegistry {
     fn success_held_unsealed(&self, held: &ConnectionCell) -> Result<(), Error> {
         match held.report_fast(&self.cx, brama_core::engine::rules::Outcome::Success, None) {
             brama_core::engine::Fast::Counted => Ok(()),
-            _ => Err(Error::NotFound),
+            _ => Err(Error::NotFound { .. }),
         }
     }
 

@@ -73,21 +73,15 @@ impl ConnectionCell {
     #[cold]
     pub(super) fn refusal_error(&self, cx: &Context, r: Refusal) -> Error {
         match r {
-            Refusal::Removed => Error::NotFound,
-            Refusal::HalfOpen => Error::Rejected {
-                state: State::HalfOpen,
-                retry_after: None,
-            },
+            Refusal::Removed => Error::not_found_owned(&self.key),
+            Refusal::HalfOpen => Error::rejected(self.key.as_key(), State::HalfOpen, None),
             Refusal::Open => {
                 // Relaxed: a hint for the caller, read after the refusal's Acquire load.
                 let until = self.deadline.load(Ordering::Relaxed);
                 let now = cx.clock.recent();
                 let retry_after =
                     (until != NEVER).then(|| Duration::from_nanos(until.saturating_sub(now)));
-                Error::Rejected {
-                    state: State::Open,
-                    retry_after,
-                }
+                Error::rejected(self.key.as_key(), State::Open, retry_after)
             }
         }
     }

@@ -95,7 +95,7 @@ impl ConnectionCell {
         elapsed: Option<Nanos>,
     ) -> Result<(), Error> {
         match fast {
-            Fast::Removed => Err(Error::NotFound),
+            Fast::Removed => Err(Error::not_found_owned(&self.key)),
             _ => self.report_locked(cx, outcome, ticket, reason, elapsed, fast == Fast::Recorded),
         }
     }

@@ -171,7 +171,7 @@ impl ConnectionCell {
         loop {
             let w = self.word();
             if w.removed() {
-                return Err(Error::NotFound);
+                return Err(Error::not_found_owned(&self.key));
             }
             let mut m = self.machine(w);
             m.probes = probes;

@@ -25,6 +25,7 @@ use crate::error::Error;
 /// assert_eq!(ExpiryStrategy::default(), ExpiryStrategy::Fixed);
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub enum ExpiryStrategy {
     /// Always `expiry` (the default).
     #[default]

@@ -14,6 +14,8 @@ mod limits;
 mod open;
 mod options;
 mod resolved;
+#[cfg(feature = "serde")]
+mod serde;
 mod settings;
 #[cfg(test)]
 mod tests;

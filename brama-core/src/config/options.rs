@@ -43,8 +43,8 @@ pub struct Options {
     pub(super) half_open_probes: Option<u32>,
     pub(super) probe_timeout: Option<Duration>,
     pub(super) critical: Option<bool>,
-    // A rate policy (a consecutive one is kept in `failure_threshold`); the two are
-    // exclusive, the later setter wins.
+    // A rate policy (a consecutive one is kept in `failure_threshold`). A rate policy
+    // wins over a failure threshold set before it; `failure_threshold` clears it.
     pub(super) trip_policy: Option<TripPolicy>,
     pub(super) metadata: BTreeMap<String, String>,
 }
@@ -88,10 +88,9 @@ impl Options {
     pub fn trip_policy(mut self, policy: TripPolicy) -> Options {
         match policy.consecutive_threshold() {
             Some(n) => return self.failure_threshold(n),
-            None => {
-                self.trip_policy = Some(policy);
-                self.failure_threshold = None;
-            }
+            // A failure threshold set before stays, unused while the rate policy is
+            // in force (as the builder's `Config` keeps it).
+            None => self.trip_policy = Some(policy),
         }
         self
     }
@@ -291,7 +290,10 @@ impl Options {
             half_open_probes: self.half_open_probes.unwrap_or(base.half_open_probes),
             probe_timeout: self.probe_timeout.or(base.probe_timeout),
         };
-        if let Some(policy) = self.trip_policy_value() {
+        if let Some(n) = self.failure_threshold {
+            config.set_trip_policy(TripPolicy::consecutive(n));
+        }
+        if let Some(policy) = self.trip_policy {
             config.set_trip_policy(policy);
         }
         config.validate()?;

@@ -8,6 +8,7 @@ use crate::state::{Cause, State};
 
 /// A connection's counters as they stood just before the change an [`Event`] reports.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Counts {
     /// Failures since the last success or state change that resets them.
     pub consecutive_failures: u32,
@@ -37,6 +38,7 @@ pub struct Counts {
 /// assert_eq!(e.event_type(), EventType::Success);
 /// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Event {
     /// The sequence number: gap-free per bus, starting at 1.
     pub seq: u64,
@@ -167,6 +169,7 @@ impl EventKind {
 
 /// The type of an [`EventKind`], without its data: what a [`Filter`](crate::Filter) selects on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum EventType {
     /// [`EventKind::Registered`].
     Registered,

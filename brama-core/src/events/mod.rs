@@ -28,6 +28,8 @@ mod bus;
 mod event;
 mod filter;
 mod queue;
+#[cfg(feature = "serde")]
+mod serde;
 mod subscription;
 // Under `brama_loom` the primitives are loom's, which work only inside a loom model.
 #[cfg(all(test, not(brama_loom)))]

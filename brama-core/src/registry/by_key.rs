@@ -88,7 +88,9 @@ impl Registry {
         match found {
             Some(Ok(admitted)) => admitted,
             Some(Err(cell)) => cell.available(&self.cx),
-            None => self.auto(key).is_ok_and(|cell| cell.available(&self.cx)),
+            // Without auto-registration an unknown key is simply refused: no error (and
+            // so no allocation of its name) is built for a check.
+            None => self.auto_register && self.auto(key).is_ok_and(|cell| cell.available(&self.cx)),
         }
     }
 
@@ -243,7 +245,8 @@ impl Registry {
 
     pub(super) fn existing(&self, key: Key<'_>) -> Result<CellRef, Error> {
         key.validate()?;
-        self.find(key, CellRef::clone).ok_or(Error::NotFound)
+        self.find(key, CellRef::clone)
+            .ok_or_else(|| Error::not_found(key))
     }
 
     /// A handle to the connection: the cell, with its live-handle count raised (under the
@@ -265,7 +268,7 @@ impl Registry {
                 cell.retain_handle();
                 if cell.is_removed() {
                     cell.release_handle();
-                    return Err(Error::NotFound);
+                    return Err(Error::not_found(key));
                 }
                 Ok(cell)
             }

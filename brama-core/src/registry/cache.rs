@@ -218,7 +218,10 @@ mod tests {
         assert_eq!(r.status(k).unwrap().total_successes, 5);
         let removed = r.unregister(k).unwrap();
         assert_eq!(removed.total_successes, 5);
-        assert!(matches!(r.success(k), Err(crate::error::Error::NotFound)));
+        assert!(matches!(
+            r.success(k),
+            Err(crate::error::Error::NotFound { .. })
+        ));
         // Registered again: the cached cell is the removed one, and is never counted.
         r.register(k, &Options::new()).unwrap();
         for _ in 0..3 {

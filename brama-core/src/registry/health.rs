@@ -20,7 +20,7 @@ impl Registry {
         let now = self.cx.clock.now();
         self.find(key, |cell| cell.state_at(now))
             .flatten()
-            .ok_or(Error::NotFound)
+            .ok_or_else(|| Error::not_found(key))
     }
 
     /// Every connection counted by state, changing nothing (see [`Health`]).

@@ -78,7 +78,7 @@ impl Registry {
         // so `Configured` takes its place in the order of the changes.
         let _held = cell.hold_transitions();
         if cell.is_removed() {
-            return Err(Error::NotFound);
+            return Err(Error::not_found_owned(cell.key()));
         }
         // Read before the change: a custom clock that panics leaves it unmade.
         let now = self.cx.clock.now();

@@ -18,6 +18,7 @@ mod manage;
 pub(crate) mod map;
 mod register;
 mod sweep;
+mod visit;
 
 use std::fmt;
 use std::time::Duration;
@@ -31,6 +32,7 @@ use crate::sync::{Arc, AtomicU64, AtomicUsize, Ordering};
 
 /// What one sweep did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SweepReport {
     /// Connections looked at.
     pub examined: usize,

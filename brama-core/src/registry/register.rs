@@ -116,13 +116,15 @@ impl Registry {
     pub(super) fn auto(&self, key: Key<'_>) -> Result<CellRef, Error> {
         if !self.auto_register {
             key.validate()?;
-            return Err(Error::NotFound);
+            return Err(Error::not_found(key));
         }
         let owned = key.to_owned_key()?;
         match self.insert(owned, &Options::new()) {
             Ok((cell, _)) => Ok(cell),
             // Another thread registered it first: use theirs.
-            Err(Error::AlreadyRegistered) => self.find(key, CellRef::clone).ok_or(Error::NotFound),
+            Err(Error::AlreadyRegistered) => self
+                .find(key, CellRef::clone)
+                .ok_or_else(|| Error::not_found(key)),
             Err(e) => Err(e),
         }
     }
@@ -142,7 +144,7 @@ impl Registry {
                 true
             })
         })
-        .ok_or(Error::NotFound)?;
+        .ok_or_else(|| Error::not_found(key))?;
         self.unreserve();
         Ok(cell.status(&self.cx))
     }

@@ -114,8 +114,13 @@ where
 fn refusal<C>(state: &mut Admission<'_, C>) -> Error {
     match mem::replace(state, Admission::Done) {
         Admission::Rejected(e) => e,
-        // Polled again after it finished: there is no result left to give.
-        _ => Error::NotFound,
+        // Polled again after it finished: there is no result left to give, and the
+        // permit (with its key) is gone; as the tower future does, the same kind of
+        // answer without the details.
+        _ => Error::NotFound {
+            identifier: String::new(),
+            scope: None,
+        },
     }
 }
 

@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 use brama_core::engine::{Context, Registry};
 use brama_core::Error;
 
+use crate::observe::Observers;
+
 mod task;
 mod thread_loop;
 
@@ -42,6 +44,7 @@ pub(crate) const TICK: Duration = Duration::from_millis(1);
 /// # Ok::<(), brama_sync::Error>(())
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Janitor {
     /// One thread per `Brama`, `brama-janitor`, joined when the last clone drops.
     #[default]
@@ -71,7 +74,7 @@ impl Signal {
 
 /// What the `Brama` side and the janitor (thread or task) share. Its `Wake` is what the
 /// clock calls when a hot path finds the janitor resting.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct JanitorShared {
     signal: Mutex<Signal>,
     wake: Condvar,
@@ -82,6 +85,9 @@ pub(crate) struct JanitorShared {
     sweeps: AtomicU64,
     panics: AtomicU64,
     wakeups: AtomicU64,
+    /// The integrations the janitor's rounds feed (features `tracing`, `metrics`,
+    /// `admin`; nothing when they are off).
+    pub(crate) observers: Observers,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -89,6 +95,28 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl JanitorShared {
+    /// The shared state of a janitor over `registry`, its observers made (they may
+    /// subscribe to its events, and wake the janitor through a weak reference).
+    fn new(registry: &Weak<Registry>) -> Arc<JanitorShared> {
+        Arc::new_cyclic(|me| JanitorShared {
+            signal: Mutex::default(),
+            wake: Condvar::new(),
+            task: Mutex::default(),
+            task_running: AtomicBool::new(false),
+            sweeps: AtomicU64::new(0),
+            panics: AtomicU64::new(0),
+            wakeups: AtomicU64::new(0),
+            observers: Observers::new(registry, me),
+        })
+    }
+
+    /// Wakes the janitor for a round (an observer has work), without marking the
+    /// clock as used.
+    #[cfg(any(feature = "tracing", feature = "admin"))]
+    pub(crate) fn poke(&self) {
+        self.raise(|s| s.changed = true);
+    }
+
     /// Raises `signal` and wakes the thread or the task, with no lock held while
     /// waking the task.
     fn raise(&self, f: impl FnOnce(&mut Signal)) {
@@ -196,6 +224,17 @@ impl Rounds {
                 Ok(_) => shared.sweeps.fetch_add(1, Ordering::Relaxed),
                 Err(_) => shared.panics.fetch_add(1, Ordering::Relaxed),
             };
+            // The integrations' periodic work (metrics), user code included: caught
+            // like the sweep.
+            if catch_unwind(AssertUnwindSafe(|| shared.observers.after_sweep(registry))).is_err() {
+                // Relaxed: a statistic.
+                shared.panics.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        // Events published since the last round (tracing, the admin page's reasons).
+        if catch_unwind(AssertUnwindSafe(|| shared.observers.round(registry))).is_err() {
+            // Relaxed: a statistic.
+            shared.panics.fetch_add(1, Ordering::Relaxed);
         }
     }
 }
@@ -212,7 +251,7 @@ impl JanitorHandle {
     /// Starts the janitor of `mode` over `registry`: the thread `brama-janitor`, or
     /// nothing until a task is spawned.
     pub(crate) fn start(mode: Janitor, registry: Weak<Registry>) -> Result<JanitorHandle, Error> {
-        let shared = Arc::new(JanitorShared::default());
+        let shared = JanitorShared::new(&registry);
         let thread = match mode {
             Janitor::Thread => {
                 let theirs = Arc::clone(&shared);
@@ -235,10 +274,10 @@ impl JanitorHandle {
 
     /// A janitor without a thread (when none could be spawned): sweeps run only by hand
     /// or in a task.
-    pub(crate) fn idle() -> JanitorHandle {
+    pub(crate) fn idle(registry: &Weak<Registry>) -> JanitorHandle {
         JanitorHandle {
             mode: Janitor::Manual,
-            shared: Arc::new(JanitorShared::default()),
+            shared: JanitorShared::new(registry),
             thread: None,
         }
     }

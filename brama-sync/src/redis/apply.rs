@@ -196,7 +196,7 @@ pub(crate) fn apply(shared: &Shared, registry: &Registry, msg: Message) {
     }
     match registry.apply_remote(key, change, reason) {
         Ok(_) => shared.count(&shared.applied),
-        Err(Error::NotFound) => {
+        Err(Error::NotFound { .. }) => {
             if let Op::Open(d) = msg.op {
                 // Remembered first, then tried again: a registration between the two
                 // tries is applied by the second, one after it by the `Registered`

@@ -96,16 +96,33 @@ pub enum BramaError<E> {
 
 impl<E> BramaError<E> {
     /// The refusal of `key` for the reason `error` (a brama error, never an inner one).
+    /// A `Rejected` or `NotFound` error already names the connection: its strings are
+    /// moved over, not copied.
     pub(super) fn refused(key: Key<'_>, error: Error) -> BramaError<E> {
-        let (state, retry_after) = match error {
-            Error::Rejected { state, retry_after } => (state, retry_after),
-            _ => (State::Unknown, None),
-        };
-        BramaError::Rejected {
-            identifier: key.identifier().to_owned(),
-            scope: key.scope().map(str::to_owned),
-            state,
-            retry_after,
+        match error {
+            Error::Rejected {
+                identifier,
+                scope,
+                state,
+                retry_after,
+            } => BramaError::Rejected {
+                identifier,
+                scope,
+                state,
+                retry_after,
+            },
+            Error::NotFound { identifier, scope } => BramaError::Rejected {
+                identifier,
+                scope,
+                state: State::Unknown,
+                retry_after: None,
+            },
+            _ => BramaError::Rejected {
+                identifier: key.identifier().to_owned(),
+                scope: key.scope().map(str::to_owned),
+                state: State::Unknown,
+                retry_after: None,
+            },
         }
     }
 

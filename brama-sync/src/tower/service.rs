@@ -62,7 +62,7 @@ impl<S, K, C> BramaService<S, K, C> {
     /// was told to.
     fn admit(&self, key: &KeyBuf) -> Result<Permit<'static>, Error> {
         match self.brama.acquire(key) {
-            Err(Error::NotFound) if self.auto_register => {
+            Err(Error::NotFound { .. }) if self.auto_register => {
                 match self.brama.register(key, Options::new()) {
                     // Registered here, or by a concurrent request: either way it exists.
                     Ok(_) | Err(Error::AlreadyRegistered) => self.brama.acquire(key),

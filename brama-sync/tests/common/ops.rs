@@ -19,9 +19,9 @@ use std::time::Duration;
 
 use brama_core::engine::rules::{next_open_duration, step, Input, Machine, Outcome, NEVER};
 use brama_sync::{
-    Brama, CallError, Cause, Config, Connection, Counts, Error, Event, EventKind, EventType,
-    ExpiryStrategy, Filter, Key, ManualClock, OpenOptions, Options, Permit, State, Status,
-    Subscription,
+    Brama, CallError, Cause, Connection, Counts, Error, Event, EventKind, EventType,
+    ExpiryStrategy, Filter, Key, ManualClock, OpenOptions, Options, Permit, ResolvedConfig, State,
+    Status, Subscription,
 };
 
 /// The keys ops refer to by index: an unscoped key, a scoped key with the same
@@ -327,13 +327,14 @@ struct Conn {
 
 impl Conn {
     fn counts(&self) -> Counts {
-        Counts {
-            consecutive_failures: self.m.consecutive,
-            total_successes: self.successes,
-            total_failures: self.failures,
-            total_rejected: self.rejected,
-            trips: self.trips,
-        }
+        // `Counts` is `#[non_exhaustive]`: filled field by field.
+        let mut c = Counts::default();
+        c.consecutive_failures = self.m.consecutive;
+        c.total_successes = self.successes;
+        c.total_failures = self.failures;
+        c.total_rejected = self.rejected;
+        c.trips = self.trips;
+        c
     }
 
     fn last_activity(&self) -> u64 {
@@ -367,7 +368,7 @@ pub struct Harness {
     sub: Subscription,
     last_seq: u64,
     now: u64,
-    defaults: Config,
+    defaults: ResolvedConfig,
     conns: [Option<Conn>; 3],
     next_serial: u64,
     permits: Vec<(Permit<'static>, usize, u64, Ticket)>,
@@ -451,7 +452,7 @@ impl Harness {
         }
     }
 
-    fn config(&self, k: usize) -> Config {
+    fn config(&self, k: usize) -> ResolvedConfig {
         let c = self.conns[k].as_ref().expect("live");
         c.overrides
             .apply(&self.defaults)
@@ -550,7 +551,7 @@ impl Harness {
             return Ok(c.serial);
         }
         if !self.setup.auto_register {
-            return Err(Error::NotFound);
+            return Err(Error::not_found(KEYS[k]));
         }
         self.model_register(k, &Options::new())?;
         Ok(self.conns[k].as_ref().expect("just registered").serial)
@@ -661,11 +662,12 @@ impl Harness {
                 gen: m2.gen,
                 probe: m2.state == State::HalfOpen,
             }),
-            _ => Err(Error::Rejected {
-                state: m2.state,
-                retry_after: (m2.state == State::Open && m2.open_until != NEVER)
+            _ => Err(Error::rejected(
+                KEYS[k],
+                m2.state,
+                (m2.state == State::Open && m2.open_until != NEVER)
                     .then(|| Duration::from_nanos(m2.open_until - self.now)),
-            }),
+            )),
         }
     }
 
@@ -703,7 +705,7 @@ impl Harness {
         if self.conns[k].is_some() {
             Ok(())
         } else {
-            Err(Error::NotFound)
+            Err(Error::not_found(KEYS[k]))
         }
     }
 
@@ -827,7 +829,7 @@ impl Harness {
                             self.model_report(k, success, Some(ticket.gen), None);
                             Ok(())
                         } else {
-                            Err(Error::NotFound)
+                            Err(Error::not_found(KEYS[k]))
                         };
                         self.model_handle_dropped(k, serial);
                         self.check_result("permit report", &real, &model);
@@ -873,7 +875,7 @@ impl Harness {
                             self.model_report(k, success, None, None);
                             Ok(())
                         } else {
-                            Err(Error::NotFound)
+                            Err(Error::not_found(KEYS[k]))
                         };
                         self.check_result("handle report", &real, &model);
                     }
@@ -1039,7 +1041,7 @@ impl Harness {
             match self.brama.status(*key) {
                 Ok(status) => self.check_status_value(k, &status),
                 Err(e) => assert!(
-                    e == Error::NotFound && self.conns[k].is_none(),
+                    e == Error::not_found(*key) && self.conns[k].is_none(),
                     "{}: status of key {k}: real {e:?}, model {:?}",
                     self.op,
                     self.conns[k]
