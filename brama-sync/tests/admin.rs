@@ -182,6 +182,9 @@ async fn circuits_lists_statuses_filtered_by_scope() {
     assert_eq!(s["total_rejected"], 1);
     assert_eq!(s["trips"], 1);
     assert_eq!(s["success_rate"].as_f64(), Some(1.0 / 3.0));
+    // Consecutive policy: no window, so no window rates.
+    assert!(s["failure_rate"].is_null() && s["slow_call_rate"].is_null());
+    assert_eq!(s["window_calls"].as_u64(), Some(0));
     assert_eq!(s["since_state_change_ms"], 3000);
     assert_eq!(s["open_duration_ms"], 30_000);
     assert_eq!(s["metadata"]["team"], "billing");

@@ -74,6 +74,13 @@ struct CircuitView<'a> {
     trips: u64,
     /// successes / (successes + failures) since registration; null before a report.
     success_rate: Option<f64>,
+    /// Rate policies: failures / calls in the window (the probes' while half-open);
+    /// null for an empty window and under the consecutive policy.
+    failure_rate: Option<f64>,
+    /// Rate policies: slow calls / calls in the window; null as `failure_rate`.
+    slow_call_rate: Option<f64>,
+    /// Rate policies: the calls in the window; 0 under the consecutive policy.
+    window_calls: u64,
     registered_at_ms: u64,
     last_success_at_ms: Option<u64>,
     last_failure_at_ms: Option<u64>,
@@ -146,6 +153,9 @@ fn circuit<'a>(
         total_rejected: s.total_rejected,
         trips: s.trips,
         success_rate: s.success_rate(),
+        failure_rate: s.failure_rate,
+        slow_call_rate: s.slow_call_rate,
+        window_calls: s.window_calls,
         registered_at_ms: epoch_ms(s.registered_at),
         last_success_at_ms: s.last_success_at.map(epoch_ms),
         last_failure_at_ms: s.last_failure_at.map(epoch_ms),

@@ -145,7 +145,7 @@ pub(super) fn render(
             let _ = write!(
                 h,
                 "<h2>{title}</h2><table><thead><tr><th>identifier</th><th>state</th>\
-                 <th>in state for</th><th>success rate</th><th>successes</th>\
+                 <th>in state for</th><th>failure rate</th><th>successes</th>\
                  <th>failures</th><th>rejected</th><th>trips</th><th>last failure</th>\
                  <th>last error</th></tr></thead><tbody>"
             );
@@ -210,7 +210,9 @@ fn row(h: &mut String, brama: &Brama, s: &Status, reason: Option<&Reason>) {
         esc(&s.identifier),
         label(state),
         human(s.since_state_change),
-        percent(s.success_rate()),
+        // The rate policy's window rate; under the consecutive policy, failures /
+        // reports since registration.
+        percent(s.failure_rate.or(s.success_rate().map(|r| 1.0 - r))),
         s.total_successes,
         s.total_failures,
         s.total_rejected,
