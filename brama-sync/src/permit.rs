@@ -59,10 +59,10 @@ pub struct Permit<'a> {
 /// A permit whose call is not timed.
 const UNTIMED: Nanos = Nanos::MAX;
 
-/// The start of a call `ticket` admits, when it is to be timed.
+/// The start of a call admitted on `conn`, when it is to be timed.
 #[inline]
-fn started(conn: &Handle, ticket: Ticket) -> Nanos {
-    if ticket.timed {
+fn started(conn: &Handle) -> Nanos {
+    if conn.cell.times_calls() {
         conn.cx.clock.now()
     } else {
         UNTIMED
@@ -74,7 +74,7 @@ impl<'a> Permit<'a> {
     #[inline]
     pub(crate) fn borrowed(conn: &'a Handle, ticket: Ticket) -> Permit<'a> {
         Permit {
-            started: started(conn, ticket),
+            started: started(conn),
             conn: Holder::Borrowed(conn),
             ticket,
             done: false,
@@ -86,7 +86,7 @@ impl Permit<'static> {
     /// A permit that owns the handle.
     pub(crate) fn owned(conn: Handle, ticket: Ticket) -> Permit<'static> {
         Permit {
-            started: started(&conn, ticket),
+            started: started(&conn),
             conn: Holder::Owned(conn),
             ticket,
             done: false,

@@ -39,8 +39,6 @@ pub struct Ticket {
     pub gen: u32,
     /// Whether the ticket holds a half-open probe slot.
     pub probe: bool,
-    /// Whether the call should be timed (a rate policy with a slow-call rule).
-    pub timed: bool,
 }
 
 /// What the lock-free part of a report did. One byte, so the hot path returns it in a

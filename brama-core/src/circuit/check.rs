@@ -97,7 +97,6 @@ impl ConnectionCell {
             return Ok(Ticket {
                 gen: w.gen(),
                 probe: false,
-                timed: w.timed(),
             });
         }
         self.check_slow(cx, w)
@@ -115,7 +114,6 @@ impl ConnectionCell {
                     return Ok(Ticket {
                         gen: w.gen(),
                         probe: false,
-                        timed: w.timed(),
                     })
                 }
                 State::Open => {
@@ -136,7 +134,7 @@ impl ConnectionCell {
                     }
                     // A rate policy's cycle admits `half_open_probes` in all: those that
                     // reported hold their slots (`rules::step`, Check).
-                    let (reported, timed) = self.probe_cycle();
+                    let reported = self.probe_cycle();
                     if w.in_flight().saturating_add(reported)
                         >= self.probes(cx).min(crate::rules::MAX_PROBES)
                     {
@@ -160,7 +158,6 @@ impl ConnectionCell {
                             return Ok(Ticket {
                                 gen: w.gen(),
                                 probe: true,
-                                timed,
                             })
                         }
                         Err(current) => w = Word(current),
@@ -181,18 +178,39 @@ impl ConnectionCell {
             _ => Ok(Ticket {
                 gen: Word::encode(&m2, 0).gen(),
                 probe: m2.state == State::HalfOpen,
-                timed: self.probe_cycle().1,
             }),
         }
     }
 
-    /// Under a rate policy: the current half-open cycle's reported probes, and whether
-    /// calls are timed; `(0, false)` under the consecutive policy.
+    /// Under a rate policy, the current half-open cycle's reported probes; 0 under the
+    /// consecutive policy.
     #[cold]
-    pub(super) fn probe_cycle(&self) -> (u32, bool) {
-        match self.window.load().as_deref() {
-            Some(win) => (win.probes().calls, win.rate.slow.is_some()),
-            None => (0, false),
+    pub(super) fn probe_cycle(&self) -> u32 {
+        self.window
+            .load()
+            .as_deref()
+            .map_or(0, |win| win.probes().calls)
+    }
+
+    /// Whether calls admitted now are to be timed: the connection's rate policy has a
+    /// slow-call rule. One load of the word while `Unknown` or `Closed` (its flag);
+    /// the window's policy otherwise.
+    #[inline]
+    pub fn times_calls(&self) -> bool {
+        let w = self.word();
+        if w.admits_freely() {
+            w.timed()
+        } else {
+            self.times_calls_slow()
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn times_calls_slow(&self) -> bool {
+        self.window
+            .load()
+            .as_deref()
+            .is_some_and(|win| win.rate.slow.is_some())
     }
 }
