@@ -9,6 +9,7 @@ use arc_swap::ArcSwap;
 use crate::clock::{ClockSource, Nanos, NOT_A_READING};
 use crate::config::Config;
 use crate::events::EventBus;
+use crate::layers::Layers;
 use crate::sync::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 /// The shared part of a registry that connection cells and handles need.
@@ -17,6 +18,9 @@ pub struct Context {
     pub clock: ClockSource,
     /// The registry's event bus.
     pub bus: EventBus,
+    /// The scope templates and the default mode (between `defaults` and a
+    /// connection's own overrides).
+    pub layers: Layers,
     defaults: ArcSwap<Config>,
     // Hot scalars of `defaults`, readable with one load on the report paths.
     default_threshold: AtomicU32,
@@ -41,6 +45,7 @@ impl Context {
             default_critical: AtomicBool::new(false),
             defaults: ArcSwap::from_pointee(defaults),
             bus: EventBus::new(event_queue_capacity),
+            layers: Layers::new(),
             wall_base: SystemTime::now(),
             mono_base,
             rng: AtomicU64::new(mono_base ^ 0x9E37_79B9_7F4A_7C15),

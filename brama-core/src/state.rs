@@ -80,6 +80,11 @@ pub enum Cause {
     ManualClose,
     /// `reset_circuit` was called.
     ManualReset,
+    /// A scope operation (`open_scope`, `close_scope`, `reset_scope`) was applied to
+    /// the connection's scope.
+    Scope,
+    /// A snapshot was restored (`Builder::restore`, `Brama::restore`).
+    Restore,
 }
 
 impl Cause {
@@ -95,6 +100,8 @@ impl Cause {
             Cause::ManualOpen => "manual open",
             Cause::ManualClose => "manual close",
             Cause::ManualReset => "manual reset",
+            Cause::Scope => "scope operation",
+            Cause::Restore => "restore",
         }
     }
 }

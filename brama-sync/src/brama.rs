@@ -69,7 +69,7 @@ impl Brama {
         Builder::default()
     }
 
-    fn reg(&self) -> &Registry {
+    pub(crate) fn reg(&self) -> &Registry {
         &self.inner.registry
     }
 

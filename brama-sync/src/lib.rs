@@ -67,6 +67,7 @@ mod connection;
 mod handle;
 mod janitor;
 mod keybuf;
+mod ops;
 mod permit;
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
@@ -83,10 +84,11 @@ pub use keybuf::KeyBuf;
 pub use permit::{OwnedPermit, Permit};
 
 pub use brama_core::{
-    Cause, Clock, ClockSource, Config, Counts, Error, Event, EventKind, EventType, ExpiryStrategy,
-    Filter, Health, Key, ManualClock, OpenDuration, OpenOptions, Options, OwnedKey, RecvFuture,
-    Settings, State, Status, Subscription, SweepReport, SystemClock, Verdict, MAX_DURATION,
-    MAX_EVENT_QUEUE_CAPACITY, MAX_HALF_OPEN_PROBES, MAX_KEY_PART_BYTES, MAX_METADATA_ENTRIES,
-    MAX_METADATA_KEY_BYTES, MAX_METADATA_TOTAL_BYTES, MAX_METADATA_VALUE_BYTES, MAX_REASON_BYTES,
-    TRUNCATED_REASON_MARK,
+    Cause, Clock, ClockSource, Config, ConnectionSnapshot, Counts, Error, Event, EventKind,
+    EventType, ExpiryStrategy, Filter, Health, Key, ManualClock, Mode, OpenDuration, OpenOptions,
+    Options, OwnedKey, RecvFuture, ScopeSnapshot, Settings, Snapshot, State, Status, Subscription,
+    SweepReport, SystemClock, Verdict, MAX_BACKOFF_STEP, MAX_DURATION, MAX_EVENT_QUEUE_CAPACITY,
+    MAX_HALF_OPEN_PROBES, MAX_KEY_PART_BYTES, MAX_METADATA_ENTRIES, MAX_METADATA_KEY_BYTES,
+    MAX_METADATA_TOTAL_BYTES, MAX_METADATA_VALUE_BYTES, MAX_REASON_BYTES, MAX_SNAPSHOT_TOTAL,
+    SNAPSHOT_VERSION, TRUNCATED_REASON_MARK,
 };

@@ -78,6 +78,11 @@ impl ConnectionCell {
                 state: State::HalfOpen,
                 retry_after: None,
             },
+            // Refused until its mode changes: open, with no time to wait for.
+            Refusal::Forced => Error::Rejected {
+                state: State::Open,
+                retry_after: None,
+            },
             Refusal::Open => {
                 // Relaxed: a hint for the caller, read after the refusal's Acquire load.
                 let until = self.deadline.load(Ordering::Relaxed);
@@ -110,10 +115,23 @@ impl ConnectionCell {
     }
 
     #[cold]
-    pub(super) fn check_slow(&self, cx: &Context, mut w: Word) -> Result<Ticket, Refusal> {
+    pub(super) fn check_slow(&self, cx: &Context, w: Word) -> Result<Ticket, Refusal> {
+        if w.is_moded() {
+            return self.check_moded(cx, w);
+        }
+        self.check_normal(cx, w)
+    }
+
+    /// [`check_slow`](Self::check_slow) as the state decides (`Normal`, and what
+    /// `MetricsOnly` would do).
+    pub(super) fn check_normal(&self, cx: &Context, mut w: Word) -> Result<Ticket, Refusal> {
         loop {
             if w.removed() {
                 return Err(Refusal::Removed);
+            }
+            if w.is_frozen() {
+                // The mode changed under this check: it decides.
+                return self.check_moded(cx, w);
             }
             match w.state() {
                 State::Unknown | State::Closed => {

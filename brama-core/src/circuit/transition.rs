@@ -1,5 +1,5 @@
 //! State changes: manual actions, the janitor's tick, and the locked slow path that runs
-//! [`step`] and publishes its result with one CAS and its events.
+//! [`step`](crate::rules::step) and publishes its result with one CAS and its events.
 
 use super::cell::*;
 use crate::circuit::counter::lane;
@@ -9,7 +9,7 @@ use crate::config::OpenOptions;
 use crate::context::Context;
 use crate::error::Error;
 use crate::events::{bounded_reason, Counts, Event, EventKind, EventType};
-use crate::rules::{step, Change, Effects, Input, Machine, Outcome};
+use crate::rules::{Change, Effects, Input, Machine, Outcome};
 use crate::state::{Cause, State};
 use crate::sync::{lock, Ordering};
 
@@ -74,6 +74,9 @@ impl ConnectionCell {
     /// Whether a time-driven rule applies at `now` (a cheap pre-check for the sweep).
     pub fn tick_due(&self, cx: &Context, now: Nanos) -> bool {
         let w = self.word();
+        if w.is_frozen() {
+            return false; // time does not move a frozen circuit (`crate::mode`)
+        }
         let due = match w.state() {
             State::Open => self.open_expired(now),
             // Relaxed: ordered by the Acquire load of `w`.
@@ -88,13 +91,26 @@ impl ConnectionCell {
 
     // ----- the slow path -------------------------------------------------------------
 
-    /// Runs `input` through [`step`] under the transition lock and publishes the result
+    /// Runs `input` through [`step`](crate::rules::step) (as its mode has it,
+    /// [`step_in`](crate::mode::step_in)) under the transition lock and publishes the result
     /// with one CAS. Returns the effects, the new machine and the time used.
     pub(super) fn locked(
         &self,
         cx: &Context,
         input: Input,
         reason: Option<&str>,
+    ) -> Result<(Effects, Machine, Nanos), Error> {
+        self.locked_as(cx, input, reason, None)
+    }
+
+    /// [`locked`](Self::locked), the state changes of a manual action reported with
+    /// `cause` instead of the manual one when given (a scope operation).
+    pub(super) fn locked_as(
+        &self,
+        cx: &Context,
+        input: Input,
+        reason: Option<&str>,
+        cause: Option<Cause>,
     ) -> Result<(Effects, Machine, Nanos), Error> {
         let _guard = lock(&self.transition);
         let cfg = self.config(cx);
@@ -110,14 +126,20 @@ impl ConnectionCell {
                 return Err(Error::NotFound);
             }
             let m = self.machine(w);
-            let (m2, fx) = step(m, input, now, &cfg, jitter_u);
+            let (m2, mut fx) = crate::mode::step_in(w.mode(), m, input, now, &cfg, jitter_u);
+            if let Some(cause) = cause {
+                fx.changes
+                    .iter_mut()
+                    .flatten()
+                    .for_each(|c| c.cause = cause);
+            }
             let same_cycle = m2.state == State::HalfOpen && m2.gen == m.gen;
             let admissions = match (same_cycle, fx.outcome) {
                 (true, Outcome::Admitted) => w.admissions() + 1,
                 (true, _) => w.admissions(),
                 _ => 0,
             };
-            let w2 = Word::encode(&m2, admissions);
+            let w2 = Word::encode(&m2, admissions).with_mode(w.mode());
             if w2 != w {
                 // Fields readers look at after seeing the new word; the CAS publishes them.
                 // Relaxed: each is published by the Release of the CAS below.

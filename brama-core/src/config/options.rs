@@ -4,9 +4,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::expiry::*;
+use super::inherit::{Inherit, Inherited};
 use super::resolved::*;
 use super::validate::*;
 use crate::error::Error;
+use crate::mode::Mode;
 
 /// Per-connection overrides and metadata; also the argument of `configure` and
 /// `configure_defaults`.
@@ -42,6 +44,10 @@ pub struct Options {
     pub(super) half_open_probes: Option<u32>,
     pub(super) probe_timeout: Option<Duration>,
     pub(super) critical: Option<bool>,
+    pub(super) mode: Option<Mode>,
+    /// Fields to clear back to "inherit" when these options are laid over others
+    /// (`inherit_*`, in `inherit.rs`).
+    pub(super) inherit: Inherited,
     pub(super) metadata: BTreeMap<String, String>,
 }
 
@@ -124,6 +130,28 @@ impl Options {
         self
     }
 
+    /// The connection's [`Mode`]; in `configure_scope` the scope's, in
+    /// `configure_defaults` the registry's default mode. Not part of the resolved
+    /// [`Config`]: a connection's mode in effect is its own, else its scope's, else the
+    /// registry default (see `Status::mode`).
+    ///
+    /// # Examples
+    /// ```
+    /// use brama_core::{Mode, Options};
+    ///
+    /// assert_eq!(Options::new().mode(Mode::MetricsOnly).mode_value(), Some(Mode::MetricsOnly));
+    /// assert_eq!(Options::new().mode_value(), None); // inherits
+    /// ```
+    pub fn mode(mut self, mode: Mode) -> Options {
+        self.mode = Some(mode);
+        self
+    }
+
+    /// The mode, if set (see [`Options::mode`]).
+    pub fn mode_value(&self) -> Option<Mode> {
+        self.mode
+    }
+
     /// The failure threshold, if set.
     pub fn failure_threshold_value(&self) -> Option<u32> {
         self.failure_threshold
@@ -181,6 +209,8 @@ impl Options {
             && self.half_open_probes.is_none()
             && self.probe_timeout.is_none()
             && self.critical.is_none()
+            && self.mode.is_none()
+            && self.inherit.is_empty()
             && self.metadata.is_empty()
     }
 
@@ -225,7 +255,9 @@ impl Options {
 
     /// The config that results from applying the set fields over `base`, validated as
     /// a whole. The metadata limits are checked too, so a registry can call this alone.
-    /// [`critical`](Options::critical) is not part of a [`Config`] and is left out.
+    /// [`critical`](Options::critical) and [`mode`](Options::mode) are not part of a
+    /// [`Config`] and are left out, as are the `inherit_*` marks (a field marked and not
+    /// set is taken from `base`).
     ///
     /// # Errors
     /// Anything [`Options::validate`] rejects, and anything [`Config::validate`]
@@ -255,9 +287,10 @@ impl Options {
         Ok(config)
     }
 
-    /// `self` with every field that `newer` sets replaced by `newer`'s; `newer`'s
-    /// metadata entries are added, overwriting entries with the same key. Nothing is
-    /// ever unset or removed.
+    /// `self` with every field that `newer` sets replaced by `newer`'s, and every field
+    /// `newer` marks with an `inherit_*` method (and does not set) cleared; `newer`'s
+    /// metadata entries are added, overwriting entries with the same key (metadata is
+    /// never removed). The result carries no `inherit_*` marks.
     ///
     /// # Examples
     /// ```
@@ -274,14 +307,31 @@ impl Options {
     pub fn overlay(&self, newer: &Options) -> Options {
         let mut metadata = self.metadata.clone();
         metadata.extend(newer.metadata.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let keep = |field: Inherit| !newer.inherit.has(field);
         Options {
-            failure_threshold: newer.failure_threshold.or(self.failure_threshold),
-            expiry: newer.expiry.or(self.expiry),
-            expiry_strategy: newer.expiry_strategy.or(self.expiry_strategy),
-            jitter: newer.jitter.or(self.jitter),
-            half_open_probes: newer.half_open_probes.or(self.half_open_probes),
-            probe_timeout: newer.probe_timeout.or(self.probe_timeout),
-            critical: newer.critical.or(self.critical),
+            failure_threshold: newer.failure_threshold.or(self
+                .failure_threshold
+                .filter(|_| keep(Inherit::FailureThreshold))),
+            expiry: newer
+                .expiry
+                .or(self.expiry.filter(|_| keep(Inherit::Expiry))),
+            expiry_strategy: newer.expiry_strategy.or(self
+                .expiry_strategy
+                .filter(|_| keep(Inherit::ExpiryStrategy))),
+            jitter: newer
+                .jitter
+                .or(self.jitter.filter(|_| keep(Inherit::Jitter))),
+            half_open_probes: newer.half_open_probes.or(self
+                .half_open_probes
+                .filter(|_| keep(Inherit::HalfOpenProbes))),
+            probe_timeout: newer
+                .probe_timeout
+                .or(self.probe_timeout.filter(|_| keep(Inherit::ProbeTimeout))),
+            critical: newer
+                .critical
+                .or(self.critical.filter(|_| keep(Inherit::Critical))),
+            mode: newer.mode.or(self.mode.filter(|_| keep(Inherit::Mode))),
+            inherit: Inherited::NONE,
             metadata,
         }
     }

@@ -5,9 +5,9 @@ use crate::circuit::{CellRef, ConnectionCell};
 use crate::config::{Config, OpenOptions, Options};
 use crate::context::Context;
 use crate::error::Error;
-use crate::events::{Counts, Event, EventKind, EventType};
+use crate::events::{EventKind, EventType};
 use crate::key::Key;
-use crate::state::State;
+use crate::mode::Mode;
 use crate::status::Status;
 
 impl Registry {
@@ -53,6 +53,8 @@ impl Registry {
         // Read before the change: a custom clock that panics leaves it unmade.
         let now = self.cx.clock.now();
         configure_cell(&self.cx, &cell, options)?;
+        // Its threshold, probe budget and mode, over its scope's and the defaults.
+        cell.refresh_layers(&self.cx);
         cell.touch(now);
         self.emit(
             EventType::Configured,
@@ -78,23 +80,25 @@ impl Registry {
                 "metadata belongs to a connection; pass it to register or configure",
             ));
         }
-        let next = options.apply(&self.cx.defaults())?;
+        // A field marked `inherit_*` goes back to its SPEC §4 default.
+        let next = options.apply(&options.reset_inherited(&self.cx.defaults()))?;
         // Read before the change: a custom clock that panics leaves it unmade.
         let now = self.cx.clock.now();
         self.cx.set_defaults(next);
-        if let Some(critical) = options.critical_value() {
+        let critical = options
+            .critical_value()
+            .or(options.inherits_critical().then_some(false));
+        if let Some(critical) = critical {
             self.cx.set_default_critical(critical);
         }
-        self.cx.bus.publish(EventType::Configured, |seq| {
-            Event::new(
-                seq,
-                EventKind::Configured,
-                self.cx.wall(now),
-                None,
-                State::Unknown,
-                Counts::default(),
-            )
-        });
+        let mode = options
+            .mode_value()
+            .or(options.inherits_mode().then_some(Mode::Normal));
+        if mode.is_some_and(|mode| self.cx.layers.set_default_mode(mode)) {
+            // Every connection's mode in effect may change: each is resolved again.
+            self.refresh_walk(None);
+        }
+        self.publish_configured(now);
         Ok(())
     }
 
@@ -107,31 +111,44 @@ impl Registry {
 
     /// Status of every connection (one shard locked at a time while collecting).
     pub fn connections(&self) -> Vec<Status> {
-        self.collect(|_| true)
+        let mut all = Vec::new();
+        self.visit(None, |s| all.push(s));
+        all
     }
 
     /// Status of every connection in `scope`.
     pub fn connections_in(&self, scope: &str) -> Vec<Status> {
-        self.collect(|c| c.key().scope() == Some(scope))
+        let mut all = Vec::new();
+        self.visit(Some(scope), |s| all.push(s));
+        all
     }
 
-    /// The statuses of the connections `keep` selects, walked through the sweep list
-    /// (registration order) as `health` walks them: no shard lock at all, and the cells
-    /// visited in the order they were allocated, where the map's own iterator goes in
-    /// hash order and clones an `Arc` per entry (docs/health.md: 398 ms against 33 ms
-    /// for a health walk of 1M). Like the sweep, it waits for a sweep in progress.
-    pub(super) fn collect(&self, keep: impl Fn(&ConnectionCell) -> bool) -> Vec<Status> {
+    /// The status of every connection (of `scope`, when given), handed to `f` one at a
+    /// time: walked through the sweep list (registration order) as `health` walks them,
+    /// no shard lock at all, and the cells visited in the order they were allocated,
+    /// where the map's own iterator goes in hash order and clones an `Arc` per entry
+    /// (docs/health.md: 398 ms against 33 ms for a health walk of 1M). Like the sweep,
+    /// the walk waits for a sweep in progress; `f` runs after it, with no lock held.
+    pub fn visit(&self, scope: Option<&str>, mut f: impl FnMut(Status)) {
         let mut cells = Vec::new();
         self.map.sweep(|segment| {
             for (_, cell) in segment.cells() {
                 // A removed connection is leaving the map: not listed.
-                if !cell.is_removed() && keep(cell) {
+                if !cell.is_removed() && in_scope(cell, scope) {
                     cells.push(CellRef::clone(cell));
                 }
             }
         });
-        cells.iter().map(|c| c.status(&self.cx)).collect()
+        for cell in cells {
+            f(cell.status(&self.cx));
+        }
     }
+}
+
+/// Whether `cell` is in `scope` (any connection when `None`).
+#[inline]
+pub(super) fn in_scope(cell: &ConnectionCell, scope: Option<&str>) -> bool {
+    scope.is_none_or(|s| cell.key().scope() == Some(s))
 }
 
 /// Validates and applies `options` as new overrides of `cell`; nothing changes on error.

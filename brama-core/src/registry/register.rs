@@ -24,7 +24,8 @@ impl Registry {
         if !options.is_empty() {
             options.apply(&self.cx.defaults())?;
         }
-        let (cell, now) = self.insert(owned, options)?;
+        // `inherit_*` marks clear nothing here: there is nothing to inherit over yet.
+        let (cell, now) = self.insert(owned, &options.without_inherit())?;
         // The snapshot as of the registration, named by the caller's key: no second
         // clock reading, and the stored key is not decoded again.
         Ok(cell.status_at(&self.cx, now, key))
@@ -51,23 +52,88 @@ impl Registry {
             }
         };
         let cell = Arc::new(ConnectionCell::new(owned, now, options));
-        // Held from before the connection is visible until `Registered` is published:
-        // every other event of a connection is published under this lock, so none can
-        // come before it.
-        let held = cell.hold_transitions();
-        if !self.map.insert_new(&cell) {
-            return Err(Error::AlreadyRegistered); // `slot` is given back on drop
-        }
+        self.enter(&cell, |cell| {
+            self.emit(
+                EventType::Registered,
+                cell,
+                EventKind::Registered,
+                Counts::default(),
+                now,
+            )
+        })?; // on error `slot` is given back on drop
         slot.keep();
-        self.emit(
-            EventType::Registered,
-            &cell,
-            EventKind::Registered,
-            Counts::default(),
-            now,
-        );
-        drop(held);
         Ok((cell, now))
+    }
+
+    /// Puts a new `cell` in the map, resolved against the layers (scope templates, the
+    /// default mode), and runs `announce` once it is in. The cell's transition lock is
+    /// held from before the connection is visible until `announce` has run: every
+    /// other event of a connection is published under this lock, so none can come
+    /// before its `Registered`. The layers are resolved before the connection is
+    /// visible, and again if a layer's writer bumped the epoch meanwhile (see
+    /// `crate::layers`: its walk may have missed this connection).
+    ///
+    /// # Errors
+    /// [`Error::AlreadyRegistered`] if the key is taken (nothing changed).
+    pub(super) fn enter(
+        &self,
+        cell: &CellRef,
+        announce: impl FnOnce(&ConnectionCell),
+    ) -> Result<(), Error> {
+        let held = cell.hold_transitions();
+        let layers = &self.cx.layers;
+        let epoch = layers.epoch();
+        if layers.active() {
+            cell.refresh_layers(&self.cx);
+        }
+        if !self.map.insert_new(cell) {
+            return Err(Error::AlreadyRegistered);
+        }
+        if layers.epoch() != epoch {
+            cell.refresh_layers(&self.cx);
+        }
+        announce(cell);
+        drop(held);
+        Ok(())
+    }
+
+    /// A handle to the connection of `key` (its handle count raised), registering it
+    /// with `options` first if it is not there: exactly one of many racing callers
+    /// registers it, and every one gets the same connection. `options` are checked
+    /// even when the connection exists, and then unused.
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`], [`Error::InvalidConfig`], [`Error::CapacityExceeded`].
+    pub fn handle_or_register(&self, key: Key<'_>, options: &Options) -> Result<CellRef, Error> {
+        let owned = key.to_owned_key()?;
+        if !options.is_empty() {
+            options.apply(&self.cx.defaults())?;
+        }
+        let options = options.without_inherit();
+        loop {
+            let found = self.find(key, |cell| {
+                cell.retain_handle();
+                CellRef::clone(cell)
+            });
+            if let Some(cell) = found {
+                return Ok(cell);
+            }
+            match self.insert(owned.clone(), &options) {
+                Ok((cell, _)) => {
+                    // As `handle` does after an auto-registration: a removal between the
+                    // insert and this count would leave a handle to a removed connection.
+                    cell.retain_handle();
+                    if !cell.is_removed() {
+                        return Ok(cell);
+                    }
+                    cell.release_handle();
+                }
+                // Registered by another caller (or at capacity while it is there): the
+                // next lookup finds it, unless it was removed since.
+                Err(Error::AlreadyRegistered) => {}
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Takes one of `max_connections`; the [`Slot`] gives it back when dropped unless
