@@ -134,10 +134,16 @@ impl Context {
     }
 
     /// The wall-clock time of clock reading `t`: the registry's creation time plus the
-    /// monotonic time elapsed, so it is exact under a manual clock.
+    /// monotonic time elapsed, so it is exact under a manual clock. A reading before the
+    /// creation (a restored timestamp) is as far before it.
     pub fn wall(&self, t: Nanos) -> SystemTime {
-        let delta = Duration::from_nanos(t.saturating_sub(self.mono_base));
-        self.wall_base.checked_add(delta).unwrap_or(self.wall_base)
+        match t.checked_sub(self.mono_base) {
+            Some(after) => self.wall_base.checked_add(Duration::from_nanos(after)),
+            None => self
+                .wall_base
+                .checked_sub(Duration::from_nanos(self.mono_base - t)),
+        }
+        .unwrap_or(self.wall_base)
     }
 
     /// A uniform sample in `[0, 1)` for jitter (splitmix64 over a shared counter).
