@@ -196,7 +196,9 @@ impl ConnectionCell {
             (Outcome::Rejected, _) => Err(Refusal::HalfOpen),
             _ => Ok(Ticket {
                 gen: Word::encode(&m2, 0).gen(),
-                probe: m2.state == State::HalfOpen,
+                // A slot was taken (`quiet_change`): a mode that froze the circuit
+                // meanwhile admits without one.
+                probe: m2.state == State::HalfOpen && fx.quiet_change,
             }),
         }
     }

@@ -35,9 +35,16 @@ impl ConnectionCell {
                 self.tally.incr(REJECTED, lane());
                 Err(Refusal::Forced)
             }
+            // (`Normal` only when the mode changed since the caller's load.)
             Mode::Normal | Mode::MetricsOnly => match self.check_normal(cx, w) {
-                Err(Refusal::Open | Refusal::HalfOpen) => Ok(SHADOW),
-                admitted_or_removed => admitted_or_removed,
+                // Unless the mode changed while the check ran (its locked part steps in
+                // the mode it finds): then the refusal is that mode's.
+                Err(Refusal::Open | Refusal::HalfOpen)
+                    if self.word().mode() == Mode::MetricsOnly =>
+                {
+                    Ok(SHADOW)
+                }
+                admitted_or_refused => admitted_or_refused,
             },
         }
     }
@@ -112,6 +119,12 @@ impl ConnectionCell {
     #[inline]
     pub(super) fn kept_for_mode(&self, w: Word) -> bool {
         w.is_moded() && self.own_mode().is_some_and(|m| m != Mode::Normal)
+    }
+
+    /// The state word now (for the loom models).
+    #[doc(hidden)]
+    pub fn word_now(&self) -> Word {
+        self.word()
     }
 
     /// Whether this connection is critical: its own `Options::critical`, else its
