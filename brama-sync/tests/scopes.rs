@@ -464,8 +464,9 @@ fn for_each_status_visits_what_connections_lists() {
     assert_eq!(open, 3);
 }
 
-#[test]
-fn connection_or_register_registers_once_and_hands_out_the_same_connection() {
+/// Of `threads` callers racing on one key of a registry with room for one connection,
+/// exactly one registers it and all get it (none is told it is full).
+fn race_connection_or_register(threads: usize) -> Brama {
     let clock = ManualClock::new();
     let brama = Brama::builder()
         .max_connections(1)
@@ -474,7 +475,6 @@ fn connection_or_register_registers_once_and_hands_out_the_same_connection() {
         .build()
         .unwrap();
     let sub = brama.subscribe(Filter::new().event_types([EventType::Registered]));
-    let threads = 8;
     let barrier = std::sync::Barrier::new(threads);
     std::thread::scope(|s| {
         for _ in 0..threads {
@@ -494,6 +494,15 @@ fn connection_or_register_registers_once_and_hands_out_the_same_connection() {
         "every handle is the one connection"
     );
     assert_eq!(s.state, State::Open, "registered with the options given");
+    brama
+}
+
+#[test]
+fn connection_or_register_registers_once_and_hands_out_the_same_connection() {
+    for _ in 0..50 {
+        race_connection_or_register(4);
+    }
+    let brama = race_connection_or_register(8);
     // Bad input is refused even when the connection exists; capacity still applies.
     assert!(matches!(
         brama.connection_or_register(PAY[0], Options::new().failure_threshold(0)),

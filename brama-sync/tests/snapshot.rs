@@ -331,7 +331,9 @@ fn bad_snapshots(good: &Snapshot) -> Vec<(Snapshot, &'static str)> {
             "scope is 300 bytes",
         ),
         (
-            edit(&|s| s.connections[1].overrides = Options::new().failure_threshold(0)),
+            edit(&|s| {
+                s.connections[1].overrides = Some(Box::new(Options::new().failure_threshold(0)))
+            }),
             "failure_threshold",
         ),
         (

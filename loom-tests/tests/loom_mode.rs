@@ -65,7 +65,10 @@ fn a_check_racing_forced_open_is_refused_or_a_probe_of_the_ended_cycle() {
             ),
         }
         assert!(c.cell.acquire(&c.cx).is_err(), "refused from now on");
-        assert!(c.changes().is_empty(), "a change of mode is no state change");
+        assert!(
+            c.changes().is_empty(),
+            "a change of mode is no state change"
+        );
     });
 }
 

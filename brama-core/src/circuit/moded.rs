@@ -7,6 +7,7 @@ use super::cell::*;
 use crate::circuit::counter::lane;
 use crate::circuit::word::Word;
 use crate::clock::Nanos;
+use crate::config::Options;
 use crate::context::Context;
 use crate::mode::{Mode, SHADOW_GEN};
 use crate::rules::next_gen;
@@ -68,13 +69,27 @@ impl ConnectionCell {
     /// registry default). The caller holds the transition lock, so that two refreshes
     /// cannot interleave their stores.
     pub fn refresh_layers(&self, cx: &Context) {
-        let own = self.overrides();
-        let layered = match cx.layers.scope(self.key.scope()) {
-            Some(template) => template.overlay(&own),
-            None => own,
+        let extras = self.extras.load();
+        let own = extras.as_deref().map(|e| &e.overrides);
+        let mode = match (cx.layers.scope(self.key.scope()), own) {
+            (Some(template), own) => {
+                let layered = match own {
+                    Some(own) => template.overlay(own),
+                    None => Options::clone(&template),
+                };
+                self.set_scalar_overrides(&layered);
+                layered.mode_value()
+            }
+            (None, Some(own)) => {
+                self.set_scalar_overrides(own);
+                own.mode_value()
+            }
+            (None, None) => {
+                self.set_scalar_overrides(&Options::new());
+                None
+            }
         };
-        self.set_scalar_overrides(&layered);
-        self.set_mode(layered.mode_value().unwrap_or(cx.layers.default_mode()));
+        self.set_mode(mode.unwrap_or(cx.layers.default_mode()));
     }
 
     /// Puts the word in `mode` (under the transition lock). A change of mode starts a

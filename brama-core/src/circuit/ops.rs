@@ -93,7 +93,10 @@ impl ConnectionCell {
         Some(ConnectionSnapshot {
             identifier: key.identifier().to_owned(),
             scope: key.scope().map(str::to_owned),
-            overrides: extras.map(|e| e.overrides.clone()).unwrap_or_default(),
+            overrides: extras
+                .map(|e| &e.overrides)
+                .filter(|o| !o.is_empty())
+                .map(|o| Box::new(o.clone())),
             metadata: extras.map(|e| e.metadata.clone()).unwrap_or_default(),
             state: m.state,
             consecutive_failures: m.consecutive,

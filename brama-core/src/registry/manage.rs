@@ -96,7 +96,7 @@ impl Registry {
             .or(options.inherits_mode().then_some(Mode::Normal));
         if mode.is_some_and(|mode| self.cx.layers.set_default_mode(mode)) {
             // Every connection's mode in effect may change: each is resolved again.
-            self.refresh_walk(None);
+            self.refresh_walk(|_| true);
         }
         self.publish_configured(now);
         Ok(())

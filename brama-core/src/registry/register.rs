@@ -40,33 +40,31 @@ impl Registry {
         // Read before anything changes: a custom clock is user code, and one that
         // panics must leave nothing behind (issue #20, defect 3).
         let now = self.cx.clock.now();
-        let slot = match self.reserve() {
-            Ok(slot) => slot,
-            // At capacity, a duplicate is still reported as the duplicate it is.
-            Err(full) => {
-                return Err(if self.find(owned.as_key(), |_| ()).is_some() {
-                    Error::AlreadyRegistered
-                } else {
-                    full
-                })
-            }
-        };
         let cell = Arc::new(ConnectionCell::new(owned, now, options));
-        self.enter(&cell, |cell| {
-            self.emit(
-                EventType::Registered,
-                cell,
-                EventKind::Registered,
-                Counts::default(),
-                now,
-            )
-        })?; // on error `slot` is given back on drop
+        // The place under `max_connections` is taken once the key is known to be
+        // absent, under its shard's lock: at capacity, a duplicate is still the
+        // duplicate it is, even while another thread registers it.
+        let slot = self.enter(
+            &cell,
+            || self.reserve(),
+            |cell| {
+                self.emit(
+                    EventType::Registered,
+                    cell,
+                    EventKind::Registered,
+                    Counts::default(),
+                    now,
+                )
+            },
+        )?;
         slot.keep();
         Ok((cell, now))
     }
 
     /// Puts a new `cell` in the map, resolved against the layers (scope templates, the
-    /// default mode), and runs `announce` once it is in. The cell's transition lock is
+    /// default mode), if its key is absent and `admit` (run under the shard's write lock,
+    /// once the key is known to be absent) gives what it gives; runs `announce` once it
+    /// is in, and returns what `admit` gave. The cell's transition lock is
     /// held from before the connection is visible until `announce` has run: every
     /// other event of a connection is published under this lock, so none can come
     /// before its `Registered`. The layers are resolved before the connection is
@@ -74,27 +72,30 @@ impl Registry {
     /// `crate::layers`: its walk may have missed this connection).
     ///
     /// # Errors
-    /// [`Error::AlreadyRegistered`] if the key is taken (nothing changed).
-    pub(super) fn enter(
+    /// [`Error::AlreadyRegistered`] if the key is taken, or what `admit` returned
+    /// (nothing changed).
+    pub(super) fn enter<R>(
         &self,
         cell: &CellRef,
+        admit: impl FnOnce() -> Result<R, Error>,
         announce: impl FnOnce(&ConnectionCell),
-    ) -> Result<(), Error> {
+    ) -> Result<R, Error> {
         let held = cell.hold_transitions();
         let layers = &self.cx.layers;
         let epoch = layers.epoch();
         if layers.active() {
             cell.refresh_layers(&self.cx);
         }
-        if !self.map.insert_new(cell) {
-            return Err(Error::AlreadyRegistered);
-        }
+        let admitted = self
+            .map
+            .insert_new_with(cell, admit)?
+            .ok_or(Error::AlreadyRegistered)?;
         if layers.epoch() != epoch {
             cell.refresh_layers(&self.cx);
         }
         announce(cell);
         drop(held);
-        Ok(())
+        Ok(admitted)
     }
 
     /// A handle to the connection of `key` (its handle count raised), registering it

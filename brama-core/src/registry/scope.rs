@@ -12,7 +12,7 @@
 
 use super::manage::in_scope;
 use super::*;
-use crate::circuit::CellRef;
+use crate::circuit::{CellRef, ConnectionCell};
 use crate::config::{OpenOptions, Options};
 use crate::events::{Counts, Event, EventKind, EventType};
 use crate::key::Key;
@@ -22,13 +22,13 @@ use crate::rules::Input;
 use crate::state::State;
 
 impl Registry {
-    /// Runs `f` on every connection of `scope` (every connection when `None`) that is
-    /// not removed, in registration order, with the segment of the sweep list it was
-    /// found in and its position there (for a removal). Events published under the
-    /// walk wake their async receivers after it.
-    pub(super) fn walk_scope(
+    /// Runs `f` on every connection `keep` selects that is not removed, in
+    /// registration order, with the segment of the sweep list it was found in and its
+    /// position there (for a removal). Events published under the walk wake their async
+    /// receivers after it.
+    pub(super) fn walk_where(
         &self,
-        scope: Option<&str>,
+        keep: impl Fn(&ConnectionCell) -> bool,
         mut f: impl FnMut(&mut Segment<'_>, usize, &CellRef),
     ) {
         let mut picked = Vec::new();
@@ -37,7 +37,7 @@ impl Registry {
                 picked.extend(
                     segment
                         .cells()
-                        .filter(|(_, c)| !c.is_removed() && in_scope(c, scope))
+                        .filter(|(_, c)| !c.is_removed() && keep(c))
                         .map(|(pos, c)| (pos, CellRef::clone(c))),
                 );
                 for (pos, cell) in picked.drain(..) {
@@ -47,11 +47,11 @@ impl Registry {
         });
     }
 
-    /// Resolves the layers of every connection of `scope` (all when `None`) again,
-    /// after a layer changed; returns how many it resolved.
-    pub(super) fn refresh_walk(&self, scope: Option<&str>) -> usize {
+    /// Resolves the layers of every connection `keep` selects again, after a layer
+    /// changed; returns how many it resolved.
+    pub(super) fn refresh_walk(&self, keep: impl Fn(&ConnectionCell) -> bool) -> usize {
         let mut n = 0;
-        self.walk_scope(scope, |_, _, cell| {
+        self.walk_where(keep, |_, _, cell| {
             let _held = cell.hold_transitions();
             if !cell.is_removed() {
                 cell.refresh_layers(&self.cx);
@@ -65,11 +65,14 @@ impl Registry {
     /// `Cause::Scope`; returns how many it applied to.
     fn act_on_scope(&self, scope: &str, input: Input, reason: Option<&str>) -> usize {
         let mut n = 0;
-        self.walk_scope(Some(scope), |_, _, cell| {
-            if cell.act_for_scope(&self.cx, input, reason).is_ok() {
-                n += 1;
-            }
-        });
+        self.walk_where(
+            |c| in_scope(c, Some(scope)),
+            |_, _, cell| {
+                if cell.act_for_scope(&self.cx, input, reason).is_ok() {
+                    n += 1;
+                }
+            },
+        );
         n
     }
 
@@ -106,21 +109,24 @@ impl Registry {
         // Read before anything changes (a custom clock is user code).
         let now = self.cx.clock.now();
         let mut n = 0;
-        self.walk_scope(Some(scope), |segment, pos, cell| {
-            let removed = self.map.remove_swept(cell.key(), |c| {
-                // The one this walk found, not a later registration of the same key.
-                let ours = Arc::ptr_eq(c, cell);
-                if ours {
-                    self.retire(c, Removal::Unregistered, now);
+        self.walk_where(
+            |c| in_scope(c, Some(scope)),
+            |segment, pos, cell| {
+                let removed = self.map.remove_swept(cell.key(), |c| {
+                    // The one this walk found, not a later registration of the same key.
+                    let ours = Arc::ptr_eq(c, cell);
+                    if ours {
+                        self.retire(c, Removal::Unregistered, now);
+                    }
+                    ours
+                });
+                if removed.is_some() {
+                    segment.release(pos);
+                    self.unreserve();
+                    n += 1;
                 }
-                ours
-            });
-            if removed.is_some() {
-                segment.release(pos);
-                self.unreserve();
-                n += 1;
-            }
-        });
+            },
+        );
         n
     }
 
@@ -159,7 +165,7 @@ impl Registry {
             Ok(next)
         })?;
         self.publish_configured(now);
-        Ok(self.refresh_walk(Some(scope)))
+        Ok(self.refresh_walk(|c| in_scope(c, Some(scope))))
     }
 
     /// Sets the mode of `scope` (for its connections without a mode of their own, now

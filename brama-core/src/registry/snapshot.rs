@@ -1,5 +1,7 @@
 //! Taking a [`Snapshot`] of the registry, and restoring one (SPEC §11).
 
+use std::collections::{HashMap, HashSet};
+
 use super::*;
 use crate::circuit::{CellRef, ConnectionCell, Rebase};
 use crate::events::{Counts, EventKind, EventType};
@@ -55,30 +57,36 @@ impl Registry {
     /// [`Error::InvalidSnapshot`] naming what is wrong; [`Error::CapacityExceeded`].
     pub fn restore(&self, snapshot: &Snapshot) -> Result<usize, Error> {
         snapshot.validate()?;
-        let defaults = self.cx.defaults();
+        let defaults = Config::clone(&self.cx.defaults());
+        // Each scope's defaults over the registry's, once per scope: the snapshot's
+        // template, else this registry's.
+        let mut bases: HashMap<&str, Config> = HashMap::new();
         for (i, s) in snapshot.scopes.iter().enumerate() {
-            s.defaults
+            let base = s
+                .defaults
                 .apply(&defaults)
                 .map_err(|e| Error::invalid_snapshot(format!("scope {i} ({:?}): {e}", s.scope)))?;
+            bases.insert(&s.scope, base);
         }
         let mut missing = 0;
         for (i, c) in snapshot.connections.iter().enumerate() {
-            let template = match &c.scope {
-                Some(scope) => match snapshot.scopes.iter().find(|s| s.scope == *scope) {
-                    Some(s) => Some(s.defaults.clone()),
-                    None => self.scope_defaults(scope),
-                },
-                None => None,
-            };
-            let base = match template {
-                Some(t) => t.apply(&defaults),
-                None => Ok(Config::clone(&defaults)),
-            };
-            base.and_then(|base| c.overrides.apply(&base))
-                .map_err(|e| {
+            if let Some(own) = c.overrides.as_deref() {
+                let base = match c.scope.as_deref() {
+                    Some(scope) => bases.entry(scope).or_insert_with(|| {
+                        self.cx
+                            .layers
+                            .scope(Some(scope))
+                            .and_then(|t| t.apply(&defaults).ok())
+                            .unwrap_or_else(|| defaults.clone())
+                    }),
+                    None => &defaults,
+                };
+                own.without_inherit().apply(base).map_err(|e| {
                     Error::invalid_snapshot(format!("connection {i} ({}): {e}", c.key()))
                 })?;
-            if self.find(c.key(), |_| ()).is_none() {
+            }
+            // Room is counted only where there is a limit to count against.
+            if self.max_connections.is_some() && self.find(c.key(), |_| ()).is_none() {
                 missing += 1;
             }
         }
@@ -96,9 +104,11 @@ impl Registry {
         }
         if !snapshot.scopes.is_empty() {
             self.publish_configured(now);
-            for s in &snapshot.scopes {
-                self.refresh_walk(Some(&s.scope));
-            }
+            // One walk for all of them: the connections of a restored scope resolve their
+            // layers again.
+            let restored: HashSet<&str> =
+                snapshot.scopes.iter().map(|s| s.scope.as_str()).collect();
+            self.refresh_walk(|c| c.key().scope().is_some_and(|s| restored.contains(s)));
         }
         crate::events::defer_wakes(|| {
             for c in &snapshot.connections {
@@ -111,7 +121,7 @@ impl Registry {
     /// Restores one (validated) connection: into the one registered under its key, or
     /// as a new one if there is none, whatever registrations and removals race it.
     fn restore_one(&self, snap: &ConnectionSnapshot, at: &Rebase, room: &mut Room<'_>) {
-        let own = snap.overrides.without_inherit();
+        let own = snap.own_options();
         loop {
             if let Some(cell) = self.find(snap.key(), CellRef::clone) {
                 let held = cell.hold_transitions();
@@ -139,21 +149,25 @@ impl Registry {
                 &options,
             ));
             let change = cell.restore(snap, at, true);
-            let entered = self.enter(&cell, |cell| {
-                self.cx.bus.publish(EventType::Registered, |seq| {
-                    crate::events::Event::new(
-                        seq,
-                        EventKind::Registered,
-                        self.cx.wall(at.now),
-                        Some(cell.key().clone()),
-                        State::Unknown,
-                        Counts::default(),
-                    )
-                });
-                if let Some(change) = change {
-                    cell.announce_restore(&self.cx, change, at.now);
-                }
-            });
+            let entered = self.enter(
+                &cell,
+                || Ok(()),
+                |cell| {
+                    self.cx.bus.publish(EventType::Registered, |seq| {
+                        crate::events::Event::new(
+                            seq,
+                            EventKind::Registered,
+                            self.cx.wall(at.now),
+                            Some(cell.key().clone()),
+                            State::Unknown,
+                            Counts::default(),
+                        )
+                    });
+                    if let Some(change) = change {
+                        cell.announce_restore(&self.cx, change, at.now);
+                    }
+                },
+            );
             if entered.is_ok() {
                 room.use_one();
                 return;
@@ -191,9 +205,10 @@ impl<'a> Room<'a> {
         Ok(Room { registry, left: n })
     }
 
-    /// A new connection entered the map. Past what was taken (a key that was here
-    /// when the restore counted was removed before it was restored), it takes one more
-    /// place whatever the limit: the removal gave one back.
+    /// A new connection entered the map. Past what was taken (with no limit, nothing
+    /// is taken ahead; with one, a key that was here when the restore counted was
+    /// removed before it was restored), it takes one more place whatever the limit: the
+    /// removal gave one back.
     fn use_one(&mut self) {
         match self.left.checked_sub(1) {
             Some(left) => self.left = left,
