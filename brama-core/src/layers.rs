@@ -27,14 +27,17 @@ use arc_swap::ArcSwapOption;
 use crate::config::Options;
 use crate::error::Error;
 use crate::mode::Mode;
-use crate::sync::{lock, AtomicU32, AtomicU64, Mutex, Ordering};
+use crate::sync::{lock, AtomicBool, AtomicU32, AtomicU64, Mutex, Ordering};
 
 type ScopeMap = HashMap<Box<str>, Arc<Options>>;
 
 /// The scope templates and the default mode of one registry.
 pub struct Layers {
-    /// Each scope's template; `None` while there is none (one load says so).
+    /// Each scope's template; `None` while there is none.
     scopes: ArcSwapOption<ScopeMap>,
+    /// Whether `scopes` holds any: one plain load for the paths that ask while there is
+    /// none (every registration, every configuration read), instead of an `ArcSwap` one.
+    any_scope: AtomicBool,
     /// Serialises the writers of `scopes` (a read, a merge and a store).
     writer: Mutex<()>,
     default_mode: AtomicU32,
@@ -46,6 +49,7 @@ impl Layers {
     pub fn new() -> Layers {
         Layers {
             scopes: ArcSwapOption::empty(),
+            any_scope: AtomicBool::new(false),
             writer: Mutex::new(()),
             default_mode: AtomicU32::new(0),
             epoch: AtomicU64::new(0),
@@ -56,6 +60,9 @@ impl Layers {
     #[inline]
     pub fn scope(&self, scope: Option<&str>) -> Option<Arc<Options>> {
         let scope = scope?;
+        if !self.any_scope() {
+            return None;
+        }
         let map = self.scopes.load();
         map.as_deref()?.get(scope).cloned()
     }
@@ -84,7 +91,16 @@ impl Layers {
     /// scope template exists, or the default mode is not `Normal`.
     #[inline]
     pub fn active(&self) -> bool {
-        self.default_mode() != Mode::Normal || self.scopes.load().is_some()
+        self.default_mode() != Mode::Normal || self.any_scope()
+    }
+
+    #[inline]
+    fn any_scope(&self) -> bool {
+        // Relaxed: a lone flag, stored before the epoch's bump and so published by it
+        // to the registrations that must see it (see the module documentation); a
+        // configuration read racing the first template may miss it, as it may miss the
+        // template itself.
+        self.any_scope.load(Ordering::Relaxed)
     }
 
     /// The epoch: bumped by every writer, after its change and before its walk.
@@ -135,7 +151,10 @@ impl Layers {
         } else {
             map.insert(scope.into(), Arc::new(template));
         }
-        self.scopes.store((!map.is_empty()).then(|| Arc::new(map)));
+        let any = !map.is_empty();
+        self.scopes.store(any.then(|| Arc::new(map)));
+        // Relaxed: see `any_scope`.
+        self.any_scope.store(any, Ordering::Relaxed);
         self.bump();
         Ok(())
     }

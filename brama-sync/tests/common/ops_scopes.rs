@@ -265,12 +265,12 @@ impl Harness {
             .unwrap_or_else(|e| panic!("{op}: a snapshot restores: {e}"));
         assert_eq!(restored.len(), self.live(), "{op}: restored len");
         let mut deadlines = Vec::new();
-        for k in 0..KEYS.len() {
+        for (k, key) in KEYS.into_iter().enumerate() {
             let Some(c) = &self.conns[k] else {
-                assert_eq!(restored.status(KEYS[k]), Err(Error::NotFound), "{op}");
+                assert_eq!(restored.status(key), Err(Error::NotFound), "{op}");
                 continue;
             };
-            let s = restored.status(KEYS[k]).expect("restored");
+            let s = restored.status(key).expect("restored");
             let mode = c
                 .overrides
                 .mode_value()
