@@ -44,7 +44,7 @@ impl Registry {
     /// Restores `snapshot`: its scope templates replace those of the same scopes; each
     /// of its connections is registered if it is not here (its `Registered` event, then
     /// a `StateChanged` with cause `Restore` unless it is `Unknown`), or else takes the
-    /// snapshot's overrides, metadata entries and state (a `StateChanged` with cause
+    /// snapshot's overrides, metadata and state (a `StateChanged` with cause
     /// `Restore` if the state changes); see `ConnectionCell::restore` for counters and
     /// times. Connections here and not in the snapshot are left as they are. Returns
     /// the number of connections restored: all of the snapshot's.
