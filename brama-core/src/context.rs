@@ -9,6 +9,7 @@ use arc_swap::ArcSwap;
 use crate::clock::{ClockSource, Nanos, NOT_A_READING};
 use crate::config::Config;
 use crate::events::EventBus;
+use crate::layers::Layers;
 use crate::sync::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 /// The shared part of a registry that connection cells and handles need.
@@ -17,6 +18,9 @@ pub struct Context {
     pub clock: ClockSource,
     /// The registry's event bus.
     pub bus: EventBus,
+    /// The scope templates and the default mode (between `defaults` and a
+    /// connection's own overrides).
+    pub layers: Layers,
     defaults: ArcSwap<Config>,
     // Hot scalars of `defaults`, readable with one load on the report paths.
     default_threshold: AtomicU32,
@@ -41,6 +45,7 @@ impl Context {
             default_critical: AtomicBool::new(false),
             defaults: ArcSwap::from_pointee(defaults),
             bus: EventBus::new(event_queue_capacity),
+            layers: Layers::new(),
             wall_base: SystemTime::now(),
             mono_base,
             rng: AtomicU64::new(mono_base ^ 0x9E37_79B9_7F4A_7C15),
@@ -129,10 +134,16 @@ impl Context {
     }
 
     /// The wall-clock time of clock reading `t`: the registry's creation time plus the
-    /// monotonic time elapsed, so it is exact under a manual clock.
+    /// monotonic time elapsed, so it is exact under a manual clock. A reading before the
+    /// creation (a restored timestamp) is as far before it.
     pub fn wall(&self, t: Nanos) -> SystemTime {
-        let delta = Duration::from_nanos(t.saturating_sub(self.mono_base));
-        self.wall_base.checked_add(delta).unwrap_or(self.wall_base)
+        match t.checked_sub(self.mono_base) {
+            Some(after) => self.wall_base.checked_add(Duration::from_nanos(after)),
+            None => self
+                .wall_base
+                .checked_sub(Duration::from_nanos(self.mono_base - t)),
+        }
+        .unwrap_or(self.wall_base)
     }
 
     /// A uniform sample in `[0, 1)` for jitter (splitmix64 over a shared counter).

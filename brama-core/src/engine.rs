@@ -8,6 +8,8 @@
 pub use crate::circuit::{CellRef, ConnectionCell, Fast, Remote, Ticket};
 pub use crate::context::Context;
 pub use crate::events::{bounded_reason, EventBus};
+pub use crate::layers::Layers;
+pub use crate::mode::{step_in, SHADOW_GEN};
 pub use crate::registry::Registry;
 
 /// The packed state word.

@@ -40,6 +40,13 @@ pub enum Error {
         /// What the operating system said.
         reason: String,
     },
+    /// A snapshot given to a restore is not one this brama can restore: an unknown
+    /// version, a bad key or setting, a key given twice, or a value out of its range.
+    /// Nothing was restored.
+    InvalidSnapshot {
+        /// What is wrong, naming the connection (its position and key) or the scope.
+        reason: String,
+    },
     /// The circuit did not admit the call.
     Rejected {
         /// The identifier of the connection that refused.
@@ -117,6 +124,12 @@ impl Error {
         }
     }
 
+    pub(crate) fn invalid_snapshot(reason: impl Into<String>) -> Error {
+        Error::InvalidSnapshot {
+            reason: reason.into(),
+        }
+    }
+
     pub(crate) fn invalid_config(field: &'static str, reason: impl Into<String>) -> Error {
         Error::InvalidConfig {
             field,
@@ -144,6 +157,9 @@ impl fmt::Display for Error {
             Error::CapacityExceeded => f.write_str(
                 "max_connections reached: unregister connections or raise max_connections",
             ),
+            Error::InvalidSnapshot { reason } => {
+                write!(f, "invalid snapshot, nothing was restored: {reason}")
+            }
             Error::Spawn { reason } => {
                 write!(f, "could not start the brama-janitor thread: {reason}")
             }

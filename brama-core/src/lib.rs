@@ -18,11 +18,14 @@ mod error;
 mod events;
 mod health;
 mod key;
+mod layers;
+mod mode;
 mod policy;
 mod registry;
 mod rules;
 #[cfg(feature = "serde")]
 mod serde;
+mod snapshot;
 mod state;
 mod status;
 mod sync;
@@ -51,6 +54,11 @@ pub use error::Error;
 pub use events::{Counts, Event, EventKind, EventType, Filter, RecvFuture, Subscription};
 pub use health::{Health, Verdict};
 pub use key::{Key, OwnedKey, MAX_KEY_PART_BYTES};
+pub use mode::Mode;
 pub use registry::SweepReport;
+pub use snapshot::{
+    ConnectionSnapshot, ScopeSnapshot, Snapshot, MAX_BACKOFF_STEP, MAX_SNAPSHOT_TOTAL,
+    SNAPSHOT_VERSION,
+};
 pub use state::{Cause, State};
 pub use status::Status;

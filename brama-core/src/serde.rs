@@ -19,6 +19,7 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::health::Verdict;
+use crate::mode::Mode;
 use crate::state::{Cause, State};
 use crate::status::Status;
 
@@ -220,6 +221,13 @@ macro_rules! named_enum {
 }
 pub(crate) use named_enum;
 
+named_enum!(Mode, "a mode", [
+    Normal => "normal",
+    Disabled => "disabled",
+    ForcedOpen => "forced_open",
+    MetricsOnly => "metrics_only",
+]);
+
 named_enum!(State, "a circuit state", [
     Unknown => "unknown",
     Closed => "closed",
@@ -240,6 +248,8 @@ named_enum!(Cause, "the cause of a state change", [
     FailureRate => "failure_rate",
     SlowCalls => "slow_calls",
     Remote => "remote",
+    Scope => "scope",
+    Restore => "restore",
 ]);
 
 named_enum!(Verdict, "a health verdict", [
@@ -284,6 +294,8 @@ struct StatusWire<S, M> {
     slow_call_rate: Option<f64>,
     #[serde(default)]
     window_calls: u64,
+    #[serde(default)]
+    mode: Mode,
 }
 
 impl Serialize for Status {
@@ -310,6 +322,7 @@ impl Serialize for Status {
             failure_rate,
             slow_call_rate,
             window_calls,
+            mode,
         } = self;
         StatusWire::<&str, &BTreeMap<String, String>> {
             identifier,
@@ -331,6 +344,7 @@ impl Serialize for Status {
             failure_rate: *failure_rate,
             slow_call_rate: *slow_call_rate,
             window_calls: *window_calls,
+            mode: *mode,
         }
         .serialize(s)
     }
@@ -359,6 +373,7 @@ impl<'de> Deserialize<'de> for Status {
             failure_rate: w.failure_rate,
             slow_call_rate: w.slow_call_rate,
             window_calls: w.window_calls,
+            mode: w.mode,
         })
     }
 }

@@ -91,6 +91,11 @@ pub enum Cause {
     /// applied it (feature `redis` of `brama-sync`, SPEC §12). A change with this cause
     /// is never shared again.
     Remote,
+    /// A scope operation (`open_scope`, `close_scope`, `reset_scope`) was applied to
+    /// the connection's scope.
+    Scope,
+    /// A snapshot was restored (`Builder::restore`, `Brama::restore`).
+    Restore,
 }
 
 impl Cause {
@@ -109,6 +114,8 @@ impl Cause {
             Cause::FailureRate => "failure rate",
             Cause::SlowCalls => "slow calls",
             Cause::Remote => "remote",
+            Cause::Scope => "scope operation",
+            Cause::Restore => "restore",
         }
     }
 }

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
+use crate::mode::Mode;
 use crate::state::State;
 
 /// A snapshot of one connection (SPEC §3). Fields are read one by one without a lock:
@@ -14,7 +15,10 @@ pub struct Status {
     pub identifier: String,
     /// The scope, if any.
     pub scope: Option<String>,
-    /// The circuit state.
+    /// The circuit state. In `Mode::MetricsOnly`, the state the circuit would be in
+    /// (it tracks it, but admits every call); in `Mode::ForcedOpen` and
+    /// `Mode::Disabled`, the state it had when its mode froze it (or that a manual
+    /// action gave it since).
     pub state: State,
     /// Consecutive failures (in `Open`/`HalfOpen`: the count that tripped the circuit).
     pub consecutive_failures: u32,
@@ -43,6 +47,9 @@ pub struct Status {
     pub open_duration: Duration,
     /// User metadata.
     pub metadata: BTreeMap<String, String>,
+    /// The mode in effect: the connection's own, else its scope's, else the registry
+    /// default.
+    pub mode: Mode,
     /// Rate policies: failures / calls in the window (in `HalfOpen`, of the cycle's
     /// probes); `None` with no calls in it, and under the consecutive policy.
     pub failure_rate: Option<f64>,

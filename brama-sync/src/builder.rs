@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use brama_core::engine::Registry;
-use brama_core::{ClockSource, Config, Error, ExpiryStrategy, Options, Settings, TripPolicy};
+use brama_core::{
+    ClockSource, Config, Error, ExpiryStrategy, Mode, Options, Settings, Snapshot, TripPolicy,
+};
 
 use crate::brama::Brama;
 use crate::janitor::{Janitor, JanitorHandle};
@@ -33,6 +35,7 @@ pub struct Builder {
     settings: Settings,
     clock: Option<ClockSource>,
     janitor: Janitor,
+    restore: Option<Arc<Snapshot>>,
 }
 
 impl Builder {
@@ -143,21 +146,48 @@ impl Builder {
         self
     }
 
+    /// The default [`Mode`] of every connection without one of its own or of its
+    /// scope's (default `Mode::Normal`); `configure_defaults` changes it at run time.
+    pub fn mode(mut self, mode: Mode) -> Builder {
+        self.options = self.options.mode(mode);
+        self
+    }
+
+    /// Restores `snapshot` (taken by [`Brama::snapshot`](crate::Brama::snapshot), in
+    /// this process or an earlier one) into the registry when it is built, before its
+    /// janitor starts: a restarted process does not hammer a dependency it knew was
+    /// down. See [`Brama::restore`](crate::Brama::restore) for what is restored. The
+    /// snapshot is checked at [`build`](Builder::build), which fails if it is bad. A
+    /// second call replaces the first.
+    pub fn restore(mut self, snapshot: &Snapshot) -> Builder {
+        self.restore = Some(Arc::new(snapshot.clone()));
+        self
+    }
+
     fn registry(&self) -> Result<Registry, Error> {
         let defaults = self.options.apply(&Config::default())?;
-        Registry::new(
+        let registry = Registry::new(
             defaults,
             self.settings.clone(),
             self.clock.clone().unwrap_or_default(),
-        )
+        )?;
+        if let Some(mode) = self.options.mode_value() {
+            registry.configure_defaults(&Options::new().mode(mode))?;
+        }
+        if let Some(snapshot) = &self.restore {
+            registry.restore(snapshot)?;
+        }
+        Ok(registry)
     }
 
-    /// Validates the settings, creates the registry and spawns its janitor thread (with
+    /// Validates the settings, creates the registry, restores the snapshot given to
+    /// [`restore`](Builder::restore), and spawns its janitor thread (with
     /// [`Janitor::Thread`], the default).
     ///
     /// # Errors
-    /// [`Error::InvalidConfig`] naming the first bad setting; [`Error::Spawn`] if the
-    /// thread cannot be started.
+    /// [`Error::InvalidConfig`] naming the first bad setting; [`Error::InvalidSnapshot`]
+    /// or [`Error::CapacityExceeded`] for a snapshot that cannot be restored;
+    /// [`Error::Spawn`] if the thread cannot be started.
     pub fn build(self) -> Result<Brama, Error> {
         let registry = Arc::new(self.registry()?);
         let janitor = JanitorHandle::start(self.janitor, Arc::downgrade(&registry))?;

@@ -72,6 +72,7 @@ mod handle;
 mod janitor;
 mod keybuf;
 mod observe;
+mod ops;
 mod permit;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
@@ -101,11 +102,12 @@ pub use permit::{OwnedPermit, Permit};
 /// builder's settings as data are [`Config`]).
 pub use brama_core::Config as ResolvedConfig;
 pub use brama_core::{
-    Cause, Clock, ClockSource, Counts, Error, Event, EventKind, EventType, ExpiryStrategy, Filter,
-    Health, Key, ManualClock, OpenDuration, OpenOptions, Options, OwnedKey, RecvFuture, Settings,
-    State, Status, Subscription, SweepReport, SystemClock, TripPolicy, Verdict, Window,
-    MAX_DURATION, MAX_EVENT_QUEUE_CAPACITY, MAX_HALF_OPEN_PROBES, MAX_KEY_PART_BYTES,
-    MAX_METADATA_ENTRIES, MAX_METADATA_KEY_BYTES, MAX_METADATA_TOTAL_BYTES,
-    MAX_METADATA_VALUE_BYTES, MAX_REASON_BYTES, MAX_WINDOW_CALLS, MAX_WINDOW_DURATION,
+    Cause, Clock, ClockSource, ConnectionSnapshot, Counts, Error, Event, EventKind, EventType,
+    ExpiryStrategy, Filter, Health, Key, ManualClock, Mode, OpenDuration, OpenOptions, Options,
+    OwnedKey, RecvFuture, ScopeSnapshot, Settings, Snapshot, State, Status, Subscription,
+    SweepReport, SystemClock, TripPolicy, Verdict, Window, MAX_BACKOFF_STEP, MAX_DURATION,
+    MAX_EVENT_QUEUE_CAPACITY, MAX_HALF_OPEN_PROBES, MAX_KEY_PART_BYTES, MAX_METADATA_ENTRIES,
+    MAX_METADATA_KEY_BYTES, MAX_METADATA_TOTAL_BYTES, MAX_METADATA_VALUE_BYTES, MAX_REASON_BYTES,
+    MAX_SNAPSHOT_TOTAL, MAX_WINDOW_CALLS, MAX_WINDOW_DURATION, SNAPSHOT_VERSION,
     TIME_WINDOW_BUCKETS, TRUNCATED_REASON_MARK,
 };

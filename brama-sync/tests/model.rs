@@ -1,6 +1,9 @@
 //! Model-based property tests: random sequences of register, unregister, checks,
 //! reports (by key, through handles, through permits, through `call`), permit drops,
-//! clock advances, sweeps, manual open/close/reset and configuration, on three keys,
+//! clock advances, sweeps, manual open/close/reset and configuration, and the SPEC §11
+//! operations (modes per connection, per scope and as a default; scope defaults with
+//! fields cleared back to "inherit"; open/close/reset/unregister of a scope; snapshots
+//! restored into another registry on another clock, and into the same one), on four keys,
 //! run against a real `Brama` on a `ManualClock` and compared after every op with the
 //! pure reference model `brama_core::engine::rules::step` (see `common/ops.rs`): result, state,
 //! consecutive failures, totals, trips, open duration, timestamps, metadata, the set of
@@ -14,7 +17,8 @@ mod common {
     pub mod ops;
 }
 
-use common::ops::{self, Cfg, Op, OpenHow, Progressive, Setup};
+use brama_sync::Mode;
+use common::ops::{self, Cfg, Op, OpenHow, Progressive, ScopeAct, Setup};
 use proptest::prelude::*;
 use proptest::test_runner::RngAlgorithm;
 
@@ -70,9 +74,19 @@ fn cfg() -> impl Strategy<Value = Cfg> {
         maybe(0.15, 0u64..=50),
         maybe(0.1, any::<bool>()),
         maybe(0.2, (0u8..4, any::<u8>())),
+        (maybe(0.15, mode()), maybe(0.15, any::<u8>())),
     )
         .prop_map(
-            |(threshold, expiry_ms, strategy, probes, probe_timeout_ms, jitter_bad, metadata)| {
+            |(
+                threshold,
+                expiry_ms,
+                strategy,
+                probes,
+                probe_timeout_ms,
+                jitter_bad,
+                metadata,
+                (mode, inherit),
+            )| {
                 Cfg {
                     threshold,
                     expiry_ms,
@@ -81,13 +95,46 @@ fn cfg() -> impl Strategy<Value = Cfg> {
                     probe_timeout_ms,
                     jitter_bad,
                     metadata,
+                    mode,
+                    inherit: inherit.unwrap_or(0),
                 }
             },
         )
 }
 
+fn mode() -> impl Strategy<Value = Mode> {
+    proptest::sample::select(Mode::ALL.to_vec())
+}
+
+fn open_how() -> impl Strategy<Value = OpenHow> {
+    prop_oneof![
+        Just(OpenHow::Current),
+        (0u64..=40).prop_map(OpenHow::ForMs),
+        Just(OpenHow::Indefinitely)
+    ]
+}
+
+/// The SPEC §11 ops, weighted for the main scenario.
+fn operation() -> impl Strategy<Value = Op> {
+    let scope = 0u8..3;
+    let act = prop_oneof![
+        2 => (open_how(), any::<bool>()).prop_map(|(how, r)| ScopeAct::Open(how, r)),
+        1 => Just(ScopeAct::Close),
+        1 => Just(ScopeAct::Reset),
+        1 => Just(ScopeAct::Unregister),
+    ];
+    prop_oneof![
+        3 => (scope.clone(), act).prop_map(|(s, a)| Op::Scope(s, a)),
+        2 => (scope.clone(), cfg()).prop_map(|(s, c)| Op::ConfigureScope(s, c)),
+        3 => (0u8..4, mode()).prop_map(|(k, m)| Op::SetMode(k, m)),
+        2 => (scope, mode()).prop_map(|(s, m)| Op::SetScopeMode(s, m)),
+        1 => any::<u16>().prop_map(Op::RoundTrip),
+        1 => Just(Op::RestoreSelf),
+    ]
+}
+
 fn op() -> impl Strategy<Value = Op> {
-    let key = 0u8..3;
+    let key = 0u8..4;
     let slot = any::<u8>();
     prop_oneof![
         4 => (key.clone(), cfg()).prop_map(|(k, c)| Op::Register(k, c)),
@@ -107,20 +154,13 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (key.clone(), any::<bool>()).prop_map(|(k, ok)| Op::Call(k, ok)),
         5 => prop_oneof![0u32..=3, 1u32..=60, Just(1000)].prop_map(Op::Advance),
         3 => Just(Op::Sweep),
-        2 => (
-            key.clone(),
-            prop_oneof![
-                Just(OpenHow::Current),
-                (0u64..=40).prop_map(OpenHow::ForMs),
-                Just(OpenHow::Indefinitely)
-            ],
-            any::<bool>()
-        )
+        2 => (key.clone(), open_how(), any::<bool>())
             .prop_map(|(k, how, r)| Op::Open(k, how, r)),
         1 => key.clone().prop_map(Op::Close),
         1 => key.clone().prop_map(Op::Reset),
         2 => (key, cfg()).prop_map(|(k, c)| Op::Configure(k, c)),
         1 => cfg().prop_map(Op::ConfigureDefaults),
+        6 => operation(),
     ]
 }
 
@@ -133,7 +173,7 @@ fn scenario() -> impl Strategy<Value = (Setup, Vec<Op>)> {
     )
         .prop_map(|(setup, preregister, mut ops)| {
             if preregister {
-                let mut pre: Vec<Op> = (0..3).map(|k| Op::Register(k, Cfg::default())).collect();
+                let mut pre: Vec<Op> = (0..4).map(|k| Op::Register(k, Cfg::default())).collect();
                 pre.append(&mut ops);
                 ops = pre;
             }

@@ -34,7 +34,8 @@ fn race_promotion(threads: usize, probes: u32) {
                     e,
                     Error::Rejected {
                         state: State::HalfOpen,
-                        retry_after: None
+                        retry_after: None,
+                        ..
                     }
                 ),
                 "{e:?}"

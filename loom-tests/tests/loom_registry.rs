@@ -391,7 +391,7 @@ impl MiniRegistry {
             }
         });
         match found {
-            None => Err(Error::NotFound { .. }),
+            None => Err(Error::not_found(brama_core::Key::new(key))),
             Some(None) => Ok(()),
             // Off the map lock only the locked path counts, as in `Registry::report`.
             Some(Some(cell)) => cell.report_slow(
@@ -457,7 +457,7 @@ impl MiniRegistry {
     fn success_held_unsealed(&self, held: &ConnectionCell) -> Result<(), Error> {
         match held.report_fast(&self.cx, brama_core::engine::rules::Outcome::Success, None) {
             brama_core::engine::Fast::Counted => Ok(()),
-            _ => Err(Error::NotFound { .. }),
+            _ => Err(Error::not_found(held.key().as_key())),
         }
     }
 

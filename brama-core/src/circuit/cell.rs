@@ -62,6 +62,8 @@ pub(super) enum Refusal {
     Removed,
     Open,
     HalfOpen,
+    /// `Mode::ForcedOpen`.
+    Forced,
 }
 
 /// One tracked connection.
@@ -133,7 +135,13 @@ impl ConnectionCell {
     /// caller) as its overrides and metadata.
     pub fn new(key: OwnedKey, now: Nanos, options: &Options) -> ConnectionCell {
         let cell = ConnectionCell {
-            word: AtomicU64::new(Word::encode(&Machine::new(), 0).0),
+            // The connection's own mode; the registry resolves its layers (`refresh_layers`)
+            // when a scope template or a default mode could change it.
+            word: AtomicU64::new(
+                Word::encode(&Machine::new(), 0)
+                    .with_mode(options.mode_value().unwrap_or_default())
+                    .0,
+            ),
             deadline: AtomicU64::new(0),
             open_duration: AtomicU64::new(0),
             frozen: AtomicU32::new(0),
@@ -187,21 +195,26 @@ impl ConnectionCell {
 
     // ----- configuration -------------------------------------------------------------
 
-    /// The effective configuration: registry defaults with this connection's overrides.
+    /// The effective configuration: registry defaults, then this connection's scope's
+    /// template, then its own overrides.
     pub fn config(&self, cx: &Context) -> Config {
-        Self::config_of(cx, self.extras.load().as_deref())
+        Self::config_of(cx, self.key.scope(), self.extras.load().as_deref())
     }
 
-    /// The registry defaults with `extras`' overrides (the cell's, loaded by the caller).
-    pub(super) fn config_of(cx: &Context, extras: Option<&Extras>) -> Config {
+    /// The registry defaults with the template of `scope` and `extras`' overrides (the
+    /// cell's, loaded by the caller) laid over them, read live.
+    pub(super) fn config_of(cx: &Context, scope: Option<&str>, extras: Option<&Extras>) -> Config {
         let defaults = cx.defaults_now();
+        // Each layer was validated against every layer below it can be; any mix of
+        // valid fields is a valid config.
+        let over = |base: Config, o: &Options| o.apply(&base).unwrap_or(base);
+        let base = match cx.layers.scope(scope) {
+            Some(t) => over(Config::clone(&defaults), &t),
+            None => Config::clone(&defaults),
+        };
         match extras {
-            // Overrides were validated against every default they can meet.
-            Some(e) if !e.overrides.is_empty() => e
-                .overrides
-                .apply(&defaults)
-                .unwrap_or_else(|_| Config::clone(&defaults)),
-            _ => Config::clone(&defaults),
+            Some(e) if !e.overrides.is_empty() => over(base, &e.overrides),
+            _ => base,
         }
     }
 

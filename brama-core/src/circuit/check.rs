@@ -75,6 +75,8 @@ impl ConnectionCell {
         match r {
             Refusal::Removed => Error::not_found_owned(&self.key),
             Refusal::HalfOpen => Error::rejected(self.key.as_key(), State::HalfOpen, None),
+            // Refused until its mode changes: open, with no time to wait for.
+            Refusal::Forced => Error::rejected(self.key.as_key(), State::Open, None),
             Refusal::Open => {
                 // Relaxed: a hint for the caller, read after the refusal's Acquire load.
                 let until = self.deadline.load(Ordering::Relaxed);
@@ -104,10 +106,23 @@ impl ConnectionCell {
     }
 
     #[cold]
-    pub(super) fn check_slow(&self, cx: &Context, mut w: Word) -> Result<Ticket, Refusal> {
+    pub(super) fn check_slow(&self, cx: &Context, w: Word) -> Result<Ticket, Refusal> {
+        if w.is_moded() {
+            return self.check_moded(cx, w);
+        }
+        self.check_normal(cx, w)
+    }
+
+    /// [`check_slow`](Self::check_slow) as the state decides (`Normal`, and what
+    /// `MetricsOnly` would do).
+    pub(super) fn check_normal(&self, cx: &Context, mut w: Word) -> Result<Ticket, Refusal> {
         loop {
             if w.removed() {
                 return Err(Refusal::Removed);
+            }
+            if w.is_frozen() {
+                // The mode changed under this check: it decides.
+                return self.check_moded(cx, w);
             }
             match w.state() {
                 State::Unknown | State::Closed => {
@@ -177,7 +192,9 @@ impl ConnectionCell {
             (Outcome::Rejected, _) => Err(Refusal::HalfOpen),
             _ => Ok(Ticket {
                 gen: Word::encode(&m2, 0).gen(),
-                probe: m2.state == State::HalfOpen,
+                // A slot was taken (`quiet_change`): a mode that froze the circuit
+                // meanwhile admits without one.
+                probe: m2.state == State::HalfOpen && fx.quiet_change,
             }),
         }
     }

@@ -213,6 +213,14 @@ impl<const N: usize> Tally<N> {
         }
     }
 
+    /// Adds `n` to counter `kind` through the shared lane (a restore). The caller keeps
+    /// the counter unsealed (it holds what removal takes) and `n` below the seal bit.
+    pub fn add(&self, kind: usize, n: u64) {
+        debug_assert!(n < SEALED, "a total that reaches the seal bit");
+        // Relaxed: an independent count, as in `incr`.
+        self.shared[kind].fetch_add(n, Ordering::Relaxed);
+    }
+
     /// Adds one to counter `kind` through the calling thread's lane: one thread-local
     /// byte and one compare when the thread owns a lane; claiming one, or the shared
     /// lane, is out of line. Returns false if it went to the shared lane and found it

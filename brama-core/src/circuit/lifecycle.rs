@@ -126,6 +126,7 @@ impl ConnectionCell {
             && matches!(w.state(), State::Unknown | State::Closed)
             && self.handles() == 0
             && now.saturating_sub(self.last_activity()) > inactive
+            && !self.kept_for_mode(w)
     }
 
     // ----- side-effect-free reads ----------------------------------------------------
@@ -150,17 +151,6 @@ impl ConnectionCell {
         // the CAS that published `Open`).
         let until = self.deadline.load(Ordering::Relaxed);
         Some(crate::rules::state_at(state, until, now))
-    }
-
-    /// Whether this connection is critical: its own `Options::critical`, else
-    /// `default` (the registry's). One load of the overrides' pointer; health reports
-    /// ask it only of circuits they find `Open` or `HalfOpen`.
-    pub fn is_critical(&self, default: bool) -> bool {
-        self.extras
-            .load()
-            .as_deref()
-            .and_then(|e| e.overrides.critical_value())
-            .unwrap_or(default)
     }
 
     // ----- snapshots -----------------------------------------------------------------
@@ -210,7 +200,8 @@ impl ConnectionCell {
         // One load for both the overrides and the metadata.
         let extras = self.extras.load();
         let extras = extras.as_deref();
-        let open_duration = crate::rules::next_open_duration(&m, &Self::config_of(cx, extras));
+        let config = Self::config_of(cx, key.scope(), extras);
+        let open_duration = crate::rules::next_open_duration(&m, &config);
         let opt = |a: &AtomicU64| {
             // Relaxed: a snapshot.
             let t = a.load(Ordering::Relaxed);
@@ -240,6 +231,7 @@ impl ConnectionCell {
                 Duration::from_nanos(open_duration)
             },
             metadata: extras.map(|e| e.metadata.clone()).unwrap_or_default(),
+            mode: w.mode(),
             failure_rate: window.failure_rate(),
             slow_call_rate: window.slow_call_rate(),
             window_calls: u64::from(window.calls),

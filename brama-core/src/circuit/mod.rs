@@ -11,15 +11,20 @@
 //! | `transition` | manual actions, ticks, and the locked slow path that runs `rules::step` |
 //! | `lifecycle` | removal, handles, eviction, status snapshots |
 //! | `remote` | changes another instance of a fleet made, and the remaining open time |
+//! | `ops` | a scope operation's action, a connection's snapshot and its restore |
+//! | `moded` | checks and reports of a connection not in `Normal` mode; resolving its layers |
 
 mod cell;
 mod check;
 pub mod counter;
 mod lifecycle;
+mod moded;
+mod ops;
 mod remote;
 mod report;
 mod transition;
 pub mod word;
 
 pub use cell::{CellRef, ConnectionCell, Fast, Ticket};
+pub use ops::Rebase;
 pub use remote::Remote;

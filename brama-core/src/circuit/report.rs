@@ -176,6 +176,9 @@ impl ConnectionCell {
         let current = ticket.is_none_or(|t| t.gen == w.gen());
         // Read before the CAS, so a custom clock that panics changes nothing.
         let now = cx.clock.recent();
+        if w.is_frozen() {
+            return self.report_frozen(w, now, success);
+        }
         let next = match w.state() {
             State::Closed if !current => w,
             State::Closed if success => w.with_payload(0),

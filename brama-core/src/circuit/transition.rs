@@ -1,5 +1,5 @@
 //! State changes: manual actions, the janitor's tick, and the locked slow path that runs
-//! [`step`] and publishes its result with one CAS and its events.
+//! [`step`](crate::rules::step) and publishes its result with one CAS and its events.
 
 use super::cell::*;
 use crate::circuit::counter::lane;
@@ -10,7 +10,7 @@ use crate::context::Context;
 use crate::error::Error;
 use crate::events::{bounded_reason, Counts, Event, EventKind, EventType};
 use crate::policy::{Rate, Tallies};
-use crate::rules::{step, Change, Effects, Input, Machine, Outcome};
+use crate::rules::{Change, Effects, Input, Machine, Outcome};
 use crate::state::{Cause, State};
 use crate::sync::{lock, Ordering};
 use crate::window::RateWindow;
@@ -79,6 +79,9 @@ impl ConnectionCell {
     /// Whether a time-driven rule applies at `now` (a cheap pre-check for the sweep).
     pub fn tick_due(&self, cx: &Context, now: Nanos) -> bool {
         let w = self.word();
+        if w.is_frozen() {
+            return false; // time does not move a frozen circuit (`crate::mode`)
+        }
         let due = match w.state() {
             State::Open => self.open_expired(now),
             // Relaxed: ordered by the Acquire load of `w`.
@@ -93,7 +96,8 @@ impl ConnectionCell {
 
     // ----- the slow path -------------------------------------------------------------
 
-    /// Runs `input` through [`step`] under the transition lock and publishes the result
+    /// Runs `input` through [`step`](crate::rules::step) (as its mode has it,
+    /// [`step_in`](crate::mode::step_in)) under the transition lock and publishes the result
     /// with one CAS. Returns the effects, the new machine and the time used.
     pub(super) fn locked(
         &self,
@@ -102,6 +106,19 @@ impl ConnectionCell {
         reason: Option<&str>,
     ) -> Result<(Effects, Machine, Nanos), Error> {
         self.locked_report(cx, input, reason, None, false)
+    }
+
+    /// [`locked`](Self::locked), the state changes of a manual action reported with
+    /// `cause` instead of the manual one when given (a scope operation).
+    pub(super) fn locked_as(
+        &self,
+        cx: &Context,
+        input: Input,
+        reason: Option<&str>,
+        cause: Option<Cause>,
+    ) -> Result<(Effects, Machine, Nanos), Error> {
+        let _guard = lock(&self.transition);
+        self.locked_held(cx, input, reason, None, false, cause)
     }
 
     /// [`locked`](Self::locked) for a report of a call that took `elapsed`, which the
@@ -176,7 +193,7 @@ impl ConnectionCell {
             let mut m = self.machine(w);
             m.probes = probes;
             m.window = window_tallies;
-            let (m2, mut fx) = step(m, input, now, &cfg, jitter_u);
+            let (m2, mut fx) = crate::mode::step_in(w.mode(), m, input, now, &cfg, jitter_u);
             if let Some(cause) = cause {
                 relabel(&mut fx, cause);
             }
@@ -187,6 +204,7 @@ impl ConnectionCell {
                 _ => 0,
             };
             let w2 = Word::encode(&m2, admissions)
+                .with_mode(w.mode())
                 .with_policy_flags(rate.is_some(), rate.is_some_and(|r| r.slow.is_some()));
             // A close, entering half-open, a reset: a new, empty window, installed
             // before the word shows the new state, so that a report that sees the

@@ -3,30 +3,41 @@
 //! ```text
 //! bits  0..2   state (Closed 0, Unknown 1, Open 2, HalfOpen 3)
 //! bit   2      removed (unregistered or evicted; terminal)
-//! bits  3..13  backoff step, saturating at 1023
-//! bits 13..32  cycle number (19 bits, wrapping)
+//! bits  3..5   mode in effect (Normal 0, MetricsOnly 1, ForcedOpen 2, Disabled 3)
+//! bits  5..15  backoff step, saturating at 1023
+//! bits 15..32  cycle number (17 bits, wrapping)
 //! bits 32..64  payload (Unknown, Closed): consecutive failures (low 30 bits), a slow-call
 //!              rule (bit 62) and a rate policy (bit 63);
 //!              (HalfOpen): in-flight probes (low 16) and an admission counter (high 16)
 //! ```
+//! A check on a healthy circuit is one load and one mask test: bits 1, 2 and 4 are zero
+//! exactly when the state is `Unknown` or `Closed`, the connection is registered, and
+//! its mode does not freeze the circuit (`Normal` or `MetricsOnly`: see `crate::mode`).
+//! The masks of the other fast paths include the mode bits the same way, so a
+//! connection in `Normal` mode pays nothing for modes: only the constants changed.
+//!
 //! The rate flag keeps a rate policy's circuit off the consecutive policy's fast paths:
 //! its payload is never zero, so it is never a "clean closed" word whose success
 //! changes nothing, and its failure threshold as the word sees it is 1. Both flags are
 //! written under the transition lock, from the configuration in force.
-//! A check on a healthy circuit is one load and one mask test: bits 1 and 2 are zero
-//! exactly when the state is `Unknown` or `Closed` and the connection is registered.
 
+use crate::mode::Mode;
 use crate::rules::Machine;
 use crate::state::State;
 
-/// Mask whose bits are all zero iff the word admits freely.
-pub const FREE_MASK: u64 = 0b110;
 const REMOVED: u64 = 1 << 2;
-const STEP_SHIFT: u32 = 3;
+const MODE_SHIFT: u32 = 3;
+/// Both mode bits.
+const MODE: u64 = 0b11 << MODE_SHIFT;
+/// The mode bit of the two modes that freeze the circuit (`ForcedOpen`, `Disabled`).
+const FROZEN: u64 = 0b10 << MODE_SHIFT;
+/// Mask whose bits are all zero iff the word admits freely.
+pub const FREE_MASK: u64 = 0b110 | FROZEN;
+const STEP_SHIFT: u32 = 5;
 const STEP_MAX: u64 = (1 << 10) - 1;
-const GEN_SHIFT: u32 = 13;
+const GEN_SHIFT: u32 = 15;
 /// How many low bits of the cycle number the word keeps.
-pub const GEN_BITS: u32 = 19;
+pub const GEN_BITS: u32 = 17;
 const GEN_MASK: u64 = (1 << GEN_BITS) - 1;
 const PAYLOAD_SHIFT: u32 = 32;
 /// The consecutive count's bits of the payload (it saturates there).
@@ -57,18 +68,44 @@ impl Word {
         self.0 & FREE_MASK == 0
     }
 
-    /// Whether the circuit is in `state` and registered (one mask and compare).
+    /// Whether the circuit is in `state`, registered and in `Normal` mode (one mask and
+    /// compare).
     #[inline]
     pub const fn is_registered_in(self, state: State) -> bool {
-        self.0 & (REMOVED | 0b11) == state.to_bits()
+        self.0 & (REMOVED | MODE | 0b11) == state.to_bits()
     }
 
-    /// Whether the circuit is `Closed`, registered, with no consecutive failures: the
-    /// state in which a success changes nothing (one mask test: `Closed` is state 0, so
-    /// a clean closed word has every masked bit zero).
+    /// Whether the circuit is `Closed`, registered, with no consecutive failures, in a
+    /// mode that counts reports as `Normal` does (`Normal`, `MetricsOnly`): the state in
+    /// which a success changes nothing (one mask test: `Closed` is state 0, so a clean
+    /// closed word has every masked bit zero).
     #[inline]
     pub const fn is_clean_closed(self) -> bool {
-        self.0 & (0xFFFF_FFFF << PAYLOAD_SHIFT | REMOVED | 0b11) == 0
+        self.0 & (0xFFFF_FFFF << PAYLOAD_SHIFT | REMOVED | FROZEN | 0b11) == 0
+    }
+
+    /// The mode in effect.
+    #[inline]
+    pub const fn mode(self) -> Mode {
+        Mode::from_bits(self.0 >> MODE_SHIFT)
+    }
+
+    /// Whether the mode is not `Normal` (one mask test).
+    #[inline]
+    pub const fn is_moded(self) -> bool {
+        self.0 & MODE != 0
+    }
+
+    /// Whether the mode freezes the circuit (`ForcedOpen`, `Disabled`; one mask test).
+    #[inline]
+    pub const fn is_frozen(self) -> bool {
+        self.0 & FROZEN != 0
+    }
+
+    /// The same word in another mode.
+    #[inline]
+    pub const fn with_mode(self, mode: Mode) -> Word {
+        Word((self.0 & !MODE) | (mode.to_bits() << MODE_SHIFT))
     }
 
     /// The backoff step.
@@ -149,8 +186,8 @@ impl Word {
         self.with_payload((admissions << 16) | (self.in_flight() + 1))
     }
 
-    /// The word for machine `m`. `admissions` is carried over while the circuit stays in
-    /// the same half-open cycle.
+    /// The word for machine `m`, in `Normal` mode (see [`with_mode`](Self::with_mode)).
+    /// `admissions` is carried over while the circuit stays in the same half-open cycle.
     pub fn encode(m: &Machine, admissions: u32) -> Word {
         let payload = match m.state {
             State::Unknown | State::Closed => {
@@ -272,6 +309,44 @@ mod tests {
                         );
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn the_mode_bits_take_exactly_the_fast_paths_they_must() {
+        for state in [State::Unknown, State::Closed, State::Open, State::HalfOpen] {
+            let m = Machine {
+                state,
+                step: 1023,
+                gen: GEN_MASK as u32,
+                ..Machine::new()
+            };
+            for mode in Mode::ALL {
+                let w = Word::encode(&m, 0xFFFF).with_mode(mode);
+                assert_eq!(w.mode(), mode);
+                assert_eq!(
+                    (w.state(), w.step(), w.gen()),
+                    (state, 1023, GEN_MASK as u32)
+                );
+                assert_eq!(w.with_removed().mode(), mode, "removal keeps the mode");
+                assert_eq!(w.with_payload(7).mode(), mode, "counts keep the mode");
+                assert_eq!(w.with_mode(Mode::Normal), Word::encode(&m, 0xFFFF));
+                let free = matches!(state, State::Unknown | State::Closed)
+                    && !matches!(mode, Mode::ForcedOpen | Mode::Disabled);
+                assert_eq!(w.admits_freely(), free, "{state:?} {mode:?}");
+                assert_eq!(
+                    w.is_registered_in(state),
+                    mode == Mode::Normal,
+                    "only Normal takes the state's own fast paths: {state:?} {mode:?}"
+                );
+                assert_eq!(
+                    w.with_payload(0).is_clean_closed(),
+                    state == State::Closed && matches!(mode, Mode::Normal | Mode::MetricsOnly),
+                    "{state:?} {mode:?}"
+                );
+                assert_eq!(w.is_moded(), mode != Mode::Normal);
+                assert_eq!(w.is_frozen(), mode.freezes());
             }
         }
     }

@@ -10,6 +10,7 @@
 //! duration, even after jitter doubles it, to a clock reading can never overflow.
 
 mod expiry;
+mod inherit;
 mod limits;
 mod open;
 mod options;

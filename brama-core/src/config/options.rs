@@ -4,10 +4,12 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::expiry::*;
+use super::inherit::{Inherit, Inherited};
 use super::resolved::*;
 use super::trip::TripPolicy;
 use super::validate::*;
 use crate::error::Error;
+use crate::mode::Mode;
 
 /// Per-connection overrides and metadata; also the argument of `configure` and
 /// `configure_defaults`.
@@ -46,6 +48,10 @@ pub struct Options {
     // A rate policy (a consecutive one is kept in `failure_threshold`). A rate policy
     // wins over a failure threshold set before it; `failure_threshold` clears it.
     pub(super) trip_policy: Option<TripPolicy>,
+    pub(super) mode: Option<Mode>,
+    /// Fields to clear back to "inherit" when these options are laid over others
+    /// (`inherit_*`, in `inherit.rs`).
+    pub(super) inherit: Inherited,
     pub(super) metadata: BTreeMap<String, String>,
 }
 
@@ -158,6 +164,28 @@ impl Options {
         self
     }
 
+    /// The connection's [`Mode`]; in `configure_scope` the scope's, in
+    /// `configure_defaults` the registry's default mode. Not part of the resolved
+    /// [`Config`]: a connection's mode in effect is its own, else its scope's, else the
+    /// registry default (see `Status::mode`).
+    ///
+    /// # Examples
+    /// ```
+    /// use brama_core::{Mode, Options};
+    ///
+    /// assert_eq!(Options::new().mode(Mode::MetricsOnly).mode_value(), Some(Mode::MetricsOnly));
+    /// assert_eq!(Options::new().mode_value(), None); // inherits
+    /// ```
+    pub fn mode(mut self, mode: Mode) -> Options {
+        self.mode = Some(mode);
+        self
+    }
+
+    /// The mode, if set (see [`Options::mode`]).
+    pub fn mode_value(&self) -> Option<Mode> {
+        self.mode
+    }
+
     /// The failure threshold, if set.
     pub fn failure_threshold_value(&self) -> Option<u32> {
         self.failure_threshold
@@ -216,6 +244,8 @@ impl Options {
             && self.half_open_probes.is_none()
             && self.probe_timeout.is_none()
             && self.critical.is_none()
+            && self.mode.is_none()
+            && self.inherit.is_empty()
             && self.metadata.is_empty()
     }
 
@@ -263,7 +293,9 @@ impl Options {
 
     /// The config that results from applying the set fields over `base`, validated as
     /// a whole. The metadata limits are checked too, so a registry can call this alone.
-    /// [`critical`](Options::critical) is not part of a [`Config`] and is left out.
+    /// [`critical`](Options::critical) and [`mode`](Options::mode) are not part of a
+    /// [`Config`] and are left out, as are the `inherit_*` marks (a field marked and not
+    /// set is taken from `base`).
     ///
     /// # Errors
     /// Anything [`Options::validate`] rejects, and anything [`Config::validate`]
@@ -300,9 +332,10 @@ impl Options {
         Ok(config)
     }
 
-    /// `self` with every field that `newer` sets replaced by `newer`'s; `newer`'s
-    /// metadata entries are added, overwriting entries with the same key. Nothing is
-    /// ever unset or removed.
+    /// `self` with every field that `newer` sets replaced by `newer`'s, and every field
+    /// `newer` marks with an `inherit_*` method (and does not set) cleared; `newer`'s
+    /// metadata entries are added, overwriting entries with the same key (metadata is
+    /// never removed). The result carries no `inherit_*` marks.
     ///
     /// # Examples
     /// ```
@@ -319,22 +352,40 @@ impl Options {
     pub fn overlay(&self, newer: &Options) -> Options {
         let mut metadata = self.metadata.clone();
         metadata.extend(newer.metadata.iter().map(|(k, v)| (k.clone(), v.clone())));
-        // The trip policy is one setting kept in two fields: the newer wins whole.
+        let keep = |field: Inherit| !newer.inherit.has(field);
+        // The trip policy is one setting kept in two fields: the newer wins whole, and
+        // `inherit_failure_threshold` clears both.
         let (failure_threshold, trip_policy) =
             if newer.failure_threshold.is_some() || newer.trip_policy.is_some() {
                 (newer.failure_threshold, newer.trip_policy)
-            } else {
+            } else if keep(Inherit::FailureThreshold) {
                 (self.failure_threshold, self.trip_policy)
+            } else {
+                (None, None)
             };
         Options {
             failure_threshold,
             trip_policy,
-            expiry: newer.expiry.or(self.expiry),
-            expiry_strategy: newer.expiry_strategy.or(self.expiry_strategy),
-            jitter: newer.jitter.or(self.jitter),
-            half_open_probes: newer.half_open_probes.or(self.half_open_probes),
-            probe_timeout: newer.probe_timeout.or(self.probe_timeout),
-            critical: newer.critical.or(self.critical),
+            expiry: newer
+                .expiry
+                .or(self.expiry.filter(|_| keep(Inherit::Expiry))),
+            expiry_strategy: newer.expiry_strategy.or(self
+                .expiry_strategy
+                .filter(|_| keep(Inherit::ExpiryStrategy))),
+            jitter: newer
+                .jitter
+                .or(self.jitter.filter(|_| keep(Inherit::Jitter))),
+            half_open_probes: newer.half_open_probes.or(self
+                .half_open_probes
+                .filter(|_| keep(Inherit::HalfOpenProbes))),
+            probe_timeout: newer
+                .probe_timeout
+                .or(self.probe_timeout.filter(|_| keep(Inherit::ProbeTimeout))),
+            critical: newer
+                .critical
+                .or(self.critical.filter(|_| keep(Inherit::Critical))),
+            mode: newer.mode.or(self.mode.filter(|_| keep(Inherit::Mode))),
+            inherit: Inherited::NONE,
             metadata,
         }
     }

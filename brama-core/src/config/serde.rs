@@ -51,6 +51,11 @@ struct OptionsWire<M> {
     critical: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     trip_policy: Option<TripPolicy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    mode: Option<crate::mode::Mode>,
+    /// Fields cleared back to "inherit" (`Options::inherit_*`), by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    inherit: Vec<String>,
     #[serde(default, skip_serializing_if = "Empty::is_empty")]
     metadata: M,
 }
@@ -85,6 +90,8 @@ impl Serialize for Options {
             probe_timeout,
             critical,
             trip_policy,
+            mode,
+            inherit: _,
             metadata,
         } = self;
         OptionsWire {
@@ -96,6 +103,8 @@ impl Serialize for Options {
             probe_timeout: *probe_timeout,
             critical: *critical,
             trip_policy: *trip_policy,
+            mode: *mode,
+            inherit: self.inherited().map(str::to_owned).collect(),
             metadata,
         }
         .serialize(s)
@@ -114,8 +123,16 @@ impl<'de> Deserialize<'de> for Options {
             probe_timeout: w.probe_timeout,
             critical: w.critical,
             trip_policy: None,
+            mode: w.mode,
+            inherit: super::inherit::Inherited::NONE,
             metadata: w.metadata,
         };
+        let mut options = options;
+        for name in &w.inherit {
+            options = options.inherit_named(name).ok_or_else(|| {
+                serde::de::Error::custom(format!("inherit: `{name}` is not a setting"))
+            })?;
+        }
         // Through the setter: a rate policy replaces a failure threshold read beside
         // it, as in code.
         Ok(match w.trip_policy {

@@ -55,7 +55,7 @@ impl Registry {
                 // A removed connection is leaving the map: not counted.
                 if let Some(state) = cell.state_at(now) {
                     let critical = matches!(state, State::Open | State::HalfOpen)
-                        && cell.is_critical(default_critical);
+                        && cell.is_critical_in(&self.cx, default_critical);
                     health.add(state, critical);
                 }
             }

@@ -7,9 +7,9 @@ use crate::circuit::{CellRef, ConnectionCell, Remote};
 use crate::config::{Config, OpenOptions, Options};
 use crate::context::Context;
 use crate::error::Error;
-use crate::events::{Counts, Event, EventKind, EventType};
+use crate::events::{EventKind, EventType};
 use crate::key::Key;
-use crate::state::State;
+use crate::mode::Mode;
 use crate::status::Status;
 
 impl Registry {
@@ -83,7 +83,8 @@ impl Registry {
         // Read before the change: a custom clock that panics leaves it unmade.
         let now = self.cx.clock.now();
         configure_cell(&self.cx, &cell, options)?;
-        cell.sync_policy_held(&self.cx);
+        // Its threshold, probe budget and mode, over its scope's and the defaults.
+        cell.refresh_layers(&self.cx);
         cell.touch(now);
         self.emit(
             EventType::Configured,
@@ -110,31 +111,31 @@ impl Registry {
             ));
         }
         let before = self.cx.defaults();
-        let next = options.apply(&before)?;
+        // A field marked `inherit_*` goes back to its SPEC §4 default.
+        let next = options.apply(&options.reset_inherited(&before))?;
         // Read before the change: a custom clock that panics leaves it unmade.
         let now = self.cx.clock.now();
         let policy_changed = next.policy() != before.policy();
         self.cx.set_defaults(next);
         if policy_changed {
             // Connections that follow the defaults' trip policy take the new one now:
-            // their word flags and windows (one connection's lock at a time).
-            for cell in self.collect_cells(|_| true) {
-                cell.sync_policy(&self.cx);
-            }
+            // their word flags and windows (`refresh_layers`, one lock at a time).
+            self.refresh_walk(|_| true);
         }
-        if let Some(critical) = options.critical_value() {
+        let critical = options
+            .critical_value()
+            .or(options.inherits_critical().then_some(false));
+        if let Some(critical) = critical {
             self.cx.set_default_critical(critical);
         }
-        self.cx.bus.publish(EventType::Configured, |seq| {
-            Event::new(
-                seq,
-                EventKind::Configured,
-                self.cx.wall(now),
-                None,
-                State::Unknown,
-                Counts::default(),
-            )
-        });
+        let mode = options
+            .mode_value()
+            .or(options.inherits_mode().then_some(Mode::Normal));
+        if mode.is_some_and(|mode| self.cx.layers.set_default_mode(mode)) {
+            // Every connection's mode in effect may change: each is resolved again.
+            self.refresh_walk(|_| true);
+        }
+        self.publish_configured(now);
         Ok(())
     }
 
@@ -147,37 +148,44 @@ impl Registry {
 
     /// Status of every connection (one shard locked at a time while collecting).
     pub fn connections(&self) -> Vec<Status> {
-        self.collect(|_| true)
+        let mut all = Vec::new();
+        self.visit(None, |s| all.push(s));
+        all
     }
 
     /// Status of every connection in `scope`.
     pub fn connections_in(&self, scope: &str) -> Vec<Status> {
-        self.collect(|c| c.key().scope() == Some(scope))
+        let mut all = Vec::new();
+        self.visit(Some(scope), |s| all.push(s));
+        all
     }
 
-    /// The statuses of the connections `keep` selects, walked through the sweep list
-    /// (registration order) as `health` walks them: no shard lock at all, and the cells
-    /// visited in the order they were allocated, where the map's own iterator goes in
-    /// hash order and clones an `Arc` per entry (docs/health.md: 398 ms against 33 ms
-    /// for a health walk of 1M). Like the sweep, it waits for a sweep in progress.
-    pub(super) fn collect(&self, keep: impl Fn(&ConnectionCell) -> bool) -> Vec<Status> {
-        let cells = self.collect_cells(keep);
-        cells.iter().map(|c| c.status(&self.cx)).collect()
-    }
-
-    /// The connections `keep` accepts (one shard locked at a time while collecting).
-    pub(super) fn collect_cells(&self, keep: impl Fn(&ConnectionCell) -> bool) -> Vec<CellRef> {
+    /// The status of every connection (of `scope`, when given), handed to `f` one at a
+    /// time: walked through the sweep list (registration order) as `health` walks them,
+    /// no shard lock at all, and the cells visited in the order they were allocated,
+    /// where the map's own iterator goes in hash order and clones an `Arc` per entry
+    /// (docs/health.md: 398 ms against 33 ms for a health walk of 1M). Like the sweep,
+    /// the walk waits for a sweep in progress; `f` runs after it, with no lock held.
+    pub fn visit(&self, scope: Option<&str>, mut f: impl FnMut(Status)) {
         let mut cells = Vec::new();
         self.map.sweep(|segment| {
             for (_, cell) in segment.cells() {
                 // A removed connection is leaving the map: not listed.
-                if !cell.is_removed() && keep(cell) {
+                if !cell.is_removed() && in_scope(cell, scope) {
                     cells.push(CellRef::clone(cell));
                 }
             }
         });
-        cells
+        for cell in cells {
+            f(cell.status(&self.cx));
+        }
     }
+}
+
+/// Whether `cell` is in `scope` (any connection when `None`).
+#[inline]
+pub(super) fn in_scope(cell: &ConnectionCell, scope: Option<&str>) -> bool {
+    scope.is_none_or(|s| cell.key().scope() == Some(s))
 }
 
 /// Validates and applies `options` as new overrides of `cell`; nothing changes on error.

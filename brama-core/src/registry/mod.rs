@@ -17,6 +17,8 @@ mod health;
 mod manage;
 pub(crate) mod map;
 mod register;
+mod scope;
+mod snapshot;
 mod sweep;
 mod visit;
 

@@ -24,7 +24,8 @@ impl Registry {
         if !options.is_empty() {
             options.apply(&self.cx.defaults())?;
         }
-        let (cell, now) = self.insert(owned, options)?;
+        // `inherit_*` marks clear nothing here: there is nothing to inherit over yet.
+        let (cell, now) = self.insert(owned, &options.without_inherit())?;
         // The snapshot as of the registration, named by the caller's key: no second
         // clock reading, and the stored key is not decoded again.
         Ok(cell.status_at(&self.cx, now, key))
@@ -39,43 +40,106 @@ impl Registry {
         // Read before anything changes: a custom clock is user code, and one that
         // panics must leave nothing behind (issue #20, defect 3).
         let now = self.cx.clock.now();
-        let slot = match self.reserve() {
-            Ok(slot) => slot,
-            // At capacity, a duplicate is still reported as the duplicate it is.
-            Err(full) => {
-                return Err(if self.find(owned.as_key(), |_| ()).is_some() {
-                    Error::AlreadyRegistered
-                } else {
-                    full
-                })
-            }
-        };
         let cell = Arc::new(ConnectionCell::new(owned, now, options));
-        // Held from before the connection is visible until `Registered` is published:
-        // every other event of a connection is published under this lock, so none can
-        // come before it.
+        // The place under `max_connections` is taken once the key is known to be
+        // absent, under its shard's lock: at capacity, a duplicate is still the
+        // duplicate it is, even while another thread registers it.
+        let slot = self.enter(
+            &cell,
+            || self.reserve(),
+            |cell| {
+                self.emit(
+                    EventType::Registered,
+                    cell,
+                    EventKind::Registered,
+                    Counts::default(),
+                    now,
+                )
+            },
+        )?;
+        slot.keep();
+        Ok((cell, now))
+    }
+
+    /// Puts a new `cell` in the map, resolved against the layers (scope templates, the
+    /// default mode), if its key is absent and `admit` (run under the shard's write lock,
+    /// once the key is known to be absent) gives what it gives; runs `announce` once it
+    /// is in, and returns what `admit` gave. The cell's transition lock is
+    /// held from before the connection is visible until `announce` has run: every
+    /// other event of a connection is published under this lock, so none can come
+    /// before its `Registered`. The layers are resolved before the connection is
+    /// visible, and again if a layer's writer bumped the epoch meanwhile (see
+    /// `crate::layers`: its walk may have missed this connection).
+    ///
+    /// # Errors
+    /// [`Error::AlreadyRegistered`] if the key is taken, or what `admit` returned
+    /// (nothing changed).
+    pub(super) fn enter<R>(
+        &self,
+        cell: &CellRef,
+        admit: impl FnOnce() -> Result<R, Error>,
+        announce: impl FnOnce(&ConnectionCell),
+    ) -> Result<R, Error> {
         let held = cell.hold_transitions();
-        // A rate policy's window and word flags, before anyone sees the connection.
-        if options
-            .trip_policy_value()
-            .is_some_and(|p| p.consecutive_threshold().is_none())
-            || self.cx.defaults().trip_policy.is_some()
-        {
+        let layers = &self.cx.layers;
+        let epoch = layers.epoch();
+        if layers.active() {
+            cell.refresh_layers(&self.cx);
+        } else if self.cx.default_threshold() == 1 || cell.has_rate_override() {
+            // A rate policy's window and word flags (SPEC §8), before anyone sees the
+            // connection: its own policy, or the defaults' (word threshold 1, a plain
+            // load; a consecutive threshold of 1 just costs this sync).
             cell.sync_policy_held(&self.cx);
         }
-        if !self.map.insert_new(&cell) {
-            return Err(Error::AlreadyRegistered); // `slot` is given back on drop
+        let admitted = self
+            .map
+            .insert_new_with(cell, admit)?
+            .ok_or(Error::AlreadyRegistered)?;
+        if layers.epoch() != epoch {
+            cell.refresh_layers(&self.cx);
         }
-        slot.keep();
-        self.emit(
-            EventType::Registered,
-            &cell,
-            EventKind::Registered,
-            Counts::default(),
-            now,
-        );
+        announce(cell);
         drop(held);
-        Ok((cell, now))
+        Ok(admitted)
+    }
+
+    /// A handle to the connection of `key` (its handle count raised), registering it
+    /// with `options` first if it is not there: exactly one of many racing callers
+    /// registers it, and every one gets the same connection. `options` are checked
+    /// even when the connection exists, and then unused.
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`], [`Error::InvalidConfig`], [`Error::CapacityExceeded`].
+    pub fn handle_or_register(&self, key: Key<'_>, options: &Options) -> Result<CellRef, Error> {
+        let owned = key.to_owned_key()?;
+        if !options.is_empty() {
+            options.apply(&self.cx.defaults())?;
+        }
+        let options = options.without_inherit();
+        loop {
+            let found = self.find(key, |cell| {
+                cell.retain_handle();
+                CellRef::clone(cell)
+            });
+            if let Some(cell) = found {
+                return Ok(cell);
+            }
+            match self.insert(owned.clone(), &options) {
+                Ok((cell, _)) => {
+                    // As `handle` does after an auto-registration: a removal between the
+                    // insert and this count would leave a handle to a removed connection.
+                    cell.retain_handle();
+                    if !cell.is_removed() {
+                        return Ok(cell);
+                    }
+                    cell.release_handle();
+                }
+                // Registered by another caller (or at capacity while it is there): the
+                // next lookup finds it, unless it was removed since.
+                Err(Error::AlreadyRegistered) => {}
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Takes one of `max_connections`; the [`Slot`] gives it back when dropped unless

@@ -10,9 +10,9 @@ impl Registry {
     /// allocated per connection, and removed connections are left out. It waits for a
     /// sweep in progress, and the next sweep waits for it, so `f` must be short and
     /// must not call back into the registry's walks (`health`, `connections`,
-    /// `sweep`, `visit`): copy what you need and act after it returns. A connection
+    /// `sweep`, `visit_cells`): copy what you need and act after it returns. A connection
     /// registered during the walk may be missed.
-    pub fn visit(&self, mut f: impl FnMut(&ConnectionCell)) {
+    pub fn visit_cells(&self, mut f: impl FnMut(&ConnectionCell)) {
         self.map.sweep(|segment| {
             for (_, cell) in segment.cells() {
                 if !cell.is_removed() {

@@ -34,7 +34,7 @@ pub(super) fn page(brama: &Brama, query: &Query, limit: usize) -> Page {
     // next page exists); a max-heap, so its top is the one to drop.
     let mut heap: BinaryHeap<Order> = BinaryHeap::with_capacity(limit + 1);
     let mut total = 0;
-    brama.reg().visit(|cell| {
+    brama.reg().visit_cells(|cell| {
         let key = cell.key();
         let at = (key.scope(), key.identifier());
         if scope.is_some() && at.0 != scope {

@@ -39,7 +39,7 @@ pub(crate) fn publish(registry: &Registry) {
     // Copied out first: the recorder (user code) runs after the walk, with no brama
     // lock held and the next sweep free to start.
     let mut rows: Vec<(OwnedKey, State, Counts)> = Vec::with_capacity(registry.len());
-    registry.visit(|cell| {
+    registry.visit_cells(|cell| {
         if let Some(state) = cell.state_at(now) {
             rows.push((cell.key().clone(), state, cell.counts()));
         }

@@ -13,20 +13,41 @@
 //!
 //! Ops come from a proptest strategy (`tests/model.rs`) or from raw bytes
 //! ([`decode`], used by the fuzz target).
+//!
+//! SPEC §11 is modelled too: modes (per connection, per scope, as a default), scope
+//! defaults layered between the registry's and each connection's, fields cleared back
+//! to "inherit", the scope operations, and a snapshot restored into a second registry
+//! on another clock (the ops and their model are in `ops_scopes.rs`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use brama_core::engine::rules::{next_open_duration, step, Input, Machine, Outcome, NEVER};
+use brama_core::engine::rules::{next_open_duration, Input, Machine, Outcome, NEVER};
 use brama_sync::{
     Brama, CallError, Cause, Connection, Counts, Error, Event, EventKind, EventType,
-    ExpiryStrategy, Filter, Key, ManualClock, OpenOptions, Options, Permit, ResolvedConfig, State,
-    Status, Subscription,
+    ExpiryStrategy, Filter, Key, ManualClock, Mode, Options, Permit, ResolvedConfig, State, Status,
+    Subscription,
 };
 
+#[path = "ops_scopes.rs"]
+mod scopes;
+pub use scopes::ScopeAct;
+use scopes::{mode_step, open_options, SHADOW};
+
 /// The keys ops refer to by index: an unscoped key, a scoped key with the same
-/// identifier, and an unscoped key spelled like the scoped one (all distinct).
-pub const KEYS: [Key<'static>; 3] = [Key::new("a"), Key::scoped("s", "a"), Key::new("s:a")];
+/// identifier, an unscoped key spelled like the scoped one, and a second key of scope
+/// "s" (all distinct).
+pub const KEYS: [Key<'static>; 4] = [
+    Key::new("a"),
+    Key::scoped("s", "a"),
+    Key::new("s:a"),
+    Key::scoped("s", "b"),
+];
+
+/// The index of the key an op's byte names.
+fn key_index(k: u8) -> usize {
+    usize::from(k) % KEYS.len()
+}
 
 /// Registry-wide settings of one run (always valid; jitter is always 0).
 #[derive(Clone, Debug)]
@@ -81,12 +102,36 @@ pub struct Cfg {
     pub jitter_bad: Option<bool>,
     /// A metadata entry: key index (0 is the empty, invalid key) and a value byte.
     pub metadata: Option<(u8, u8)>,
+    /// `Options::mode`.
+    pub mode: Option<Mode>,
+    /// Fields cleared back to "inherit" (`inherit_*`), one bit each in the order
+    /// threshold, expiry, strategy, probes, probe timeout, jitter, critical, mode; set
+    /// before the fields above, so a field both set and cleared is set.
+    pub inherit: u8,
 }
 
 impl Cfg {
     /// The options this spells.
     pub fn options(&self) -> Options {
         let mut o = Options::new();
+        let clears: [fn(Options) -> Options; 8] = [
+            Options::inherit_failure_threshold,
+            Options::inherit_expiry,
+            Options::inherit_expiry_strategy,
+            Options::inherit_half_open_probes,
+            Options::inherit_probe_timeout,
+            Options::inherit_jitter,
+            Options::inherit_critical,
+            Options::inherit_mode,
+        ];
+        for (bit, clear) in clears.into_iter().enumerate() {
+            if self.inherit & (1 << bit) != 0 {
+                o = clear(o);
+            }
+        }
+        if let Some(m) = self.mode {
+            o = o.mode(m);
+        }
         if let Some(n) = self.threshold {
             o = o.failure_threshold(n);
         }
@@ -135,7 +180,7 @@ pub enum OpenHow {
     Indefinitely,
 }
 
-/// One operation. Key arguments index [`KEYS`] (modulo 3); slot arguments index the
+/// One operation. Key arguments index [`KEYS`] (modulo 4); slot arguments index the
 /// live permits or handles (modulo their number; a no-op when there are none).
 #[derive(Clone, Debug)]
 pub enum Op {
@@ -183,6 +228,19 @@ pub enum Op {
     Configure(u8, Cfg),
     /// `configure_defaults(options)`.
     ConfigureDefaults(Cfg),
+    /// A scope operation on [`SCOPES`] (modulo 3).
+    Scope(u8, ScopeAct),
+    /// `configure_scope(scope, options)`.
+    ConfigureScope(u8, Cfg),
+    /// `set_mode(key, mode)`.
+    SetMode(u8, Mode),
+    /// `set_scope_mode(scope, mode)`.
+    SetScopeMode(u8, Mode),
+    /// `snapshot()`, restored into a second registry whose clock is this many seconds
+    /// ahead, and compared with the model there.
+    RoundTrip(u16),
+    /// `restore(&snapshot())` into the same registry.
+    RestoreSelf,
 }
 
 // ----- decoding raw bytes (the fuzz target) -------------------------------------------
@@ -226,6 +284,20 @@ impl Bytes<'_> {
             probe_timeout_ms: self.opt(|b| u64::from(b.u8() % 80)),
             jitter_bad: self.opt(|b| b.u8() & 1 == 1),
             metadata: self.opt(|b| (b.u8(), b.u8())),
+            mode: self.opt(|b| b.mode()),
+            inherit: self.opt(|b| b.u8()).unwrap_or(0),
+        }
+    }
+
+    fn mode(&mut self) -> Mode {
+        Mode::ALL[usize::from(self.u8()) % Mode::ALL.len()]
+    }
+
+    fn how(&mut self) -> OpenHow {
+        match self.u8() % 3 {
+            0 => OpenHow::Current,
+            1 => OpenHow::ForMs(u64::from(self.u8() % 100)),
+            _ => OpenHow::Indefinitely,
         }
     }
 }
@@ -250,7 +322,7 @@ pub fn decode(data: &[u8]) -> (Setup, Vec<Op>) {
     };
     let mut ops = Vec::new();
     while !b.done() && ops.len() < 512 {
-        let op = match b.u8() % 22 {
+        let op = match b.u8() % 28 {
             0 => Op::Register(b.u8(), b.cfg()),
             1 => Op::Unregister(b.u8()),
             2 => Op::Available(b.u8()),
@@ -270,17 +342,31 @@ pub fn decode(data: &[u8]) -> (Setup, Vec<Op>) {
             16 => Op::Sweep,
             17 => {
                 let k = b.u8();
-                let how = match b.u8() % 3 {
-                    0 => OpenHow::Current,
-                    1 => OpenHow::ForMs(u64::from(b.u8() % 100)),
-                    _ => OpenHow::Indefinitely,
-                };
+                let how = b.how();
                 Op::Open(k, how, b.u8() & 1 == 1)
             }
             18 => Op::Close(b.u8()),
             19 => Op::Reset(b.u8()),
             20 => Op::Configure(b.u8(), b.cfg()),
-            _ => Op::ConfigureDefaults(b.cfg()),
+            21 => Op::ConfigureDefaults(b.cfg()),
+            22 => {
+                let scope = b.u8();
+                let act = match b.u8() % 4 {
+                    0 => {
+                        let how = b.how();
+                        ScopeAct::Open(how, b.u8() & 1 == 1)
+                    }
+                    1 => ScopeAct::Close,
+                    2 => ScopeAct::Reset,
+                    _ => ScopeAct::Unregister,
+                };
+                Op::Scope(scope, act)
+            }
+            23 => Op::ConfigureScope(b.u8(), b.cfg()),
+            24 => Op::SetMode(b.u8(), b.mode()),
+            25 => Op::SetScopeMode(b.u8(), b.mode()),
+            26 => Op::RoundTrip(u16::from(b.u8())),
+            _ => Op::RestoreSelf,
         };
         ops.push(op);
     }
@@ -369,7 +455,11 @@ pub struct Harness {
     last_seq: u64,
     now: u64,
     defaults: ResolvedConfig,
-    conns: [Option<Conn>; 3],
+    /// The registry's default mode.
+    default_mode: Mode,
+    /// Each scope's defaults (`configure_scope`), never empty.
+    scopes: BTreeMap<&'static str, Options>,
+    conns: [Option<Conn>; 4],
     next_serial: u64,
     permits: Vec<(Permit<'static>, usize, u64, Ticket)>,
     handles: Vec<(Connection, usize, u64)>,
@@ -399,6 +489,41 @@ impl Harness {
     /// A fresh `Brama` with `setup` and its model.
     pub fn new(setup: Setup) -> Harness {
         let clock = ManualClock::new();
+        let brama = Self::builder(&setup, &clock)
+            .build()
+            .expect("a valid setup builds");
+        let defaults = brama.defaults();
+        let filter = if setup.observe_reports {
+            Filter::new()
+        } else {
+            Filter::new().event_types(
+                EventType::ALL
+                    .into_iter()
+                    .filter(|t| !matches!(t, EventType::Success | EventType::Failure)),
+            )
+        };
+        let sub = brama.subscribe(filter);
+        Harness {
+            setup,
+            clock,
+            brama,
+            sub,
+            last_seq: 0,
+            now: 0,
+            defaults,
+            default_mode: Mode::Normal,
+            scopes: BTreeMap::new(),
+            conns: [None, None, None, None],
+            next_serial: 0,
+            permits: Vec::new(),
+            handles: Vec::new(),
+            expected: Vec::new(),
+            op: String::new(),
+        }
+    }
+
+    /// The builder of `setup`'s registry on `clock`.
+    fn builder(setup: &Setup, clock: &ManualClock) -> brama_sync::Builder {
         let mut b = Brama::builder()
             .failure_threshold(setup.threshold)
             .expiry(ms(setup.expiry_ms))
@@ -423,39 +548,18 @@ impl Harness {
         if let Some(max) = setup.max_connections {
             b = b.max_connections(max);
         }
-        let brama = b.build().expect("a valid setup builds");
-        let defaults = brama.defaults();
-        let filter = if setup.observe_reports {
-            Filter::new()
-        } else {
-            Filter::new().event_types(
-                EventType::ALL
-                    .into_iter()
-                    .filter(|t| !matches!(t, EventType::Success | EventType::Failure)),
-            )
-        };
-        let sub = brama.subscribe(filter);
-        Harness {
-            setup,
-            clock,
-            brama,
-            sub,
-            last_seq: 0,
-            now: 0,
-            defaults,
-            conns: [None, None, None],
-            next_serial: 0,
-            permits: Vec::new(),
-            handles: Vec::new(),
-            expected: Vec::new(),
-            op: String::new(),
-        }
+        b
     }
 
+    /// The configuration of key `k`: the registry defaults, its scope's, its own.
     fn config(&self, k: usize) -> ResolvedConfig {
         let c = self.conns[k].as_ref().expect("live");
+        let base = match self.template(k) {
+            Some(t) => t.apply(&self.defaults).expect("a template stays valid"),
+            None => self.defaults.clone(),
+        };
         c.overrides
-            .apply(&self.defaults)
+            .apply(&base)
             .expect("overrides stay valid over any valid defaults")
     }
 
@@ -522,7 +626,7 @@ impl Harness {
         self.conns[k] = Some(Conn {
             serial: self.next_serial,
             m: Machine::new(),
-            overrides: options.without_metadata(),
+            overrides: options.without_metadata().without_inherit(),
             metadata: options.metadata_map(),
             successes: 0,
             failures: 0,
@@ -564,8 +668,9 @@ impl Harness {
         let now = self.now;
         let cfg = self.config(k);
         let observe = self.setup.observe_reports;
+        let mode = self.mode_of(k);
         let c = self.conns[k].as_mut().expect("live");
-        let (m2, fx) = step(c.m, input, now, &cfg, 0.0);
+        let (m2, fx) = mode_step(mode, c.m, input, now, &cfg);
         let before = c.counts();
         let mut after = before;
         let mut pre_state = c.m.state;
@@ -656,12 +761,16 @@ impl Harness {
 
     /// The model's check (`available`/`acquire`): the ticket, or the rejection.
     fn model_check(&mut self, k: usize) -> Result<Ticket, Error> {
+        let mode = self.mode_of(k);
         let (outcome, m2) = self.model_step(k, Input::Check, None);
-        match outcome {
-            Outcome::Admitted => Ok(Ticket {
+        match (mode, outcome) {
+            // Admitted where Normal would not be: the ticket decides nothing.
+            (Mode::Disabled, _) | (Mode::MetricsOnly, Outcome::Rejected) => Ok(SHADOW),
+            (_, Outcome::Admitted) => Ok(Ticket {
                 gen: m2.gen,
                 probe: m2.state == State::HalfOpen,
             }),
+            (Mode::ForcedOpen, _) => Err(Error::rejected(KEYS[k], State::Open, None)),
             _ => Err(Error::rejected(
                 KEYS[k],
                 m2.state,
@@ -729,7 +838,7 @@ impl Harness {
         self.expected.clear();
         match op {
             Op::Register(k, cfg) => {
-                let k = usize::from(k % 3);
+                let k = key_index(*k);
                 let options = cfg.options();
                 let real = self.brama.register(KEYS[k], options.clone());
                 let model = self.model_register(k, &options);
@@ -739,7 +848,7 @@ impl Harness {
                 }
             }
             Op::Unregister(k) => {
-                let k = usize::from(k % 3);
+                let k = key_index(*k);
                 let real = self.brama.unregister(KEYS[k]);
                 let model = self.existing(k);
                 self.check_result("unregister", &real, &model);
@@ -749,7 +858,7 @@ impl Harness {
                 }
             }
             Op::Available(k) => {
-                let k = usize::from(k % 3);
+                let k = key_index(*k);
                 let real = self.brama.available(KEYS[k]);
                 let model = match self.model_lookup(k) {
                     Ok(_) => self.model_check(k).is_ok(),
@@ -758,7 +867,7 @@ impl Harness {
                 assert_eq!(real, model, "{}: available", self.op);
             }
             Op::Success(k) => {
-                let k = usize::from(k % 3);
+                let k = key_index(*k);
                 let real = self.brama.success(KEYS[k]);
                 let model = self
                     .model_lookup(k)
@@ -766,7 +875,7 @@ impl Harness {
                 self.check_result("success", &real, &model);
             }
             Op::Failure(k, with_reason) => {
-                let k = usize::from(k % 3);
+                let k = key_index(*k);
                 let reason = with_reason.then_some("boom");
                 let real = match reason {
                     Some(r) => self.brama.failure_with(KEYS[k], r),
@@ -778,7 +887,7 @@ impl Harness {
                 self.check_result("failure", &real, &model);
             }
             Op::Acquire(k) => {
-                let k = usize::from(k % 3);
+                let k = key_index(*k);
                 let real = self.brama.acquire(KEYS[k]);
                 let model = self.model_lookup(k).and_then(|serial| {
                     let checked = self.model_check(k).map(|t| (serial, t));
@@ -837,7 +946,7 @@ impl Harness {
                 }
             }
             Op::Connect(k) => {
-                let k = usize::from(k % 3);
+                let k = key_index(*k);
                 let real = self.brama.connection(KEYS[k]);
                 let model = self.model_lookup(k);
                 match (real, model) {
@@ -889,7 +998,7 @@ impl Harness {
                 );
             }
             Op::Call(k, ok) => {
-                let k = usize::from(k % 3);
+                let k = key_index(*k);
                 let real: Result<u8, CallError<u8>> =
                     self.brama
                         .call(KEYS[k], || if *ok { Ok(1) } else { Err(2) });
@@ -919,15 +1028,18 @@ impl Harness {
                 let examined = self.live();
                 let inactive = nanos(ms(self.setup.inactive_ms));
                 let mut evicted = 0;
-                for k in 0..3 {
+                for k in 0..KEYS.len() {
                     let Some(c) = &self.conns[k] else { continue };
                     let (m, serial, idle) = (c.m, c.serial, now.saturating_sub(c.last_activity()));
-                    let (_, fx) = step(m, Input::Tick, now, &self.config(k), 0.0);
+                    // A connection with a mode of its own (not Normal) is kept.
+                    let own_mode = c.overrides.mode_value().is_some_and(|m| m != Mode::Normal);
+                    let (_, fx) = mode_step(self.mode_of(k), m, Input::Tick, now, &self.config(k));
                     if fx.changes().next().is_some() {
                         self.model_step(k, Input::Tick, None);
                     } else if matches!(m.state, State::Unknown | State::Closed)
                         && self.handles_of(k, serial) == 0
                         && idle > inactive
+                        && !own_mode
                     {
                         self.model_remove(k, EventKind::Evicted);
                         evicted += 1;
@@ -947,16 +1059,9 @@ impl Harness {
                 );
             }
             Op::Open(k, how, with_reason) => {
-                let k = usize::from(k % 3);
+                let k = key_index(*k);
                 let reason = with_reason.then_some("maintenance");
-                let mut options = match how {
-                    OpenHow::Current => OpenOptions::new(),
-                    OpenHow::ForMs(n) => OpenOptions::new().duration(ms(*n)),
-                    OpenHow::Indefinitely => OpenOptions::new().indefinitely(),
-                };
-                if let Some(r) = reason {
-                    options = options.reason(r);
-                }
+                let options = open_options(*how, reason);
                 let real = self.brama.open_circuit(KEYS[k], options.clone());
                 let model = options.validate().and_then(|()| self.existing(k));
                 if model.is_ok() {
@@ -965,7 +1070,7 @@ impl Harness {
                 self.check_result("open_circuit", &real, &model);
             }
             Op::Close(k) | Op::Reset(k) => {
-                let k = usize::from(k % 3);
+                let k = key_index(*k);
                 let (real, input) = match op {
                     Op::Close(_) => (self.brama.close_circuit(KEYS[k]), Input::Close),
                     _ => (self.brama.reset_circuit(KEYS[k]), Input::Reset),
@@ -977,7 +1082,7 @@ impl Harness {
                 self.check_result("close/reset", &real, &model);
             }
             Op::Configure(k, cfg) => {
-                let k = usize::from(k % 3);
+                let k = key_index(*k);
                 let options = cfg.options();
                 let real = self.brama.configure(KEYS[k], options.clone());
                 let model = self.model_configure(k, &options);
@@ -987,15 +1092,25 @@ impl Harness {
                 let options = cfg.options();
                 let real = self.brama.configure_defaults(options.clone());
                 let model = if options.metadata_map().is_empty() {
-                    options.apply(&self.defaults).map(|next| {
-                        self.defaults = next;
-                        self.expect(
-                            None,
-                            EventKind::Configured,
-                            State::Unknown,
-                            Counts::default(),
-                        );
-                    })
+                    options
+                        .apply(&options.reset_inherited(&self.defaults))
+                        .map(|next| {
+                            let modes = self.modes();
+                            self.defaults = next;
+                            if let Some(m) = options
+                                .mode_value()
+                                .or(options.inherits_mode().then_some(Mode::Normal))
+                            {
+                                self.default_mode = m;
+                            }
+                            self.modes_changed(modes);
+                            self.expect(
+                                None,
+                                EventKind::Configured,
+                                State::Unknown,
+                                Counts::default(),
+                            );
+                        })
                 } else {
                     Err(Error::InvalidConfig {
                         field: "metadata",
@@ -1010,6 +1125,12 @@ impl Harness {
                     self.op
                 );
             }
+            Op::Scope(..)
+            | Op::ConfigureScope(..)
+            | Op::SetMode(..)
+            | Op::SetScopeMode(..)
+            | Op::RoundTrip(_)
+            | Op::RestoreSelf => self.apply_operation(op),
         }
         self.compare();
     }
@@ -1026,12 +1147,14 @@ impl Harness {
             .fold(Options::new(), |o, (k, v)| o.metadata(k.clone(), v.clone()))
             .validate()?;
         let now = self.now;
+        let modes = self.modes();
         let c = self.conns[k].as_mut().expect("live");
         c.overrides = merged.without_metadata();
         c.metadata = metadata;
         c.touched_at = now;
         let (state, counts) = (c.m.state, c.counts());
         self.expect(Some(k), EventKind::Configured, state, counts);
+        self.modes_changed(modes);
         Ok(())
     }
 
@@ -1055,7 +1178,7 @@ impl Harness {
             .map(|s| (s.scope, s.identifier))
             .collect();
         listed.sort();
-        let mut model: Vec<(Option<String>, String)> = (0..3)
+        let mut model: Vec<(Option<String>, String)> = (0..KEYS.len())
             .filter(|&k| self.conns[k].is_some())
             .map(|k| {
                 (
@@ -1133,6 +1256,7 @@ impl Harness {
             "{op}: since state change of key {k}"
         );
         assert_eq!(s.metadata, c.metadata, "{op}: metadata of key {k}");
+        assert_eq!(s.mode, self.mode_of(k), "{op}: mode of key {k}");
     }
 
     fn check_events(&mut self) {
@@ -1154,7 +1278,7 @@ impl Harness {
         // Within one op, events of different keys may interleave in any order (the sweep
         // visits the map in its own order); each key's events, and the registry-wide
         // ones, must come exactly in the model's order.
-        for key in [None, Some(0), Some(1), Some(2)] {
+        for key in [None, Some(0), Some(1), Some(2), Some(3)] {
             let got: Vec<Expected> = real
                 .iter()
                 .filter(|e| key_of(e) == key)

@@ -33,6 +33,6 @@ mod slots;
 mod tests;
 
 #[cfg(brama_loom)]
-pub(crate) use model::Map;
+pub(crate) use model::{Map, Segment};
 #[cfg(not(brama_loom))]
-pub(crate) use sharded::Map;
+pub(crate) use sharded::{Map, Segment};

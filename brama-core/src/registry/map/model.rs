@@ -21,13 +21,18 @@ impl Map {
         lock(&self.inner).get(&key as &dyn KeyView).map(f)
     }
 
-    pub fn insert_new(&self, cell: &CellRef) -> bool {
+    pub fn insert_new_with<R, E>(
+        &self,
+        cell: &CellRef,
+        admit: impl FnOnce() -> Result<R, E>,
+    ) -> Result<Option<R>, E> {
         let mut map = lock(&self.inner);
         if map.contains_key(cell.key()) {
-            return false;
+            return Ok(None);
         }
+        let r = admit()?;
         map.insert(cell.key().clone(), CellRef::clone(cell));
-        true
+        Ok(Some(r))
     }
 
     pub fn remove_if(

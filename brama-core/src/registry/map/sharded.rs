@@ -139,19 +139,35 @@ impl Map {
     /// can find it in the map (and so remove it); a loser of a duplicate race
     /// leaves the list again. A sweep that meets it in between only reads it, and
     /// its eviction would find no entry for it (`remove_if` compares pointers).
+    #[cfg(test)]
     pub fn insert_new(&self, cell: &CellRef) -> bool {
+        matches!(self.insert_new_with(cell, || Ok::<_, ()>(())), Ok(Some(())))
+    }
+
+    /// [`insert_new`](Self::insert_new), taking what `admit` gives (a place under
+    /// `max_connections`) only once the key is known to be absent, under the shard's
+    /// write lock: `Ok(None)` if the key is present, `Err` if `admit` refused (then the
+    /// key was absent at that moment). `admit` must take no lock.
+    pub fn insert_new_with<R, E>(
+        &self,
+        cell: &CellRef,
+        admit: impl FnOnce() -> Result<R, E>,
+    ) -> Result<Option<R>, E> {
         self.slots.insert(cell);
-        match self.inner.entry(Entry::new(CellRef::clone(cell))) {
+        let inserted = match self.inner.entry(Entry::new(CellRef::clone(cell))) {
             MapEntry::Occupied(o) => {
                 drop(o);
-                self.slots.remove(cell);
-                false
+                Ok(None)
             }
-            MapEntry::Vacant(v) => {
+            MapEntry::Vacant(v) => admit().map(|r| {
                 v.insert(());
-                true
-            }
+                Some(r)
+            }),
+        };
+        if !matches!(inserted, Ok(Some(_))) {
+            self.slots.remove(cell);
         }
+        inserted
     }
 
     /// Removes the entry if `pred` holds, atomically with the check; then the
