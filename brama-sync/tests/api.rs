@@ -185,13 +185,17 @@ fn spec_type_block_shapes() {
             },
             EventType::Swept,
         ),
+        (
+            EventKind::FleetLink { connected: true },
+            EventType::FleetLink,
+        ),
     ];
     for (kind, ty) in kinds {
         assert_eq!(kind.event_type(), ty);
     }
 
     // pub enum EventType { Registered, Unregistered, Evicted, StateChanged, Success,
-    //                      Failure, Configured, Swept }
+    //                      Failure, Configured, Swept, FleetLink }
     let types = [
         EventType::Registered,
         EventType::Unregistered,
@@ -201,6 +205,7 @@ fn spec_type_block_shapes() {
         EventType::Failure,
         EventType::Configured,
         EventType::Swept,
+        EventType::FleetLink,
     ];
     for (i, a) in types.iter().enumerate() {
         for b in &types[i + 1..] {

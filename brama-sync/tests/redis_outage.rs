@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use brama_sync::redis::SharedState;
-use brama_sync::{Key, OpenOptions, State};
+use brama_sync::{EventKind, EventType, Filter, Key, OpenOptions, State};
 use redis_support::*;
 
 const DB: Key<'static> = Key::scoped("payments", "db");
@@ -25,6 +25,7 @@ fn redis_killed_and_restarted_local_breaking_goes_on_and_the_fleet_converges() {
         return;
     };
     let (a, b) = (instance(&[DB]), instance(&[DB]));
+    let link_events = a.subscribe(Filter::new().event_type(EventType::FleetLink));
     let links = Arc::new(Mutex::new(Vec::new()));
     let seen = Arc::clone(&links);
     let fa = SharedState::new(server.url())
@@ -77,13 +78,33 @@ fn redis_killed_and_restarted_local_breaking_goes_on_and_the_fleet_converges() {
     b.close_circuit(DB).unwrap();
     assert!(eventually(|| a.state(DB).unwrap() == State::Closed));
     assert!(fa.stats().disconnects >= 1 && fb.stats().disconnects >= 1);
-    let links = links.lock().unwrap().clone();
-    assert_eq!(links.first(), Some(&true), "{links:?}");
+    // The subscriber sees the link go down then up again as `FleetLink` events (keyless),
+    // the same sequence as the callback. Both are announced after `wait_connected`
+    // wakes, so they are awaited.
+    let mut events = Vec::new();
     assert!(
-        links.windows(2).any(|w| w == [false, true]),
-        "down then up: {links:?}"
+        eventually(|| {
+            for e in link_events.try_iter() {
+                assert_eq!((e.identifier(), e.scope(), e.key()), ("", None, None));
+                match e.kind {
+                    EventKind::FleetLink { connected } => events.push(connected),
+                    other => panic!("not asked for: {other:?}"),
+                }
+            }
+            events.windows(2).any(|w| w == [false, true]) && events.last() == Some(&true)
+        }),
+        "FleetLink down then up: {events:?}"
     );
-    assert_eq!(links.last(), Some(&true), "{links:?}");
+    assert_eq!(events.first(), Some(&true), "{events:?}");
+    assert!(
+        events.windows(2).all(|w| w[0] != w[1]),
+        "changes alternate: {events:?}"
+    );
+    assert!(
+        eventually(|| *links.lock().unwrap() == events),
+        "the callback saw what the subscriber saw: {:?} vs {events:?}",
+        links.lock().unwrap()
+    );
 }
 
 #[test]

@@ -479,6 +479,21 @@ fn events_round_trip() {
 }
 
 #[test]
+fn a_fleet_link_kind_round_trips() {
+    let kind = EventKind::FleetLink { connected: false };
+    let value = serde_json::to_value(&kind).unwrap();
+    assert_eq!(
+        value,
+        serde_json::json!({"type": "fleet_link", "connected": false})
+    );
+    assert_eq!(serde_json::from_value::<EventKind>(value).unwrap(), kind);
+    assert_eq!(
+        serde_json::to_string(&EventType::FleetLink).unwrap(),
+        r#""fleet_link""#
+    );
+}
+
+#[test]
 fn the_example_file_builds_a_registry() {
     let text = include_str!("../examples/brama.toml");
     let config: Config = toml::from_str(text).expect("examples/brama.toml");

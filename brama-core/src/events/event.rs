@@ -22,8 +22,8 @@ pub struct Counts {
     pub trips: u64,
 }
 
-/// Something that happened to a connection (or, for [`EventKind::Swept`], to the
-/// registry as a whole).
+/// Something that happened to a connection (or, for [`EventKind::Swept`] and
+/// [`EventKind::FleetLink`], to the registry as a whole).
 ///
 /// # Examples
 /// ```
@@ -56,14 +56,14 @@ pub struct Event {
     /// [`Event::reason_text`] reads either. At most
     /// [`MAX_REASON_BYTES`](crate::MAX_REASON_BYTES) (see [`bounded_reason`]).
     pub reason: Option<String>,
-    /// The connection; `None` only for registry-wide events (`Swept`, a `Configured`
-    /// of the defaults).
+    /// The connection; `None` only for registry-wide events (`Swept`, `FleetLink`, a
+    /// `Configured` of the defaults).
     pub(super) key: Option<OwnedKey>,
 }
 
 impl Event {
-    /// An event. `key` is `None` only for [`EventKind::Swept`], which concerns no
-    /// single connection.
+    /// An event. `key` is `None` only for a registry-wide event ([`EventKind::Swept`],
+    /// [`EventKind::FleetLink`]), which concerns no single connection.
     pub fn new(
         seq: u64,
         kind: EventKind,
@@ -92,7 +92,8 @@ impl Event {
         }
     }
 
-    /// The connection's identifier; `""` for an event without a key ([`EventKind::Swept`]).
+    /// The connection's identifier; `""` for an event without a key ([`EventKind::Swept`],
+    /// [`EventKind::FleetLink`]).
     pub fn identifier(&self) -> &str {
         self.key.as_ref().map_or("", OwnedKey::identifier)
     }
@@ -102,7 +103,7 @@ impl Event {
         self.key.as_ref().and_then(OwnedKey::scope)
     }
 
-    /// The connection's key; `None` for [`EventKind::Swept`].
+    /// The connection's key; `None` for [`EventKind::Swept`] and [`EventKind::FleetLink`].
     pub fn key(&self) -> Option<Key<'_>> {
         self.key.as_ref().map(OwnedKey::as_key)
     }
@@ -149,6 +150,12 @@ pub enum EventKind {
         /// Connections it evicted.
         evicted: usize,
     },
+    /// The link of a fleet attachment (brama-sync's feature `redis`) to its server went
+    /// up or down (the event has no key).
+    FleetLink {
+        /// Whether the link is up now.
+        connected: bool,
+    },
 }
 
 impl EventKind {
@@ -163,6 +170,7 @@ impl EventKind {
             EventKind::Failure { .. } => EventType::Failure,
             EventKind::Configured => EventType::Configured,
             EventKind::Swept { .. } => EventType::Swept,
+            EventKind::FleetLink { .. } => EventType::FleetLink,
         }
     }
 }
@@ -187,6 +195,8 @@ pub enum EventType {
     Configured,
     /// [`EventKind::Swept`].
     Swept,
+    /// [`EventKind::FleetLink`].
+    FleetLink,
 }
 
 /// Every type's bit set.
@@ -194,7 +204,7 @@ pub(super) const ALL_TYPES_MASK: u32 = (1 << EventType::ALL.len()) - 1;
 
 impl EventType {
     /// Every event type, in declaration order.
-    pub const ALL: [EventType; 8] = [
+    pub const ALL: [EventType; 9] = [
         EventType::Registered,
         EventType::Unregistered,
         EventType::Evicted,
@@ -203,6 +213,7 @@ impl EventType {
         EventType::Failure,
         EventType::Configured,
         EventType::Swept,
+        EventType::FleetLink,
     ];
 
     /// This type's bit in a type mask.

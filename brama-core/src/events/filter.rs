@@ -10,8 +10,8 @@ use super::event::*;
 /// - Identifier: the event's key must have this identifier, scoped or not.
 /// - Scope: the event's key must be in this scope (an unscoped key never matches).
 ///
-/// A [`EventKind::Swept`] event has no key, so it matches only filters with neither
-/// an identifier nor a scope.
+/// A [`EventKind::Swept`] or [`EventKind::FleetLink`] event has no key, so it matches
+/// only filters with neither an identifier nor a scope.
 ///
 /// # Examples
 /// ```

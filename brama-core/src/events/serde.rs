@@ -31,6 +31,7 @@ named_enum!(EventType, "an event type", [
     Failure => "failure",
     Configured => "configured",
     Swept => "swept",
+    FleetLink => "fleet_link",
 ]);
 
 /// [`Counts`] on the wire.
@@ -99,6 +100,9 @@ enum KindWire {
         examined: usize,
         evicted: usize,
     },
+    FleetLink {
+        connected: bool,
+    },
 }
 
 impl From<EventKind> for KindWire {
@@ -114,6 +118,7 @@ impl From<EventKind> for KindWire {
             EventKind::Failure { reason } => KindWire::Failure { reason },
             EventKind::Configured => KindWire::Configured,
             EventKind::Swept { examined, evicted } => KindWire::Swept { examined, evicted },
+            EventKind::FleetLink { connected } => KindWire::FleetLink { connected },
         }
     }
 }
@@ -131,6 +136,7 @@ impl From<KindWire> for EventKind {
             KindWire::Failure { reason } => EventKind::Failure { reason },
             KindWire::Configured => EventKind::Configured,
             KindWire::Swept { examined, evicted } => EventKind::Swept { examined, evicted },
+            KindWire::FleetLink { connected } => EventKind::FleetLink { connected },
         }
     }
 }

@@ -140,6 +140,35 @@ fn filter_matches_by_type_identifier_and_scope() {
 }
 
 #[test]
+fn a_fleet_link_event_is_keyless_and_filtered_by_type_only() {
+    let e = event(1, EventKind::FleetLink { connected: false }, None);
+    assert_eq!((e.identifier(), e.scope(), e.key()), ("", None, None));
+    assert_eq!(e.event_type(), EventType::FleetLink);
+    assert!(Filter::new().matches(&e));
+    assert!(Filter::new().event_type(EventType::FleetLink).matches(&e));
+    assert!(!Filter::new().event_type(EventType::Swept).matches(&e));
+    assert!(!Filter::new()
+        .event_type(EventType::FleetLink)
+        .scope("payments")
+        .matches(&e));
+    assert!(!Filter::new().identifier("").matches(&e));
+    // Published only to a subscriber that wants it.
+    let bus = EventBus::new(4);
+    let states = bus.subscribe(Filter::new().event_type(EventType::StateChanged));
+    let links = bus.subscribe(Filter::new().event_type(EventType::FleetLink));
+    assert!(bus.wants(EventType::FleetLink));
+    let seq = bus.publish(EventType::FleetLink, |seq| {
+        event(seq, EventKind::FleetLink { connected: true }, None)
+    });
+    assert_eq!(seq, Some(1));
+    assert_eq!(
+        links.try_recv().map(|e| e.kind),
+        Some(EventKind::FleetLink { connected: true })
+    );
+    assert!(states.try_recv().is_none());
+}
+
+#[test]
 fn wants_is_false_without_subscribers_and_publish_skips_build() {
     let bus = EventBus::new(4);
     for t in EventType::ALL {

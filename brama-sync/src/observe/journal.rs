@@ -18,12 +18,13 @@ use crate::janitor::JanitorShared;
 /// The event types the journal reads: rare ones only (never `Success` or `Failure`, so
 /// reports keep their fast paths, and never `Registered`, so registration builds no
 /// event for it).
-const TYPES: [EventType; 5] = [
+const TYPES: [EventType; 6] = [
     EventType::StateChanged,
     EventType::Evicted,
     EventType::Unregistered,
     EventType::Configured,
     EventType::Swept,
+    EventType::FleetLink,
 ];
 
 /// Why a circuit last opened, as its event said.

@@ -12,6 +12,8 @@
 //! | a connection is evicted for inactivity | DEBUG | `connection evicted` |
 //! | a connection is unregistered | DEBUG | `connection unregistered` |
 //! | a sweep | DEBUG | `sweep` |
+//! | a fleet attachment's link to Redis goes down (feature `redis`) | WARN | `fleet link down` |
+//! | a fleet attachment's link to Redis comes up (feature `redis`) | INFO | `fleet link up` |
 //! | events lost to a full queue before they could be logged | WARN | `events dropped` |
 //!
 //! Every connection event carries the fields `identifier` and `scope` (absent when
@@ -75,6 +77,12 @@ pub(super) fn emit(e: &Event) {
         }
         EventKind::Swept { examined, evicted } => {
             debug!(target: "brama", examined, evicted, seq = e.seq, "sweep");
+        }
+        EventKind::FleetLink { connected: false } => {
+            warn!(target: "brama", seq = e.seq, "fleet link down");
+        }
+        EventKind::FleetLink { connected: true } => {
+            info!(target: "brama", seq = e.seq, "fleet link up");
         }
         _ => {}
     }

@@ -5,10 +5,11 @@
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
-use brama_core::OwnedKey;
+use brama_core::engine::Registry;
+use brama_core::{Counts, Event, EventKind, EventType, OwnedKey, State};
 
 use super::protocol::Names;
 use super::Stats;
@@ -48,6 +49,8 @@ pub(crate) struct Shared {
     pub(crate) namespace: String,
     pub(crate) instance: u64,
     on_link: Option<OnLink>,
+    /// The registry, for the `FleetLink` events.
+    registry: Weak<Registry>,
     stop: Mutex<bool>,
     stop_signal: Condvar,
     publisher_up: AtomicBool,
@@ -55,7 +58,9 @@ pub(crate) struct Shared {
     /// The last link state reported (to waiters and to the callback).
     reported: Mutex<bool>,
     reported_signal: Condvar,
-    /// Serialises the callback, which runs under no other lock.
+    /// Serialises link changes and their announcements (callback, event, metrics), so
+    /// they are announced in the order they happened; the callback runs under no other
+    /// lock.
     callback_turn: Mutex<()>,
     pub(crate) published: AtomicU64,
     pub(crate) applied: AtomicU64,
@@ -82,6 +87,7 @@ impl Shared {
         namespace: String,
         instance: u64,
         on_link: Option<OnLink>,
+        registry: Weak<Registry>,
     ) -> Shared {
         Shared {
             client,
@@ -89,6 +95,7 @@ impl Shared {
             namespace,
             instance,
             on_link,
+            registry,
             stop: Mutex::new(false),
             stop_signal: Condvar::new(),
             publisher_up: AtomicBool::new(false),
@@ -137,8 +144,10 @@ impl Shared {
         self.publisher_up.load(Ordering::Acquire) && self.subscriber_up.load(Ordering::Acquire)
     }
 
-    /// Records that one side's connection went up or down; wakes waiters and calls the
-    /// callback when the link as a whole changed.
+    /// Records that one side's connection went up or down; when the link as a whole
+    /// changed, wakes waiters and announces it (callback, `FleetLink` event, metrics).
+    /// Announcements alternate, starting with `true`: a change and its announcement
+    /// happen under `callback_turn`, so no two carry the same value.
     pub(crate) fn set_up(&self, side: Side, up: bool) {
         let flag = match side {
             Side::Publisher => &self.publisher_up,
@@ -151,6 +160,7 @@ impl Shared {
             // Relaxed: a counter read only for reporting.
             self.disconnects.fetch_add(1, Ordering::Relaxed);
         }
+        let _turn = relock(&self.callback_turn);
         let now = self.connected();
         let changed = {
             let mut reported = relock(&self.reported);
@@ -160,11 +170,59 @@ impl Shared {
         };
         if changed {
             self.reported_signal.notify_all();
-            if let Some(f) = &self.on_link {
-                let _turn = relock(&self.callback_turn);
-                // The user's callback: a panic in it must not end the thread.
-                let _ = catch_unwind(AssertUnwindSafe(|| f(self.connected())));
-            }
+            self.announce(now);
+        }
+    }
+
+    /// Tells (feature `metrics`) the metrics recorder, then the registry's subscribers,
+    /// then the callback that the link is now `connected`: a subscriber that received the
+    /// event finds the metrics set. Called under `callback_turn`.
+    fn announce(&self, connected: bool) {
+        // The recorder is user code too: a panic in it must not end the thread.
+        #[cfg(feature = "metrics")]
+        let _ = catch_unwind(AssertUnwindSafe(|| self.publish_metrics(connected)));
+        if let Some(registry) = self.registry.upgrade() {
+            let cx = registry.context();
+            cx.bus.publish(EventType::FleetLink, |seq| {
+                Event::new(
+                    seq,
+                    EventKind::FleetLink { connected },
+                    cx.wall(cx.clock.now()),
+                    None,
+                    State::Unknown,
+                    Counts::default(),
+                )
+            });
+        }
+        if let Some(f) = &self.on_link {
+            // The user's callback: a panic in it must not end the thread.
+            let _ = catch_unwind(AssertUnwindSafe(|| f(connected)));
+        }
+    }
+
+    /// Feature `metrics`: the gauge `brama_redis_connected` (1 up, 0 down) and the
+    /// counters of [`Shared::stats`], all labelled `namespace`, to the recorder in force
+    /// on this (background) thread: the global one. Counters are set with `absolute`
+    /// (they are cumulative since attach), so a publish never double-counts.
+    #[cfg(feature = "metrics")]
+    fn publish_metrics(&self, connected: bool) {
+        use ::metrics::{counter, gauge};
+        let ns = self.namespace.clone();
+        gauge!("brama_redis_connected", "namespace" => ns.clone()).set(if connected {
+            1.0
+        } else {
+            0.0
+        });
+        let st = self.stats();
+        for (name, value) in [
+            ("brama_redis_published_total", st.published),
+            ("brama_redis_applied_total", st.applied),
+            ("brama_redis_ignored_total", st.ignored),
+            ("brama_redis_deferred_total", st.deferred),
+            ("brama_redis_dropped_total", st.dropped),
+            ("brama_redis_disconnects_total", st.disconnects),
+        ] {
+            counter!(name, "namespace" => ns.clone()).absolute(value);
         }
     }
 

@@ -41,8 +41,10 @@
 //! counted) and are sent when the server is back, with this instance's openings in
 //! force written again. On reconnect the subscriber loads the openings in force again,
 //! so what it missed is caught up. [`Attached::connected`] says whether both
-//! connections are up, [`SharedState::on_link`] calls you back when that changes, and
-//! [`Attached::stats`] counts what was published, applied, ignored, deferred and
+//! connections are up, [`SharedState::on_link`] calls you back when that changes, the
+//! registry's subscribers receive an [`EventKind::FleetLink`](crate::EventKind::FleetLink)
+//! event (no key) with each change, with feature `metrics` the gauge
+//! `brama_redis_connected` follows it, and [`Attached::stats`] counts what was published, applied, ignored, deferred and
 //! dropped, and the disconnects.
 //!
 //! docs/fleet.md in the repository describes the protocol, its guarantees and limits.
@@ -97,9 +99,11 @@ impl SharedState {
 
     /// Calls `f` with the new state whenever the link to the server goes up or down (the
     /// value [`Attached::connected`] answers). It runs on one of the background threads,
-    /// under no lock of brama's, one call at a time; it should return quickly. Two calls
-    /// in a row may carry the same value; a last `false` comes when the guard drops. A
-    /// panic in it is caught and ignored.
+    /// under no lock of brama's, one call at a time; it should return quickly (it delays
+    /// the next link change's announcement). Calls alternate, starting with `true`; a
+    /// last `false` comes when the guard drops while connected. A panic in it is caught
+    /// and ignored. The registry's subscribers see the same changes as
+    /// [`EventKind::FleetLink`](crate::EventKind::FleetLink) events.
     pub fn on_link(mut self, f: impl Fn(bool) + Send + Sync + 'static) -> SharedState {
         self.on_link = Some(Box::new(f));
         self
@@ -130,6 +134,7 @@ impl SharedState {
             self.namespace,
             instance_id(),
             self.on_link,
+            brama.registry_weak(),
         ));
         // Taken before the publisher walks the openings in force: no change is missed.
         let events = brama
