@@ -47,10 +47,13 @@ pub const MAX_BACKOFF_STEP: u32 = 1023;
 /// assert!(empty.validate().is_ok());
 /// ```
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct Snapshot {
     /// The format version ([`SNAPSHOT_VERSION`]); a restore refuses any other.
     pub version: u32,
     /// When the snapshot was taken, on the wall clock of the registry that took it.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde::time"))]
     pub taken_at: SystemTime,
     /// The scope templates (`Brama::configure_scope`, `Brama::set_scope_mode`).
     pub scopes: Vec<ScopeSnapshot>,
@@ -72,6 +75,8 @@ impl Default for Snapshot {
 
 /// One scope's template.
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct ScopeSnapshot {
     /// The scope.
     pub scope: String,
@@ -81,6 +86,8 @@ pub struct ScopeSnapshot {
 
 /// One connection.
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct ConnectionSnapshot {
     /// The identifier.
     pub identifier: String,
@@ -108,19 +115,32 @@ pub struct ConnectionSnapshot {
     pub trips: u64,
     /// While `Open`: the open time left when the snapshot was taken (`Duration::MAX`
     /// for a circuit opened indefinitely); `None` in every other state.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, with = "crate::serde::option_duration")
+    )]
     pub open_remaining: Option<Duration>,
     /// While `Open`: the open duration in force (`Duration::MAX` when indefinite);
     /// `None` in every other state.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, with = "crate::serde::option_duration")
+    )]
     pub open_duration: Option<Duration>,
     /// When the connection was registered.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde::time"))]
     pub registered_at: SystemTime,
     /// The last success, if any.
+    #[cfg_attr(feature = "serde", serde(default, with = "crate::serde::option_time"))]
     pub last_success_at: Option<SystemTime>,
     /// The last failure, if any.
+    #[cfg_attr(feature = "serde", serde(default, with = "crate::serde::option_time"))]
     pub last_failure_at: Option<SystemTime>,
     /// When the circuit last opened, if ever.
+    #[cfg_attr(feature = "serde", serde(default, with = "crate::serde::option_time"))]
     pub opened_at: Option<SystemTime>,
     /// The last state change.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde::time"))]
     pub last_state_change_at: SystemTime,
 }
 

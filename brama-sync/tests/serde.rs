@@ -501,3 +501,51 @@ fn the_example_file_builds_a_registry() {
     let brama = Brama::from_config(config).expect("valid settings");
     assert_eq!(brama.defaults().half_open_probes, 2);
 }
+
+#[test]
+fn a_snapshot_round_trips_through_json_and_restores() {
+    use brama_sync::Snapshot;
+    let clock = ManualClock::new();
+    let brama = Brama::builder()
+        .clock(clock.clone())
+        .janitor(Janitor::Manual)
+        .build()
+        .unwrap();
+    brama
+        .register(("pay", "db"), Options::new().metadata("team", "billing"))
+        .unwrap();
+    brama
+        .open_circuit(
+            ("pay", "db"),
+            OpenOptions::new().duration(Duration::from_secs(30)),
+        )
+        .unwrap();
+    brama.register("cache", Options::new()).unwrap();
+    brama.success("cache").unwrap();
+    let snapshot = brama.snapshot();
+    let json = serde_json::to_string(&snapshot).expect("serialize");
+    assert!(json.contains("\"version\":1"), "{json}");
+    let back: Snapshot = serde_json::from_str(&json).expect("read back");
+    assert_eq!(back.connections.len(), 2);
+    let restored = Brama::builder()
+        .clock(ManualClock::new())
+        .janitor(Janitor::Manual)
+        .restore(&back)
+        .build()
+        .unwrap();
+    assert_eq!(restored.state(("pay", "db")).unwrap(), State::Open);
+    assert_eq!(restored.state("cache").unwrap(), State::Closed);
+    // A corrupt file is an error, naming what is wrong; an unknown field too.
+    assert!(serde_json::from_str::<Snapshot>("{\"version\":1}").is_err());
+    let typo = json.replacen("\"connections\"", "\"conections\"", 1);
+    let err = serde_json::from_str::<Snapshot>(&typo)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("conections"), "{err}");
+    // An unknown version reads, and restores nothing.
+    let mut future = back.clone();
+    future.version = 99;
+    let target = Brama::builder().janitor(Janitor::Manual).build().unwrap();
+    assert!(target.restore(&future).is_err());
+    assert_eq!(target.len(), 0);
+}
