@@ -8,6 +8,7 @@
 // One `unsafe` block in the crate: the `membarrier(2)` system call (`barrier.rs`).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod barrier;
 mod circuit;
