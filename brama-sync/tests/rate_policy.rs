@@ -528,3 +528,28 @@ fn reports_from_many_threads_on_one_connection_are_counted_exactly() {
     assert_eq!(s.total_failures, failures);
     assert_eq!(s.window_calls, 100, "the window holds exactly its size");
 }
+
+#[test]
+fn a_metrics_only_connection_records_every_report_in_its_window() {
+    // Shadow mode (SPEC §11) under a rate policy: it counts and tracks the state it
+    // would be in, so its window holds every report, successes included.
+    let clock = ManualClock::new();
+    let brama = brama_with(&clock, rate_50_of_10(), 1);
+    brama.register("shadow", Options::new()).unwrap();
+    brama
+        .set_mode("shadow", brama_sync::Mode::MetricsOnly)
+        .unwrap();
+    for _ in 0..3 {
+        brama.success("shadow").unwrap();
+    }
+    let conn = brama.connection("shadow").unwrap();
+    conn.success().unwrap();
+    let s = brama.status("shadow").unwrap();
+    assert_eq!((s.window_calls, s.failure_rate), (4, Some(0.0)));
+    for _ in 0..4 {
+        conn.failure().unwrap();
+    }
+    let s = brama.status("shadow").unwrap();
+    assert_eq!((s.state, s.window_calls, s.trips), (State::Open, 8, 1));
+    assert!(brama.available("shadow"), "shadow mode never rejects");
+}

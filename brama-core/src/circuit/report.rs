@@ -163,9 +163,6 @@ impl ConnectionCell {
         if w.removed() {
             return Fast::Removed;
         }
-        if w.is_registered_in(State::Closed) && w.rate() {
-            return self.report_in_window(cx, outcome, ticket, w, elapsed);
-        }
         let (success, ty) = match outcome {
             Outcome::Success => (true, EventType::Success),
             _ => (false, EventType::Failure),
@@ -178,6 +175,11 @@ impl ConnectionCell {
         let now = cx.clock.recent();
         if w.is_frozen() {
             return self.report_frozen(w, now, success);
+        }
+        // A rate policy's closed circuit, in `Normal` or `MetricsOnly` mode (both
+        // count and decide); a permit of an earlier cycle is only counted, below.
+        if w.state() == State::Closed && w.rate() && current {
+            return self.report_in_window(now, success, elapsed);
         }
         let next = match w.state() {
             State::Closed if !current => w,
@@ -200,33 +202,12 @@ impl ConnectionCell {
         self.count(now, success)
     }
 
-    /// A report on a `Closed` circuit under a rate policy, without the lock: records
-    /// it in the window and counts it, unless the window's rates now call for a state
-    /// change ([`Fast::Recorded`]: the locked path decides). A permit of an earlier
-    /// cycle is counted and recorded nowhere (SPEC §2 rule 4).
+    /// A report of the current cycle on a `Closed` circuit under a rate policy, at
+    /// `now`, without the lock (the caller checked removal and the subscribers):
+    /// records it in the window and counts it, unless the window's rates now call for
+    /// a state change ([`Fast::Recorded`]: the locked path decides).
     #[inline(never)]
-    fn report_in_window(
-        &self,
-        cx: &Context,
-        outcome: Outcome,
-        ticket: Option<Ticket>,
-        w: Word,
-        elapsed: Option<Nanos>,
-    ) -> Fast {
-        let success = outcome == Outcome::Success;
-        let ty = if success {
-            EventType::Success
-        } else {
-            EventType::Failure
-        };
-        if cx.bus.wants(ty) {
-            return Fast::Slow;
-        }
-        // Read before anything changes, so a custom clock that panics changes nothing.
-        let now = cx.clock.recent();
-        if ticket.is_some_and(|t| t.gen != w.gen()) {
-            return self.count(now, success);
-        }
+    fn report_in_window(&self, now: Nanos, success: bool, elapsed: Option<Nanos>) -> Fast {
         let guard = self.window.load();
         let Some(win) = guard.as_deref() else {
             return Fast::Slow;
