@@ -65,11 +65,10 @@ impl ConnectionCell {
 
     /// Whether the connection's own overrides set a rate policy.
     pub fn has_rate_override(&self) -> bool {
-        self.extras.load().as_deref().is_some_and(|e| {
-            e.overrides
-                .trip_policy_value()
-                .is_some_and(|p| p.consecutive_threshold().is_none())
-        })
+        self.extras
+            .load()
+            .as_deref()
+            .is_some_and(|e| e.overrides.sets_rate_policy())
     }
 
     /// Resolves the layers of this connection into what its hot paths read: the
@@ -80,10 +79,6 @@ impl ConnectionCell {
     pub fn refresh_layers(&self, cx: &Context) {
         let extras = self.extras.load();
         let own = extras.as_deref().map(|e| &e.overrides);
-        let is_rate = |o: &Options| {
-            o.trip_policy_value()
-                .is_some_and(|p| p.consecutive_threshold().is_none())
-        };
         let (mode, rate_here) = match (cx.layers.scope(self.key.scope()), own) {
             (Some(template), own) => {
                 let layered = match own {
@@ -91,11 +86,11 @@ impl ConnectionCell {
                     None => Options::clone(&template),
                 };
                 self.set_scalar_overrides(&layered);
-                (layered.mode_value(), is_rate(&layered))
+                (layered.mode_value(), layered.sets_rate_policy())
             }
             (None, Some(own)) => {
                 self.set_scalar_overrides(own);
-                (own.mode_value(), is_rate(own))
+                (own.mode_value(), own.sets_rate_policy())
             }
             (None, None) => {
                 self.set_scalar_overrides(&Options::new());

@@ -118,7 +118,7 @@ impl ConnectionCell {
         cause: Option<Cause>,
     ) -> Result<(Effects, Machine, Nanos), Error> {
         let _guard = lock(&self.transition);
-        self.locked_held(cx, input, reason, None, false, cause)
+        self.step_held(cx, input, reason, cause)
     }
 
     /// [`locked`](Self::locked) for a report of a call that took `elapsed`, which the
@@ -203,16 +203,14 @@ impl ConnectionCell {
                 (true, _) => w.admissions(),
                 _ => 0,
             };
-            let w2 = Word::encode(&m2, admissions)
-                .with_mode(w.mode())
-                .with_policy_flags(rate.is_some(), rate.is_some_and(|r| r.slow.is_some()));
+            let w2 = Word::encode(&m2, admissions).with_mode(w.mode());
+            let w2 = with_policy(w2, rate);
             // A close, entering half-open, a reset: a new, empty window, installed
             // before the word shows the new state, so that a report that sees the
             // state records into the window of its cycle.
             let fresh = match rate {
                 Some(r) if clears_window(&input, m.state, m2.state) => {
-                    self.window
-                        .store(Some(Arc::new(crate::window::RateWindow::new(r))));
+                    self.window.store(Some(Arc::new(RateWindow::new(r))));
                     true
                 }
                 _ => false,
@@ -257,20 +255,14 @@ impl ConnectionCell {
     }
 
     /// The word's policy flags and the rate window made to match the configuration in
-    /// force (after `configure`, `configure_defaults` or at registration).
-    pub fn sync_policy(&self, cx: &Context) {
-        let _guard = lock(&self.transition);
-        self.sync_policy_held(cx);
-    }
-
-    /// [`sync_policy`](Self::sync_policy) with the transition lock held by the caller.
+    /// force (after a configuration change or at registration), with the transition
+    /// lock held by the caller.
     pub fn sync_policy_held(&self, cx: &Context) {
         let rate = self.config(cx).policy().rate().copied();
         self.window_for(rate);
-        let timed = rate.is_some_and(|r| r.slow.is_some());
         let mut w = self.word();
         loop {
-            let w2 = w.with_policy_flags(rate.is_some(), timed);
+            let w2 = with_policy(w, rate);
             if w.removed() || w2 == w {
                 return;
             }
@@ -500,4 +492,10 @@ fn relabel(fx: &mut Effects, cause: Cause) {
             change.cause = cause;
         }
     }
+}
+
+/// `w` with the flags of the trip policy in force: a rate policy (`rate`), and whether
+/// it has a slow-call rule (calls are then timed).
+fn with_policy(w: Word, rate: Option<Rate>) -> Word {
+    w.with_policy_flags(rate.is_some(), rate.is_some_and(|r| r.slow.is_some()))
 }

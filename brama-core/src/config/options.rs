@@ -101,6 +101,12 @@ impl Options {
         self
     }
 
+    /// Whether these options set a rate policy (it is then in force over any failure
+    /// threshold they set: `apply` lays it last).
+    pub fn sets_rate_policy(&self) -> bool {
+        self.trip_policy.is_some()
+    }
+
     /// The trip policy override, if any (`consecutive(n)` when only a failure threshold
     /// is set).
     pub fn trip_policy_value(&self) -> Option<TripPolicy> {
