@@ -4,15 +4,21 @@
 //! that ships is the code the loom models check (see `loom-tests/`).
 
 #[cfg(not(brama_loom))]
-pub(crate) use std::sync::{
-    atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering},
-    Arc, Condvar, Mutex, MutexGuard,
+pub(crate) use std::{
+    hint::spin_loop,
+    sync::{
+        atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering},
+        Arc, Condvar, Mutex, MutexGuard,
+    },
 };
 
 #[cfg(brama_loom)]
-pub(crate) use loom::sync::{
-    atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering},
-    Arc, Condvar, Mutex, MutexGuard,
+pub(crate) use loom::{
+    hint::spin_loop,
+    sync::{
+        atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering},
+        Arc, Condvar, Mutex, MutexGuard,
+    },
 };
 
 /// Locks a mutex, recovering the data if a panicking thread poisoned it: every

@@ -1,13 +1,14 @@
 //! SPEC §8 (issue #15): the rate windows' lock-free updates. Two reports racing on one
-//! slot of a count window, and reports racing a time window's bucket rollover, lose no
-//! outcome and count none twice; the twins with a plain store in place of the
-//! compare-and-swap are caught.
+//! slot of a count window, a report racing an absorbed one or a clear in place, and
+//! reports racing a time window's bucket rollover or clear, lose no outcome and count
+//! none twice; the twins (a plain store in place of the slot's compare-and-swap, a
+//! clear that does not claim the ring) are caught.
 #![cfg(brama_loom)]
 
 mod support;
 
 use brama_core::engine::policy::Tallies;
-use brama_core::engine::window::{Buckets, CountRing};
+use brama_core::engine::window::{Buckets, CountRing, Fate};
 use loom::sync::atomic::{AtomicU64, Ordering};
 use loom::sync::Arc;
 use loom::thread;
@@ -30,7 +31,8 @@ fn two_reports_racing_on_one_count_slot() {
         for h in handles {
             h.join().unwrap();
         }
-        assert_eq!(ring.recorded(), 2);
+        assert_eq!(ring.taken(), 2);
+        assert_eq!(ring.in_flight(), 0);
         let t = ring.tallies();
         assert_eq!(t.calls, 1, "the window holds exactly one call");
         assert_eq!(t, ring.recount(), "the sums are the slot's outcome");
@@ -61,6 +63,65 @@ fn reports_racing_into_a_two_slot_window() {
 }
 
 #[test]
+fn an_absorbed_report_racing_another_is_ordered_before_it() {
+    support::check("window/absorb", || {
+        // A full ring of one success: another success may be absorbed, a failure not.
+        let ring = Arc::new(CountRing::new(1));
+        ring.record(false, false);
+        let a = {
+            let ring = Arc::clone(&ring);
+            thread::spawn(move || ring.record(false, false).1)
+        };
+        let b = {
+            let ring = Arc::clone(&ring);
+            thread::spawn(move || ring.record(true, false).1)
+        };
+        let (a, b) = (a.join().unwrap(), b.join().unwrap());
+        assert_eq!(b, Fate::Taken);
+        let t = ring.tallies();
+        assert_eq!(t, ring.recount());
+        assert_eq!(t.calls, 1);
+        if a == Fate::Absorbed {
+            // Absorbed only while nothing was in flight: before the failure, which
+            // is then the last outcome.
+            assert_eq!(t.failures, 1, "an absorbed success came after the failure");
+            assert_eq!(ring.taken(), 2);
+        } else {
+            assert_eq!(ring.taken(), 3);
+        }
+    });
+}
+
+#[test]
+fn a_clear_racing_a_report() {
+    support::check("window/clear", || {
+        let ring = Arc::new(CountRing::new(2));
+        ring.record(true, false);
+        ring.record(false, false);
+        let clear = {
+            let ring = Arc::clone(&ring);
+            thread::spawn(move || ring.try_clear())
+        };
+        let report = {
+            let ring = Arc::clone(&ring);
+            thread::spawn(move || ring.record(true, false).1)
+        };
+        let (cleared, fate) = (clear.join().unwrap(), report.join().unwrap());
+        assert_eq!(ring.in_flight(), 0);
+        let t = ring.tallies();
+        assert_eq!(t, ring.recount(), "sums match the slots");
+        match (cleared, fate) {
+            // The report went first and was in flight at the clear: nothing cleared.
+            (false, _) => assert_eq!((t.calls, t.failures), (2, 1)),
+            // The report found the ring claimed: ordered before the clear.
+            (true, Fate::Cleared) => assert_eq!(t.calls, 0),
+            // Before the clear (cleared with the rest) or after it (alone).
+            (true, _) => assert!(t.calls == 0 || (t.calls, t.failures) == (1, 1)),
+        }
+    });
+}
+
+#[test]
 fn reports_racing_a_bucket_rollover() {
     support::check("window/rollover", || {
         // Buckets of 1 ns: epoch 0 and epoch 10 share bucket 0.
@@ -78,12 +139,7 @@ fn reports_racing_a_bucket_rollover() {
         for h in handles {
             h.join().unwrap();
         }
-        assert_eq!(b.recorded(), 3);
-        assert_eq!(
-            b.recorded(),
-            b.held() + b.evicted(),
-            "none lost, none twice"
-        );
+        assert_eq!(3, b.held() + b.evicted(), "none lost, none twice");
         // Whatever the order, epoch 10 holds its own report and nothing older.
         assert_eq!(
             b.tallies(10),
@@ -96,7 +152,32 @@ fn reports_racing_a_bucket_rollover() {
     });
 }
 
-// ----- the broken twin ----------------------------------------------------------------
+#[test]
+fn a_report_racing_a_time_window_clear() {
+    support::check("window/time clear", || {
+        let b = Arc::new(Buckets::new(Duration::from_nanos(10)));
+        b.record(true, false, 5);
+        let clear = {
+            let b = Arc::clone(&b);
+            thread::spawn(move || b.clear(5))
+        };
+        let report = {
+            let b = Arc::clone(&b);
+            thread::spawn(move || {
+                b.record(false, true, 5);
+            })
+        };
+        clear.join().unwrap();
+        report.join().unwrap();
+        assert_eq!(2, b.held() + b.evicted(), "none lost, none twice");
+        // The failure before the clear is gone; the report is before it or after.
+        let t = b.tallies(5);
+        assert_eq!(t.failures, 0);
+        assert!(t.calls <= 1 && t.slow == t.calls);
+    });
+}
+
+// ----- the broken twins ---------------------------------------------------------------
 
 /// A count slot replaced by load-then-store instead of a compare-and-swap, with the
 /// sums changed by the difference, as `CountRing::record` does.
@@ -131,5 +212,85 @@ fn broken_store_replacement_is_caught() {
         // the sums count two calls for one slot.
         let calls = sums.load(Ordering::Acquire) & ((1 << 21) - 1);
         assert_eq!(calls, 1, "sums match the slot");
+    });
+}
+
+/// A one-slot ring as `CountRing` keeps it (`next` with reports in flight in bits
+/// 1..16, `base`, `sums` of calls and failures), with a clear that checks for reports
+/// in flight and then resets, without claiming the ring first.
+struct TwinRing {
+    next: AtomicU64,
+    base: AtomicU64,
+    sums: AtomicU64,
+    slot: AtomicU64,
+}
+
+impl TwinRing {
+    fn weight(v: u64, base: u64) -> u64 {
+        if v >> 2 <= base {
+            0
+        } else {
+            1 | (v & 1) << 21
+        }
+    }
+
+    fn record(&self, failure: bool) {
+        let i = self.next.fetch_add((1 << 16) + 2, Ordering::Acquire) >> 16;
+        let base = self.base.load(Ordering::Relaxed);
+        let mine = (i + 1) << 2 | u64::from(failure);
+        let mut cur = self.slot.load(Ordering::Relaxed);
+        while let Err(c) =
+            self.slot
+                .compare_exchange_weak(cur, mine, Ordering::Relaxed, Ordering::Relaxed)
+        {
+            cur = c;
+        }
+        let delta = Self::weight(mine, base).wrapping_sub(Self::weight(cur, base));
+        self.sums.fetch_add(delta, Ordering::AcqRel);
+        self.next.fetch_sub(2, Ordering::Release);
+    }
+
+    fn clear_broken(&self) {
+        let seen = self.next.load(Ordering::Acquire);
+        if seen & 0xfffe != 0 {
+            return;
+        }
+        // BROKEN: `CountRing::try_clear` claims the ring with a compare-and-swap here,
+        // so that no report can start between the check and the reset.
+        self.base.store(seen >> 16, Ordering::Relaxed);
+        self.sums.store(0, Ordering::Release);
+    }
+}
+
+#[test]
+#[should_panic(expected = "sums match the slot")]
+fn broken_unclaimed_clear_is_caught() {
+    support::check("window/broken clear twin", || {
+        let ring = Arc::new(TwinRing {
+            next: AtomicU64::new(0),
+            base: AtomicU64::new(0),
+            sums: AtomicU64::new(0),
+            slot: AtomicU64::new(0),
+        });
+        ring.record(true);
+        let clear = {
+            let ring = Arc::clone(&ring);
+            thread::spawn(move || ring.clear_broken())
+        };
+        let report = {
+            let ring = Arc::clone(&ring);
+            thread::spawn(move || ring.record(true))
+        };
+        clear.join().unwrap();
+        report.join().unwrap();
+        // A report that starts after the check and reads the old base adds nothing
+        // (a failure replacing a failure) to the reset sums, though its slot counts.
+        let base = ring.base.load(Ordering::Acquire);
+        let recount = TwinRing::weight(ring.slot.load(Ordering::Acquire), base);
+        assert_eq!(
+            ring.sums.load(Ordering::Acquire),
+            recount,
+            "sums match the slot"
+        );
     });
 }

@@ -22,7 +22,7 @@ use crate::key::OwnedKey;
 use crate::rules::Machine;
 use crate::state::State;
 use crate::sync::{Arc, AtomicU32, AtomicU64, Mutex, Ordering};
-use crate::window::RateWindow;
+use crate::window::WindowSlot;
 
 pub(super) const SUCCESSES: usize = 0;
 pub(super) const FAILURES: usize = 1;
@@ -98,9 +98,9 @@ pub struct ConnectionCell {
     // Overrides and metadata, behind one pointer: rarely written (register, configure
     // under the transition lock), 8 bytes when both are empty.
     pub(super) extras: ArcSwapOption<Extras>,
-    // A rate policy's window (`None` under the consecutive policy): replaced, never
-    // changed in place, by the transitions that clear it, under the transition lock.
-    pub(super) window: ArcSwapOption<RateWindow>,
+    // A rate policy's window (none in force under the consecutive policy): cleared in
+    // place by the transitions that clear it, under the transition lock.
+    pub(super) window: WindowSlot,
     pub(super) transition: Mutex<()>,
     // Where the registry's sweep list keeps this connection (`map::Slots`).
     #[cfg(not(brama_loom))]
@@ -161,7 +161,7 @@ impl ConnectionCell {
             } else {
                 Extras::of(options.without_metadata(), options.metadata_map())
             }),
-            window: ArcSwapOption::const_empty(),
+            window: WindowSlot::new(),
             transition: Mutex::new(()),
             #[cfg(not(brama_loom))]
             slot: AtomicU64::new(u64::MAX),

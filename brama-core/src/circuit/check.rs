@@ -203,10 +203,7 @@ impl ConnectionCell {
     /// consecutive policy.
     #[cold]
     pub(super) fn probe_cycle(&self) -> u32 {
-        self.window
-            .load()
-            .as_deref()
-            .map_or(0, |win| win.probes().calls)
+        self.window.get().map_or(0, |win| win.probes().calls)
     }
 
     /// Whether calls admitted now are to be timed: the connection's rate policy has a
@@ -225,9 +222,6 @@ impl ConnectionCell {
     #[cold]
     #[inline(never)]
     fn times_calls_slow(&self) -> bool {
-        self.window
-            .load()
-            .as_deref()
-            .is_some_and(|win| win.rate.slow.is_some())
+        self.window.get().is_some_and(|win| win.rate.slow.is_some())
     }
 }

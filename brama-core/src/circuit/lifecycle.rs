@@ -242,8 +242,7 @@ impl ConnectionCell {
     /// while `HalfOpen` (and while `Open` after they re-opened it), else the closed
     /// window; nothing under the consecutive policy.
     pub(crate) fn window_tallies(&self, w: Word, now: Nanos) -> crate::policy::Tallies {
-        let guard = self.window.load();
-        let Some(win) = guard.as_deref() else {
+        let Some(win) = self.window.get() else {
             return crate::policy::Tallies::default();
         };
         let probes = win.probes();

@@ -101,7 +101,7 @@ impl ConnectionCell {
         // A rate policy's window and word flags (SPEC §8), when one may be in force:
         // its own or its scope's, the defaults' (whose word threshold is then 1, one
         // plain load), or one it had. Nothing for the consecutive policy's connections.
-        if rate_here || cx.default_threshold() == 1 || self.window.load().is_some() {
+        if rate_here || cx.default_threshold() == 1 || self.window.get().is_some() {
             self.sync_policy_held(cx);
         }
     }

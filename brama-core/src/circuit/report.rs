@@ -208,8 +208,7 @@ impl ConnectionCell {
     /// a state change ([`Fast::Recorded`]: the locked path decides).
     #[inline(never)]
     fn report_in_window(&self, now: Nanos, success: bool, elapsed: Option<Nanos>) -> Fast {
-        let guard = self.window.load();
-        let Some(win) = guard.as_deref() else {
+        let Some(win) = self.window.get() else {
             return Fast::Slow;
         };
         let slow = win.rate.is_slow(elapsed);
@@ -353,6 +352,13 @@ impl ConnectionCell {
     /// The count of `kind` this thread just made, on a connection it has since seen
     /// removed: in the sealed totals or not. The transition lock waits for the removal
     /// (which seals under it) to finish.
+    /// Whether the rate window absorbs a plain success on word `w` (see
+    /// [`success_if_quiet`](Self::success_if_quiet)).
+    #[inline(always)]
+    fn absorbs_success(&self, w: Word) -> bool {
+        w.is_untimed_rate_closed() && self.window.get().is_some_and(|win| win.absorbs_success())
+    }
+
     #[cold]
     #[inline(never)]
     fn kept(&self, kind: usize) -> bool {
@@ -374,9 +380,15 @@ impl ConnectionCell {
     /// stamp is published at each clock refresh ([`Context::refresh`]); under a manual
     /// or custom clock it never is, so this always falls back; under the system clock
     /// the first success on a connection in each refresh period does.
+    ///
+    /// Under a rate policy without a slow-call rule, a success the window absorbs (a
+    /// full count window of successes, [`CountRing`](crate::window::CountRing)) is such
+    /// a success too: it is counted here, and recorded nowhere, whatever the caller's
+    /// cycle (a permit of an earlier cycle would be counted and not recorded anyway).
     #[inline(always)]
     pub fn success_if_quiet(&self, cx: &Context) -> bool {
-        self.word().is_clean_closed()
+        let w = self.word();
+        (w.is_clean_closed() || self.absorbs_success(w))
             // Relaxed: as in `touch`; the quiet stamp's load is explained at
             // `EventBus::quiet`.
             && self.last_success.load(Ordering::Relaxed) == cx.bus.quiet()

@@ -14,7 +14,6 @@ use crate::rules::{Change, Effects, Input, Machine, Outcome};
 use crate::state::{Cause, State};
 use crate::sync::{lock, Ordering};
 use crate::window::RateWindow;
-use std::sync::Arc;
 
 impl ConnectionCell {
     // ----- manual actions ------------------------------------------------------------
@@ -133,7 +132,7 @@ impl ConnectionCell {
     ) -> Result<(Effects, Machine, Nanos), Error> {
         let _guard = lock(&self.transition);
         if matches!(input, Input::Success(..) | Input::Failure(..))
-            && self.window.load().is_some()
+            && self.window.get().is_some()
             && self.tick_due(cx, cx.clock.now())
         {
             // A rate policy's timed-out probes may decide the cycle (and close it)
@@ -181,10 +180,9 @@ impl ConnectionCell {
         // The window, made to serve the policy in force (configure may have changed
         // it), and what this input reads from it; read once, as only this lock writes
         // the probe tally.
-        let window = self.window_for(rate);
-        let probes = window.as_ref().map(|w| w.probes()).unwrap_or_default();
-        let (input, window_tallies) =
-            self.record_report(window.as_deref(), input, now, elapsed, recorded);
+        let window = self.window.serve(rate, now, true);
+        let probes = window.map(|w| w.probes()).unwrap_or_default();
+        let (input, window_tallies) = self.record_report(window, input, now, elapsed, recorded);
         loop {
             let w = self.word();
             if w.removed() {
@@ -205,12 +203,12 @@ impl ConnectionCell {
             };
             let w2 = Word::encode(&m2, admissions).with_mode(w.mode());
             let w2 = with_policy(w2, rate);
-            // A close, entering half-open, a reset: a new, empty window, installed
-            // before the word shows the new state, so that a report that sees the
-            // state records into the window of its cycle.
+            // A close, entering half-open, a reset: an empty window (this one cleared
+            // in place, or another put in force), before the word shows the new state,
+            // so that a report that sees the state records into the window of its cycle.
             let fresh = match rate {
                 Some(r) if clears_window(&input, m.state, m2.state) => {
-                    self.window.store(Some(Arc::new(RateWindow::new(r))));
+                    self.window.serve(Some(r), now, false);
                     true
                 }
                 _ => false,
@@ -245,7 +243,7 @@ impl ConnectionCell {
                 }
             }
             if !fresh && m2.probes != probes {
-                if let Some(win) = &window {
+                if let Some(win) = window {
                     win.set_probes(m2.probes);
                 }
             }
@@ -259,7 +257,7 @@ impl ConnectionCell {
     /// lock held by the caller.
     pub fn sync_policy_held(&self, cx: &Context) {
         let rate = self.config(cx).policy().rate().copied();
-        self.window_for(rate);
+        self.window.serve(rate, cx.clock.now(), true);
         let mut w = self.word();
         loop {
             let w2 = with_policy(w, rate);
@@ -274,26 +272,6 @@ impl ConnectionCell {
                 Ok(_) => return,
                 Err(current) => w = Word(current),
             }
-        }
-    }
-
-    /// The cell's window made to serve `rate` (under the transition lock): kept if it
-    /// does, replaced by an empty one if the policy changed, removed under the
-    /// consecutive policy.
-    fn window_for(&self, rate: Option<Rate>) -> Option<Arc<RateWindow>> {
-        let current = self.window.load_full();
-        match (rate, current) {
-            (Some(r), Some(win)) if win.rate == r => Some(win),
-            (Some(r), _) => {
-                let win = Arc::new(RateWindow::new(r));
-                self.window.store(Some(Arc::clone(&win)));
-                Some(win)
-            }
-            (None, Some(_)) => {
-                self.window.store(None);
-                None
-            }
-            (None, None) => None,
         }
     }
 

@@ -84,6 +84,16 @@ impl Word {
         self.0 & (0xFFFF_FFFF << PAYLOAD_SHIFT | REMOVED | FROZEN | 0b11) == 0
     }
 
+    /// Whether the circuit is `Closed`, registered, counting as `Normal` does, under a
+    /// rate policy without a slow-call rule (payload: the rate flag alone): the state
+    /// in which a success may leave the rate window as it is
+    /// ([`CountRing`](crate::window::CountRing)'s absorbing).
+    #[inline]
+    pub const fn is_untimed_rate_closed(self) -> bool {
+        self.0 & (0xFFFF_FFFF << PAYLOAD_SHIFT | REMOVED | FROZEN | 0b11)
+            == (RATE as u64) << PAYLOAD_SHIFT
+    }
+
     /// The mode in effect.
     #[inline]
     pub const fn mode(self) -> Mode {

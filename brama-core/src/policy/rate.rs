@@ -113,7 +113,9 @@ impl Rate {
     /// least `minimum_calls` calls in it.
     #[inline]
     pub fn on_window(&self, t: Tallies) -> Verdict {
-        if t.calls < self.minimum_calls {
+        // No failure and no slow call crosses no threshold (both are above 0): the
+        // healthy case, decided without the floating point of `crossed`.
+        if t.calls < self.minimum_calls || (t.failures | t.slow) == 0 {
             return Verdict::Stay;
         }
         match self.crossed(t) {

@@ -12,6 +12,12 @@
 //! whose epoch is ten or more behind it (a writer that stalled for a whole window)
 //! counts as evicted instead of rolling a bucket back. A bucket holds at most
 //! `2^18 - 1` calls; past that, its outcomes are evicted (documented limit).
+//!
+//! A clear works in place: it raises `floor` to the current epoch (older buckets are
+//! out of the window from then on, and evicted when their bucket rolls over) and
+//! empties the current epoch's bucket with a CAS. A report stamped before the floor
+//! is evicted; one racing the clear in the current epoch may land after it (the race
+//! every transition has with a report in flight, docs/guarantees.md).
 
 use crate::clock::Nanos;
 use crate::config::TIME_WINDOW_BUCKETS;
@@ -31,8 +37,12 @@ pub const MAX_BUCKET_CALLS: u32 = FIELD_MASK as u32;
 #[derive(Debug)]
 pub struct Buckets {
     width: Nanos,
+    // floor(2^64 / width): `epoch` divides by multiplying (a u64 division costs tens of
+    // cycles, twice per report).
+    inverse: u64,
     head: AtomicU64,
-    recorded: AtomicU64,
+    // The epoch of the last clear: older epochs are out of the window.
+    floor: AtomicU64,
     evicted: AtomicU64,
     slots: [AtomicU64; TIME_WINDOW_BUCKETS as usize],
 }
@@ -66,10 +76,14 @@ impl Buckets {
     /// An empty window of `d` (at least 10 ns, validated by the caller).
     pub fn new(d: Duration) -> Buckets {
         let d = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        let width = (d / N).max(1);
         Buckets {
-            width: (d / N).max(1),
+            width,
+            inverse: (u128::from(u64::MAX) + 1)
+                .div_euclid(u128::from(width))
+                .min(u128::from(u64::MAX)) as u64,
             head: AtomicU64::new(0),
-            recorded: AtomicU64::new(0),
+            floor: AtomicU64::new(0),
             evicted: AtomicU64::new(0),
             slots: std::array::from_fn(|_| AtomicU64::new(0)),
         }
@@ -80,14 +94,34 @@ impl Buckets {
         self.width
     }
 
+    /// `now / width`, by a multiplication and at most one correction.
+    #[inline]
+    fn epoch(&self, now: Nanos) -> u64 {
+        // The estimate is the quotient or one less (the inverse is rounded down).
+        let q = ((u128::from(now) * u128::from(self.inverse)) >> 64) as u64;
+        if now - q * self.width >= self.width {
+            q + 1
+        } else {
+            q
+        }
+    }
+
     /// Records one outcome at `now`; returns the window's tallies after it.
     pub fn record(&self, failure: bool, slow: bool, now: Nanos) -> Tallies {
-        // Relaxed: a count for tests and status.
-        self.recorded.fetch_add(1, Ordering::Relaxed);
-        let epoch = now / self.width;
-        // AcqRel: a report that later sees this report's bucket sees `head` at least
-        // this high (it loads `head` after an Acquire of the bucket).
-        self.head.fetch_max(epoch, Ordering::AcqRel);
+        let epoch = self.epoch(now);
+        // Acquire: a clear's floor is seen by the reports that follow it in time.
+        if epoch < self.floor.load(Ordering::Acquire) {
+            // Stamped before the last clear: ordered before it.
+            self.evict(1);
+            return self.tallies_at(epoch);
+        }
+        // Acquire/AcqRel: a report that later sees this report's bucket sees `head` at
+        // least this high (it loads `head` after an Acquire of the bucket): either it
+        // was already (read with Acquire, so the raise happened before our CAS) or we
+        // raise it here. Loaded first, as `head` is raised once per epoch.
+        if self.head.load(Ordering::Acquire) < epoch {
+            self.head.fetch_max(epoch, Ordering::AcqRel);
+        }
         let slot = &self.slots[(epoch % N) as usize];
         let tag = tag_of(epoch);
         let add = Tallies {
@@ -126,7 +160,7 @@ impl Buckets {
                 Err(c) => current = c,
             }
         }
-        self.tallies(now)
+        self.tallies_at(epoch)
     }
 
     fn evict(&self, calls: u64) {
@@ -136,12 +170,49 @@ impl Buckets {
         }
     }
 
+    /// Empties the window in place at `now` (under the cell's transition lock).
+    pub fn clear(&self, now: Nanos) {
+        let epoch = self.epoch(now);
+        // AcqRel: a report that sees the floor (Acquire) sees what came before it.
+        self.floor.fetch_max(epoch, Ordering::AcqRel);
+        let slot = &self.slots[(epoch % N) as usize];
+        let tag = tag_of(epoch);
+        // Acquire: as in `record`.
+        let mut current = slot.load(Ordering::Acquire);
+        loop {
+            let (current_tag, t) = unpack(current);
+            if current_tag != tag || t.calls == 0 {
+                return;
+            }
+            // AcqRel: as the writers' CAS.
+            match slot.compare_exchange_weak(
+                current,
+                pack(tag, Tallies::default()),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    self.evict(u64::from(t.calls));
+                    return;
+                }
+                Err(c) => current = c,
+            }
+        }
+    }
+
     /// The tallies of the window ending at `now`'s epoch.
     pub fn tallies(&self, now: Nanos) -> Tallies {
-        let epoch = now / self.width;
+        self.tallies_at(self.epoch(now))
+    }
+
+    /// The tallies of the window ending at `epoch`.
+    #[inline]
+    fn tallies_at(&self, epoch: u64) -> Tallies {
+        // Acquire: as in `record`.
+        let floor = self.floor.load(Ordering::Acquire);
         let mut sum = Tallies::default();
         for back in 0..N {
-            let Some(e) = epoch.checked_sub(back) else {
+            let Some(e) = epoch.checked_sub(back).filter(|e| *e >= floor) else {
                 break;
             };
             // Acquire: pairs with the writers' CAS.
@@ -153,20 +224,15 @@ impl Buckets {
         sum
     }
 
-    /// Outcomes recorded since the window was made.
-    pub fn recorded(&self) -> u64 {
-        // Relaxed: a count for tests and status.
-        self.recorded.load(Ordering::Relaxed)
-    }
-
-    /// Outcomes that left the window by a rollover, or arrived too late for it.
+    /// Outcomes that left the window by a rollover or a clear, or arrived too late
+    /// for it.
     pub fn evicted(&self) -> u64 {
         // Relaxed: a count for tests and status.
         self.evicted.load(Ordering::Relaxed)
     }
 
-    /// Every bucket's calls, whatever its epoch (for tests: `recorded() ==
-    /// held() + evicted()` once no report is in flight).
+    /// Every bucket's calls, whatever its epoch (for tests: the outcomes recorded
+    /// equal `held() + evicted()` once no report is in flight).
     pub fn held(&self) -> u64 {
         self.slots
             .iter()
@@ -215,7 +281,7 @@ mod tests {
             }
         );
         assert_eq!(b.evicted(), 2);
-        assert_eq!(b.recorded(), b.held() + b.evicted());
+        assert_eq!(4, b.held() + b.evicted());
         // Long idle: everything is out of the window.
         assert_eq!(b.tallies(100 * S), Tallies::default());
     }
@@ -236,7 +302,68 @@ mod tests {
             }
         );
         assert_eq!(b.evicted(), 1);
-        assert_eq!(b.recorded(), b.held() + b.evicted());
+        assert_eq!(2, b.held() + b.evicted());
+    }
+
+    #[test]
+    fn a_clear_empties_the_window_in_place() {
+        let b = Buckets::new(Duration::from_secs(10));
+        b.record(true, false, 3 * S);
+        b.record(true, true, 5 * S);
+        b.record(false, false, 5 * S + 1);
+        b.clear(5 * S + 2);
+        assert_eq!(b.tallies(5 * S + 2), Tallies::default());
+        assert_eq!(
+            b.tallies(9 * S),
+            Tallies::default(),
+            "older buckets stay out"
+        );
+        // A report stamped before the clear's epoch is evicted, not counted.
+        b.record(true, false, 4 * S);
+        assert_eq!(b.tallies(5 * S + 3), Tallies::default());
+        // New reports count, in the clear's epoch and after it.
+        b.record(false, true, 5 * S + 3);
+        b.record(true, false, 6 * S);
+        assert_eq!(
+            b.tallies(6 * S),
+            Tallies {
+                calls: 2,
+                failures: 1,
+                slow: 1
+            }
+        );
+        assert_eq!(6, b.held() + b.evicted());
+    }
+
+    #[test]
+    fn the_epoch_is_the_quotient_for_every_width() {
+        for width in [
+            1u64,
+            3,
+            7,
+            10,
+            999,
+            1_000_000,
+            6_000_000_000,
+            u64::MAX / 3,
+            u64::MAX,
+        ] {
+            let b = Buckets {
+                width,
+                inverse: (u128::from(u64::MAX) + 1)
+                    .div_euclid(u128::from(width))
+                    .min(u128::from(u64::MAX)) as u64,
+                ..Buckets::new(Duration::from_secs(1))
+            };
+            let around = [width - 1, width, width.saturating_add(1)];
+            let double = 2 * width.min(u64::MAX / 2) - 1;
+            for now in [0, 1, double, u64::MAX - 1, u64::MAX]
+                .into_iter()
+                .chain(around)
+            {
+                assert_eq!(b.epoch(now), now / width, "{now} / {width}");
+            }
+        }
     }
 
     #[test]

@@ -1,29 +1,40 @@
 //! Sliding windows of call outcomes for the rate policies (SPEC §8), lock-free.
 //!
-//! A connection under a rate policy owns one [`RateWindow`]: the resolved policy, the
-//! outcomes of its closed cycle (a [`CountRing`] or [`Buckets`]), and the tally of the
-//! current half-open cycle's probes. Reports in `Closed` record into the window without
-//! a lock; the tally of probes is written only under the cell's transition lock. A
-//! transition that clears the window (a close, entering `HalfOpen`, a reset, a new
-//! policy) installs a new `RateWindow`; a report racing it records into the old one,
-//! which is dropped with its last reader.
+//! A connection under a rate policy has one [`RateWindow`] in force: the resolved
+//! policy, the outcomes of its closed cycle (a [`CountRing`] or [`Buckets`]), and the
+//! tally of the current half-open cycle's probes. Reports in `Closed` record into the
+//! window without a lock; the tally of probes is written only under the cell's
+//! transition lock. A transition that clears the window (a close, entering
+//! `HalfOpen`, a reset) clears it in place; a report racing the clear is ordered before
+//! it or lands in the new cycle. Windows are never freed while their connection lives
+//! (a [`WindowSlot`] owns them), so a report reaches its window with two plain loads
+//! and no reference count.
 //!
 //! Memory, paid only by connections with a rate policy (a test keeps these figures):
-//! `count(100)` is 1,008 bytes (100 slots of 8 bytes, the 192-byte `RateWindow` with
-//! the policy, the store's header and the probe tally, and the `Arc`'s 16); `time(60 s)`
-//! is 208 bytes (its ten buckets live inside the `RateWindow`). A connection under the
-//! consecutive policy pays its cell's empty pointer (8 bytes).
+//! `count(100)` is 1,048 bytes (100 slots of 8 bytes, the 192-byte `RateWindow` with
+//! the policy, the store's header and the probe tally, and the slot's 56-byte home
+//! with its list); `time(60 s)` is 248 bytes (its ten buckets live inside the
+//! `RateWindow`). A
+//! connection under the consecutive policy pays its cell's empty pointer (8 bytes).
+//! A connection keeps every window it ever had (one per rate policy it was given, and
+//! rarely one more when a clear found a report in flight, `WindowSlot`) until it is
+//! removed; a policy given again reuses its window.
 
 mod buckets;
 mod ring;
+mod slot;
 
 pub use buckets::Buckets;
-pub use ring::CountRing;
+pub use ring::{CountRing, Fate};
+pub use slot::WindowSlot;
 
 use crate::clock::Nanos;
 use crate::config::Window;
 use crate::policy::{Rate, Tallies};
 use crate::sync::{AtomicU64, Ordering};
+
+/// How many times a clear tries to claim a count ring before it gives up.
+const CLEAR_TRIES: u32 = 64;
 
 /// The window store of one policy.
 #[derive(Debug)]
@@ -63,9 +74,43 @@ impl RateWindow {
     #[inline]
     pub fn record(&self, failure: bool, slow: bool, now: Nanos) -> Tallies {
         match &self.store {
-            Store::Count(r) => r.record(failure, slow),
+            Store::Count(r) => r.record(failure, slow).0,
             Store::Time(b) => b.record(failure, slow, now),
         }
+    }
+
+    /// Whether a plain success would change nothing: a full count window of plain
+    /// successes absorbs it ([`CountRing::absorb`]); a time window never does.
+    #[inline]
+    pub fn absorbs_success(&self) -> bool {
+        match &self.store {
+            Store::Count(r) => r.absorb(false, false).is_some(),
+            Store::Time(_) => false,
+        }
+    }
+
+    /// Empties the window and its probe tally in place at `now`, under the cell's
+    /// transition lock; `false` (nothing changed) if a count window had a report in
+    /// flight throughout a short wait, when the caller puts another window in force.
+    pub fn try_clear(&self, now: Nanos) -> bool {
+        match &self.store {
+            Store::Count(r) => {
+                // A report is in flight for a few nanoseconds unless its thread was
+                // preempted: a short wait, then give up rather than block.
+                if !(0..CLEAR_TRIES).any(|_| {
+                    let done = r.try_clear();
+                    if !done {
+                        crate::sync::spin_loop();
+                    }
+                    done
+                }) {
+                    return false;
+                }
+            }
+            Store::Time(b) => b.clear(now),
+        }
+        self.set_probes(Tallies::default());
+        true
     }
 
     /// The window's tallies at `now`.
@@ -76,12 +121,13 @@ impl RateWindow {
         }
     }
 
-    /// Outcomes recorded since the window was made (in it or evicted from it).
-    pub fn recorded(&self) -> u64 {
-        match &self.store {
-            Store::Count(r) => r.recorded(),
-            Store::Time(b) => b.recorded(),
-        }
+    /// The bytes this window takes on the heap: itself and a count window's slots.
+    pub fn heap_bytes(&self) -> usize {
+        let slots = match &self.store {
+            Store::Count(r) => std::mem::size_of::<AtomicU64>() * r.len(),
+            Store::Time(_) => 0,
+        };
+        std::mem::size_of::<RateWindow>() + slots
     }
 
     /// The store.
@@ -120,24 +166,46 @@ mod tests {
         }
     }
 
-    /// The bytes a connection pays for its window, as the module documents them: the
-    /// `Arc`'s two counts, the header, and a count window's slots.
-    fn bytes(w: &RateWindow) -> usize {
-        let slots = match w.store() {
-            Store::Count(r) => 8 * r.len(),
-            Store::Time(_) => 0,
-        };
-        16 + std::mem::size_of::<RateWindow>() + slots
-    }
-
     #[test]
     #[cfg(target_pointer_width = "64")]
     fn memory_per_connection_is_as_documented() {
-        let count = RateWindow::new(rate(Window::count(100)));
-        let time = RateWindow::new(rate(Window::time(Duration::from_secs(60))));
+        let bytes = |w: Window| {
+            let slot = WindowSlot::new();
+            slot.serve(Some(rate(w)), 0, true);
+            slot.heap_bytes()
+        };
         // The module's documentation and docs/configuration.md give these figures.
-        assert_eq!(bytes(&count), 1008, "count(100)");
-        assert_eq!(bytes(&time), 208, "time(60s)");
+        assert_eq!(bytes(Window::count(100)), 1048, "count(100)");
+        assert_eq!(
+            bytes(Window::time(Duration::from_secs(60))),
+            248,
+            "time(60s)"
+        );
+    }
+
+    #[test]
+    fn a_window_is_reused_and_cleared_in_place() {
+        let slot = WindowSlot::new();
+        let r = rate(Window::count(3));
+        let first: *const RateWindow = slot.serve(Some(r), 0, true).unwrap();
+        slot.get().unwrap().record(true, false, 0);
+        // Kept while the policy stays.
+        let kept = slot.serve(Some(r), 0, true).unwrap();
+        assert!(std::ptr::eq(kept, first));
+        assert_eq!(kept.tallies(0).failures, 1);
+        // Cleared in place, not replaced.
+        let cleared = slot.serve(Some(r), 0, false).unwrap();
+        assert!(std::ptr::eq(cleared, first));
+        assert_eq!(cleared.tallies(0), Tallies::default());
+        // Another policy gets another window; going back reuses the first, empty.
+        let other = rate(Window::time(Duration::from_secs(1)));
+        slot.serve(Some(other), 0, true);
+        slot.get().unwrap().record(true, false, 0);
+        assert_eq!(slot.serve(None, 0, true).map(|_| ()), None);
+        assert!(slot.get().is_none());
+        let back = slot.serve(Some(r), 0, true).unwrap();
+        assert!(std::ptr::eq(back, first));
+        assert_eq!(slot.windows(), 2);
     }
 
     #[test]
@@ -150,7 +218,6 @@ mod tests {
         };
         w.set_probes(t);
         assert_eq!(w.probes(), t);
-        assert_eq!(w.recorded(), 0);
         w.record(true, false, 0);
         assert_eq!(w.tallies(0).calls, 1);
     }
