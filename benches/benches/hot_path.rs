@@ -215,8 +215,10 @@ fn brama_entries(c: &mut Criterion) {
 
 /// SPEC §8 (issue #15): reports on connections under a rate policy, beside the
 /// consecutive entries above. None of them trips: successes under a 50 % failure rate,
-/// failures under a slow-call-only rule (failures decide nothing there, but each is
-/// still recorded and the window still asked).
+/// failures under a slow-call-only rule (failures decide nothing there), and a mixed
+/// stream (one failure in ten) under a 50 % failure rate. The first two fill their count
+/// window with equal outcomes, which the ring then absorbs without a write; the mixed
+/// stream never lets it, so every report takes a slot (the cost of a window that moves).
 fn brama_rate_entries(c: &mut Criterion) {
     use brama_sync::{Brama, Options, TripPolicy, Window};
 
@@ -228,6 +230,8 @@ fn brama_rate_entries(c: &mut Criterion) {
         ("count100", rate(Window::count(100))),
         ("time60s", rate(Window::time(Duration::from_secs(60)))),
         ("failures_count100", slow_only),
+        ("mixed_count100", rate(Window::count(100))),
+        ("mixed_time60s", rate(Window::time(Duration::from_secs(60)))),
     ];
     for (name, policy) in cases {
         brama
@@ -238,6 +242,8 @@ fn brama_rate_entries(c: &mut Criterion) {
     let count = Box::new(brama.connection("count100").expect("registered"));
     let time = Box::new(brama.connection("time60s").expect("registered"));
     let fail = Box::new(brama.connection("failures_count100").expect("registered"));
+    let mixed = Box::new(brama.connection("mixed_count100").expect("registered"));
+    let mixed_time = Box::new(brama.connection("mixed_time60s").expect("registered"));
     g.bench_function("brama/handle_success_rate_count100", |b| {
         b.iter(|| black_box(&*count).success().is_ok())
     });
@@ -247,6 +253,24 @@ fn brama_rate_entries(c: &mut Criterion) {
     g.bench_function("brama/handle_success_rate_time60s", |b| {
         b.iter(|| black_box(&*time).success().is_ok())
     });
+    for (id, conn) in [
+        ("brama/handle_mixed_rate_count100", &mixed),
+        ("brama/handle_mixed_rate_time60s", &mixed_time),
+    ] {
+        let mut i = 0u32;
+        g.bench_function(id, |b| {
+            b.iter(|| {
+                i = i.wrapping_add(1);
+                let c = black_box(&**conn);
+                if i % 10 == 0 {
+                    c.failure()
+                } else {
+                    c.success()
+                }
+                .is_ok()
+            })
+        });
+    }
     g.bench_function("brama/key_success_rate_count100", |b| {
         b.iter(|| black_box(&*brama).success(black_box("count100")).is_ok())
     });

@@ -210,18 +210,29 @@ impl Buckets {
     fn tallies_at(&self, epoch: u64) -> Tallies {
         // Acquire: as in `record`.
         let floor = self.floor.load(Ordering::Acquire);
-        let mut sum = Tallies::default();
-        for back in 0..N {
-            let Some(e) = epoch.checked_sub(back).filter(|e| *e >= floor) else {
-                break;
-            };
-            // Acquire: pairs with the writers' CAS.
-            let (tag, t) = unpack(self.slots[(e % N) as usize].load(Ordering::Acquire));
-            if tag == tag_of(e) {
-                sum = sum.plus(t);
-            }
+        let oldest = epoch.saturating_sub(N - 1).max(floor);
+        if oldest > epoch {
+            return Tallies::default();
         }
-        sum
+        // Walk back from `epoch`, stepping the bucket and the tag down with it (no
+        // division per bucket); fields add without overflow (10 × 2^18 < 2^32).
+        let (mut e, mut index, mut tag) = (epoch, (epoch % N) as usize, tag_of(epoch));
+        let mut sum = Tallies::default();
+        loop {
+            // Acquire: pairs with the writers' CAS.
+            let (t_tag, t) = unpack(self.slots[index].load(Ordering::Acquire));
+            if t_tag == tag {
+                sum.calls += t.calls;
+                sum.failures += t.failures;
+                sum.slow += t.slow;
+            }
+            if e == oldest {
+                return sum;
+            }
+            e -= 1;
+            index = index.checked_sub(1).unwrap_or(N as usize - 1);
+            tag = if tag == 1 { TAG_MOD } else { tag - 1 };
+        }
     }
 
     /// Outcomes that left the window by a rollover or a clear, or arrived too late
@@ -363,6 +374,27 @@ mod tests {
             {
                 assert_eq!(b.epoch(now), now / width, "{now} / {width}");
             }
+        }
+    }
+
+    #[test]
+    fn the_window_sums_its_buckets_across_the_tag_wrap() {
+        // Ten buckets of 1 s; epochs 1015..1035 cross the tag's wrap (mod 1023).
+        let b = Buckets::new(Duration::from_secs(10));
+        let mut model: Vec<(u64, bool)> = Vec::new();
+        for e in 1015..1035u64 {
+            for k in 0..(e % 3 + 1) {
+                let failure = (e + k) % 2 == 0;
+                b.record(failure, false, e * S + k);
+                model.push((e, failure));
+            }
+            let live: Vec<_> = model.iter().filter(|(m, _)| m + 10 > e).collect();
+            let want = Tallies {
+                calls: live.len() as u32,
+                failures: live.iter().filter(|(_, f)| *f).count() as u32,
+                slow: 0,
+            };
+            assert_eq!(b.tallies(e * S + 5), want, "epoch {e}");
         }
     }
 
