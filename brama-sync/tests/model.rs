@@ -292,3 +292,40 @@ proptest! {
         ops::run(&setup, &ops);
     }
 }
+
+/// Found by `brama_agrees_with_the_rules_model` (2026-12-05): a half-open probe out,
+/// a sweep, then `configure_defaults` with nothing but an inherit flag, then a check.
+#[test]
+fn a_defaults_change_while_a_probe_is_out() {
+    let setup = Setup {
+        threshold: 1,
+        expiry_ms: 1,
+        progressive: None,
+        probes: 1,
+        probe_timeout_ms: None,
+        inactive_ms: 1,
+        max_connections: None,
+        auto_register: true,
+        observe_reports: false,
+    };
+    let ops = [
+        Op::Failure(0, false),
+        Op::Advance(1),
+        Op::Acquire(0),
+        Op::Advance(1),
+        Op::Sweep,
+        Op::ConfigureDefaults(Cfg {
+            threshold: None,
+            expiry_ms: None,
+            strategy: None,
+            probes: None,
+            probe_timeout_ms: None,
+            jitter_bad: None,
+            metadata: None,
+            mode: None,
+            inherit: 2,
+        }),
+        Op::Available(0),
+    ];
+    ops::run(&setup, &ops);
+}

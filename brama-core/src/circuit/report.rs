@@ -263,7 +263,8 @@ impl ConnectionCell {
 
     /// A success by key through the registry's per-thread cache, with no map lock: it
     /// counts only a success that changes nothing (`Closed` with no consecutive
-    /// failures, nobody subscribed to `Success`), and counts it with
+    /// failures or a rate window that absorbs it, nobody subscribed to `Success`), and
+    /// counts it with
     /// [`Tally::incr_unless_sealed`], which `mark_removed` seals. So it is exact
     /// against removal with one read-modify-write: either it counted before the seal
     /// and the removal's counts include it, or it returns [`Fast::Removed`]. Anything
@@ -271,8 +272,10 @@ impl ConnectionCell {
     /// caller takes the locked by-key path.
     #[inline]
     pub fn success_unlocked(&self, cx: &Context) -> Fast {
-        // One mask and compare covers state, removal and the consecutive count.
-        if !self.word().is_clean_closed() || cx.bus.wants(EventType::Success) {
+        // One mask and compare covers state, removal and the consecutive count; a
+        // success a rate window absorbs changes nothing either (`success_if_quiet`).
+        let w = self.word();
+        if !(w.is_clean_closed() || self.absorbs_success(w)) || cx.bus.wants(EventType::Success) {
             return Fast::Slow;
         }
         // Read before counting, so a custom clock that panics counts nothing.

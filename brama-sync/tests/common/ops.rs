@@ -1033,8 +1033,11 @@ impl Harness {
                     let (m, serial, idle) = (c.m, c.serial, now.saturating_sub(c.last_activity()));
                     // A connection with a mode of its own (not Normal) is kept.
                     let own_mode = c.overrides.mode_value().is_some_and(|m| m != Mode::Normal);
-                    let (_, fx) = mode_step(self.mode_of(k), m, Input::Tick, now, &self.config(k));
-                    if fx.changes().next().is_some() {
+                    let (m2, fx) = mode_step(self.mode_of(k), m, Input::Tick, now, &self.config(k));
+                    // A quiet change counts too: a probe timeout frees its slot without
+                    // an event since rule 4's amendment (SPEC §2), and the sweep applies
+                    // it then, under the configuration of that moment.
+                    if fx.changes().next().is_some() || m2 != m {
                         self.model_step(k, Input::Tick, None);
                     } else if matches!(m.state, State::Unknown | State::Closed)
                         && self.handles_of(k, serial) == 0
