@@ -145,7 +145,46 @@ impl ConnectionCell {
                 Err(current) => w = Word(current),
             }
         }
+        if w.is_rate_closed() {
+            if let Some(fast) = self.report_absorbed(cx, outcome, elapsed) {
+                return fast;
+            }
+        }
         self.report_fast_general(cx, outcome, ticket, w, elapsed)
+    }
+
+    /// A report on a closed rate-policy circuit that its count window absorbs (full of outcomes equal to this one, [`CountRing::absorb`]):
+    /// counted, and decided on the unchanged tallies, without the general path. `None`
+    /// when the window does not absorb it (or a subscriber wants its event). A report of
+    /// an earlier cycle may be absorbed too: it would be counted and not recorded.
+    ///
+    /// [`CountRing::absorb`]: crate::window::CountRing::absorb
+    #[inline]
+    fn report_absorbed(
+        &self,
+        cx: &Context,
+        outcome: Outcome,
+        elapsed: Option<Nanos>,
+    ) -> Option<Fast> {
+        let success = outcome == Outcome::Success;
+        let ty = if success {
+            EventType::Success
+        } else {
+            EventType::Failure
+        };
+        let win = self.window.get()?;
+        if cx.bus.wants(ty) {
+            return None;
+        }
+        // Read before counting, so a custom clock that panics counts nothing.
+        let now = cx.clock.recent();
+        let t = win.absorb(!success, win.rate.is_slow(elapsed))?;
+        // Unchanged tallies that call for a change (a full window of failures under a
+        // failure rate): the locked path decides, as after any report.
+        if win.rate.on_window(t) != crate::policy::Verdict::Stay {
+            return None;
+        }
+        Some(self.count(now, success))
     }
 
     /// [`report_fast`](Self::report_fast) for everything but the two common cases (a

@@ -94,6 +94,18 @@ impl Word {
             == (RATE as u64) << PAYLOAD_SHIFT
     }
 
+    /// [`is_untimed_rate_closed`](Self::is_untimed_rate_closed), with or without a
+    /// slow-call rule.
+    #[inline]
+    pub const fn is_rate_closed(self) -> bool {
+        self.0
+            & (0xFFFF_FFFF << PAYLOAD_SHIFT & !((TIMED as u64) << PAYLOAD_SHIFT)
+                | REMOVED
+                | FROZEN
+                | 0b11)
+            == (RATE as u64) << PAYLOAD_SHIFT
+    }
+
     /// The mode in effect.
     #[inline]
     pub const fn mode(self) -> Mode {

@@ -83,9 +83,17 @@ impl RateWindow {
     /// successes absorbs it ([`CountRing::absorb`]); a time window never does.
     #[inline]
     pub fn absorbs_success(&self) -> bool {
+        self.absorb(false, false).is_some()
+    }
+
+    /// Absorbs an outcome if a full count window of equal outcomes takes it without a
+    /// change ([`CountRing::absorb`]); returns the tallies it left as they were. A time
+    /// window never absorbs.
+    #[inline]
+    pub fn absorb(&self, failure: bool, slow: bool) -> Option<Tallies> {
         match &self.store {
-            Store::Count(r) => r.absorb(false, false).is_some(),
-            Store::Time(_) => false,
+            Store::Count(r) => r.absorb(failure, slow),
+            Store::Time(_) => None,
         }
     }
 
