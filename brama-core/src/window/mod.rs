@@ -70,11 +70,13 @@ impl RateWindow {
         }
     }
 
-    /// Records one outcome at `now` and returns the window's tallies after it.
+    /// Records one outcome at `now` and returns the window's tallies after it. A count
+    /// window does not try to absorb it: the callers' fast paths did
+    /// ([`absorb`](Self::absorb)), and a second try costs a mixed stream its loads.
     #[inline]
     pub fn record(&self, failure: bool, slow: bool, now: Nanos) -> Tallies {
         match &self.store {
-            Store::Count(r) => r.record(failure, slow).0,
+            Store::Count(r) => r.record_in_slot(failure, slow).0,
             Store::Time(b) => b.record(failure, slow, now),
         }
     }

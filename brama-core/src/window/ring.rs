@@ -103,11 +103,15 @@ impl CountRing {
         if let Some(t) = self.absorb(failure, slow) {
             return (t, Fate::Absorbed);
         }
+        self.record_in_slot(failure, slow)
+    }
+
+    /// [`record`](Self::record) without trying to absorb the outcome first (the caller
+    /// tried): it takes a slot, unless a clear holds the ring.
+    #[inline]
+    pub fn record_in_slot(&self, failure: bool, slow: bool) -> (Tallies, Fate) {
         // Relaxed: a first guess for the start's compare-and-swap, which orders.
-        let seen = self.next.load(Ordering::Relaxed);
-        // The sums come back as one word, in a register: a `Tallies` returned through
-        // memory and read back whole stalls store forwarding (perf: 44 % of a report).
-        let sums = self.take(seen, failure, slow);
+        let sums = self.take(self.next.load(Ordering::Relaxed), failure, slow);
         let fate = if sums & CLEARED_MARK != 0 {
             Fate::Cleared
         } else {
@@ -142,7 +146,9 @@ impl CountRing {
     }
 
     /// Records the outcome in a slot; `seen` is a recent value of `next`. Returns the
-    /// sums after it, with [`CLEARED_MARK`] if a clear held the ring.
+    /// sums after it, with [`CLEARED_MARK`] if a clear held the ring: one word, in a
+    /// register (a `Tallies` returned through memory and read back whole stalled store
+    /// forwarding, 44 % of a report in `perf`).
     #[inline(never)]
     fn take(&self, mut seen: u64, failure: bool, slow: bool) -> u64 {
         loop {
