@@ -59,6 +59,7 @@ use std::time::Duration;
 
 use brama_core::{Error, Key, State};
 
+mod free;
 mod future;
 mod layer;
 mod service;
