@@ -10,7 +10,15 @@ use crate::keybuf::KeyBuf;
 
 /// A call admitted by one load of a circuit that admitted freely (`Unknown` or
 /// `Closed`, no slow-call timing), found through this thread's cache or the map,
-/// with no handle held: the key to report by and the cycle it was admitted in.
+/// with no handle held: the key to report by, the connection it was admitted on and
+/// the cycle it was admitted in.
+///
+/// The connection is remembered by its cell's address, compared and never
+/// dereferenced: a report counts only on that connection, so a call that outlives it
+/// (unregistered, evicted) counts nowhere, not on a connection registered later under
+/// the same key. (Were the old cell freed and a new one allocated at its address, the
+/// new connection would take the report: a removal, a re-registration and a reused
+/// allocation, all while one call is in flight.)
 ///
 /// Its success is counted as [`Brama::success`](crate::Brama::success) counts one on
 /// a healthy circuit (through the per-thread cache, with a counter that removal
@@ -21,15 +29,24 @@ use crate::keybuf::KeyBuf;
 pub(super) struct Free {
     registry: Arc<Registry>,
     key: KeyBuf,
+    cell: usize,
     ticket: Ticket,
+}
+
+/// The address a connection's cell is remembered by.
+#[inline]
+pub(super) fn address(cell: &CellRef) -> usize {
+    Arc::as_ptr(cell) as usize
 }
 
 impl Free {
     #[inline]
-    pub(super) fn new(registry: Arc<Registry>, key: KeyBuf, ticket: Ticket) -> Free {
+    pub(super) fn new(registry: Arc<Registry>, key: KeyBuf, admitted: (Ticket, usize)) -> Free {
+        let (ticket, cell) = admitted;
         Free {
             registry,
             key,
+            cell,
             ticket,
         }
     }
@@ -43,7 +60,8 @@ impl Free {
         if outcome == Outcome::Success {
             let cx = self.registry.context();
             let counted = self.registry.peek(self.key.as_key(), false, |cell| {
-                (cell.success_unlocked(cx) == Fast::Counted).then_some(())
+                (address(cell) == self.cell && cell.success_unlocked(cx) == Fast::Counted)
+                    .then_some(())
             });
             if counted.is_some() {
                 return Ok(());
@@ -52,7 +70,7 @@ impl Free {
         self.report_slow(outcome, reason)
     }
 
-    /// A report that is not a success on a healthy circuit: on the live cell, with the
+    /// A report that is not a success on a healthy circuit: on the cell, with the
     /// ticket.
     #[cold]
     #[inline(never)]
@@ -65,7 +83,9 @@ impl Free {
         }
         let cell = self
             .registry
-            .peek(key, false, |c| (!c.is_removed()).then(|| CellRef::clone(c)))
+            .peek(key, false, |c| {
+                (address(c) == self.cell && !c.is_removed()).then(|| CellRef::clone(c))
+            })
             .ok_or_else(|| Error::not_found(key))?;
         match outcome {
             Outcome::Success => cell.success(cx, Some(self.ticket)),

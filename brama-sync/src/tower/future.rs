@@ -74,13 +74,13 @@ impl<F, C> ResponseFuture<F, C> {
         fut: F,
         registry: Arc<Registry>,
         key: KeyBuf,
-        ticket: Ticket,
+        admitted: (Ticket, usize),
         classify: C,
     ) -> Self {
         ResponseFuture {
             kind: Kind::Free {
                 fut,
-                free: Some(Free::new(registry, key, ticket)),
+                free: Some(Free::new(registry, key, admitted)),
                 classify,
             },
         }

@@ -97,12 +97,12 @@ where
         // a mode, an unknown key: a permit.
         let reg = self.brama.reg();
         let free = reg.peek(key.as_key(), true, |cell| match cell.acquire_free() {
-            Some((ticket, false)) => Some(ticket),
+            Some((ticket, false)) => Some((ticket, super::free::address(cell))),
             _ => None,
         });
-        if let Some(ticket) = free {
-            let classify = self.classify.clone();
-            return ResponseFuture::free(self.inner.call(req), Arc::clone(reg), key, ticket, classify);
+        if let Some(admitted) = free {
+            let (registry, classify) = (Arc::clone(reg), self.classify.clone());
+            return ResponseFuture::free(self.inner.call(req), registry, key, admitted, classify);
         }
         match self.admit(&key) {
             Ok(permit) => {
