@@ -69,7 +69,7 @@ impl Brama {
         Builder::default()
     }
 
-    pub(crate) fn reg(&self) -> &Registry {
+    pub(crate) fn reg(&self) -> &Arc<Registry> {
         &self.inner.registry
     }
 

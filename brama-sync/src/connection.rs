@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use brama_core::engine::{CellRef, Context};
+use brama_core::engine::{CellRef, Context, Ticket};
 use brama_core::{Error, Key, State, Status};
 
 use crate::call::{self, ByResult, CallError, CallFuture, Outcome};
@@ -156,8 +156,20 @@ impl Connection {
     /// [`Error::NotFound`], [`Error::Rejected`].
     #[inline]
     pub fn acquire(&self) -> Result<Permit<'_>, Error> {
+        // The admission and whether to time the call, from one load of the word.
+        let (ticket, timed) = match self.handle.cell.acquire_free() {
+            Some(free) => free,
+            None => self.acquire_slow()?,
+        };
+        Ok(Permit::borrowed(&self.handle, ticket, timed))
+    }
+
+    /// [`acquire`](Self::acquire) when the circuit does not admit freely.
+    #[cold]
+    #[inline(never)]
+    fn acquire_slow(&self) -> Result<(Ticket, bool), Error> {
         let ticket = self.handle.cell.acquire(&self.handle.cx)?;
-        Ok(Permit::borrowed(&self.handle, ticket))
+        Ok((ticket, self.handle.cell.times_calls()))
     }
 
     /// Asks to make one call; the permit owns a clone of this handle, so it is

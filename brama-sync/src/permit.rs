@@ -5,25 +5,42 @@ use std::fmt;
 
 use brama_core::engine::clock::Nanos;
 use brama_core::engine::rules::Outcome as EngineOutcome;
-use brama_core::engine::Ticket;
+use brama_core::engine::{ConnectionCell, Context, Ticket};
 use brama_core::Error;
 
 use crate::call::Outcome;
 use crate::handle::Handle;
 
-/// The handle a permit reports through: borrowed from the caller, or owned (a permit by
-/// key owns the handle it looked up).
+/// What a permit reports through: the borrowed handle's cell and context (one load
+/// each away, like the owned handle's), or an owned handle (a permit by key owns the
+/// handle it looked up).
+///
+/// `repr(usize)`: a whole-word tag, so the permit has no padding bytes, which a move
+/// of a `Result<Permit, Error>` would otherwise copy in overlapping pieces (a
+/// store-forwarding stall in `call_async`, perf annotate of the benchmark).
+#[repr(usize)]
 enum Holder<'a> {
-    Borrowed(&'a Handle),
+    Borrowed {
+        cell: &'a ConnectionCell,
+        cx: &'a Context,
+    },
     Owned(Handle),
 }
 
 impl Holder<'_> {
     #[inline]
-    fn get(&self) -> &Handle {
+    fn cell(&self) -> &ConnectionCell {
         match self {
-            Holder::Borrowed(c) => c,
-            Holder::Owned(c) => c,
+            Holder::Borrowed { cell, .. } => cell,
+            Holder::Owned(c) => &c.cell,
+        }
+    }
+
+    #[inline]
+    fn cx(&self) -> &Context {
+        match self {
+            Holder::Borrowed { cx, .. } => cx,
+            Holder::Owned(c) => &c.cx,
         }
     }
 }
@@ -49,35 +66,54 @@ impl Holder<'_> {
 #[must_use = "report the call's outcome on the permit, or it counts as neither"]
 pub struct Permit<'a> {
     conn: Holder<'a>,
-    ticket: Ticket,
-    done: bool,
+    // The ticket's cycle, and its probe flag with the permit's own `DONE` in `flags`:
+    // whole words, no padding (see `Holder`).
+    gen: u32,
+    flags: u32,
     // When the call started, for a rate policy's slow-call rule ([`UNTIMED`] when the
     // connection has none: the clock is read only when it does).
     started: Nanos,
 }
 
+/// `Permit::flags`: the ticket holds a half-open probe slot.
+const PROBE: u32 = 1;
+/// `Permit::flags`: reported (or its outcome taken over); the drop does nothing.
+const DONE: u32 = 2;
+
 /// A permit whose call is not timed.
 const UNTIMED: Nanos = Nanos::MAX;
 
-/// The start of a call admitted on `conn`, when it is to be timed.
+/// The start of a call admitted on `conn`: now if it is to be timed.
 #[inline]
-fn started(conn: &Handle) -> Nanos {
-    if conn.cell.times_calls() {
-        conn.cx.clock.now()
+fn started(cx: &Context, timed: bool) -> Nanos {
+    if timed {
+        now(cx)
     } else {
         UNTIMED
     }
 }
 
+/// The clock's precise reading, out of line: only a rate policy's slow-call rule
+/// times its calls.
+#[cold]
+#[inline(never)]
+fn now(cx: &Context) -> Nanos {
+    cx.clock.now()
+}
+
 impl<'a> Permit<'a> {
-    /// A permit that borrows the handle.
+    /// A permit that borrows the handle; `timed` as [`ConnectionCell::acquire_free`]
+    /// (or `times_calls`) answered with the ticket.
     #[inline]
-    pub(crate) fn borrowed(conn: &'a Handle, ticket: Ticket) -> Permit<'a> {
+    pub(crate) fn borrowed(conn: &'a Handle, ticket: Ticket, timed: bool) -> Permit<'a> {
         Permit {
-            started: started(conn),
-            conn: Holder::Borrowed(conn),
-            ticket,
-            done: false,
+            started: started(&conn.cx, timed),
+            conn: Holder::Borrowed {
+                cell: &conn.cell,
+                cx: &conn.cx,
+            },
+            gen: ticket.gen,
+            flags: if ticket.probe { PROBE } else { 0 },
         }
     }
 }
@@ -86,18 +122,36 @@ impl Permit<'static> {
     /// A permit that owns the handle.
     pub(crate) fn owned(conn: Handle, ticket: Ticket) -> Permit<'static> {
         Permit {
-            started: started(&conn),
+            started: started(&conn.cx, conn.cell.times_calls()),
             conn: Holder::Owned(conn),
-            ticket,
-            done: false,
+            gen: ticket.gen,
+            flags: if ticket.probe { PROBE } else { 0 },
         }
     }
 }
 
 impl Permit<'_> {
+    /// The admission ticket.
+    #[inline]
+    fn ticket(&self) -> Ticket {
+        Ticket {
+            gen: self.gen,
+            probe: self.flags & PROBE != 0,
+        }
+    }
+
     /// Whether this permit holds a half-open probe slot.
     pub fn is_probe(&self) -> bool {
-        self.ticket.probe
+        self.flags & PROBE != 0
+    }
+
+    /// Marks the permit finished (its drop then does nothing; the probe flag is no
+    /// longer needed). One whole-word store of a constant, which the drop's load of
+    /// the same word reads back from the store buffer: an `|=` compiles to a one-byte
+    /// `or`, and the drop's four-byte load of it stalled `call_async` (perf annotate).
+    #[inline]
+    fn finish(&mut self) {
+        self.flags = DONE;
     }
 
     /// Reports a success.
@@ -123,9 +177,9 @@ impl Permit<'_> {
     /// # Errors
     /// [`Error::NotFound`] if the connection was unregistered.
     pub fn failure_with(mut self, reason: &str) -> Result<(), Error> {
-        self.done = true;
-        let c = self.conn.get();
-        c.cell.failure(&c.cx, Some(self.ticket), Some(reason))
+        let ticket = self.ticket();
+        self.finish();
+        (self.conn.cell()).failure(self.conn.cx(), Some(ticket), Some(reason))
     }
 
     /// Ends the permit without a result: counts neither, frees its probe slot.
@@ -150,23 +204,22 @@ impl Permit<'_> {
     /// [`Error::NotFound`] if the connection was unregistered.
     #[inline]
     pub(crate) fn report(&mut self, outcome: Outcome) -> Result<(), Error> {
-        self.done = true;
-        let c = self.conn.get();
+        let ticket = self.ticket();
+        self.finish();
+        let (cell, cx) = (self.conn.cell(), self.conn.cx());
         match outcome {
             // A success on a healthy circuit (Closed, no consecutive failures) decides
             // nothing whatever the permit's cycle, and frees no slot (a probe's cycle
             // has ended once the circuit is Closed): the handle's quiet path counts it
             // as `Connection::success` does.
-            Outcome::Success if c.cell.success_if_quiet(&c.cx) => Ok(()),
-            Outcome::Success => self.success_reported(),
-            Outcome::Failure if self.started == UNTIMED => {
-                c.cell.failure(&c.cx, Some(self.ticket), None)
-            }
-            Outcome::Failure => self.timed_report(EngineOutcome::Failure),
+            Outcome::Success if cell.success_if_quiet(cx) => Ok(()),
+            Outcome::Success => self.success_reported(ticket),
+            Outcome::Failure if self.started == UNTIMED => cell.failure(cx, Some(ticket), None),
+            Outcome::Failure => self.timed_report(EngineOutcome::Failure, ticket),
             Outcome::Ignore => {
-                c.cell.release(self.ticket);
-                if c.cell.is_removed() {
-                    Err(Error::not_found(c.cell.key().as_key()))
+                cell.release(ticket);
+                if cell.is_removed() {
+                    Err(Error::not_found(cell.key().as_key()))
                 } else {
                     Ok(())
                 }
@@ -177,22 +230,20 @@ impl Permit<'_> {
     /// A success when the quiet case does not apply.
     #[cold]
     #[inline(never)]
-    fn success_reported(&self) -> Result<(), Error> {
+    fn success_reported(&self, ticket: Ticket) -> Result<(), Error> {
         if self.started != UNTIMED {
-            return self.timed_report(EngineOutcome::Success);
+            return self.timed_report(EngineOutcome::Success, ticket);
         }
-        let c = self.conn.get();
-        c.cell.success(&c.cx, Some(self.ticket))
+        self.conn.cell().success(self.conn.cx(), Some(ticket))
     }
 
     /// A report with the call's duration, for a rate policy's slow-call rule.
     #[cold]
     #[inline(never)]
-    fn timed_report(&self, outcome: EngineOutcome) -> Result<(), Error> {
-        let c = self.conn.get();
-        let elapsed = c.cx.clock.now().saturating_sub(self.started);
-        c.cell
-            .report_timed(&c.cx, outcome, Some(self.ticket), None, Some(elapsed))
+    fn timed_report(&self, outcome: EngineOutcome, ticket: Ticket) -> Result<(), Error> {
+        let (cell, cx) = (self.conn.cell(), self.conn.cx());
+        let elapsed = cx.clock.now().saturating_sub(self.started);
+        cell.report_timed(cx, outcome, Some(ticket), None, Some(elapsed))
     }
 }
 
@@ -290,8 +341,8 @@ impl fmt::Debug for OwnedPermit {
 impl Drop for Permit<'_> {
     #[inline]
     fn drop(&mut self) {
-        if !self.done {
-            self.conn.get().cell.release(self.ticket);
+        if self.flags & DONE == 0 {
+            self.conn.cell().release(self.ticket());
         }
     }
 }
@@ -299,8 +350,8 @@ impl Drop for Permit<'_> {
 impl fmt::Debug for Permit<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Permit")
-            .field("key", &self.conn.get().cell.key())
-            .field("ticket", &self.ticket)
+            .field("key", &self.conn.cell().key())
+            .field("ticket", &self.ticket())
             .finish()
     }
 }

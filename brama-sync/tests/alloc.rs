@@ -271,4 +271,28 @@ fn a_call_through_the_tower_layer_allocates_nothing() {
         0,
         "BramaService::call"
     );
+    // A failure and an ignored result are reported on the cell with the call's cycle
+    // (not through the per-thread cache): nothing allocated either.
+    let layer = brama_sync::tower::BramaLayer::new(b.clone(), |_: &u32| {
+        brama_sync::KeyBuf::from(("payments", "stripe"))
+    })
+    .classify(|r: &Result<u32, u32>| match r {
+        Ok(0) => brama_sync::Outcome::Ignore,
+        Ok(_) => brama_sync::Outcome::Success,
+        Err(_) => brama_sync::Outcome::Failure,
+    });
+    let mut svc = layer.layer(tower::service_fn(|n: u32| {
+        std::future::ready(if n % 2 == 1 { Err(n) } else { Ok(n) })
+    }));
+    let mut n = 0u32;
+    assert_eq!(
+        allocations(|| {
+            n += 1;
+            assert!(svc.poll_ready(&mut cx).is_ready());
+            let _ = run(svc.call(n % 4), &waker);
+            b.success(("payments", "stripe")).unwrap(); // keep the circuit closed
+        }),
+        0,
+        "BramaService::call failing and ignored"
+    );
 }

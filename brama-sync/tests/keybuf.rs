@@ -69,3 +69,58 @@ fn an_invalid_keybuf_is_kept_as_given_and_refused_like_a_bad_key() {
     }
     assert_eq!(KeyBuf::from(("", "id")).scope(), Some(""));
 }
+
+/// Short keys (scope and identifier together at most 22 bytes) are kept in place and
+/// long ones in the registry's form: every length, split and character reads back as
+/// given, and both forms of a key are equal, hash alike and find the same connection.
+#[test]
+fn short_and_long_keys_read_back_as_given_in_either_form() {
+    use std::hash::{BuildHasher, RandomState};
+    let hasher = RandomState::new();
+    let texts = [
+        "a",
+        "é",
+        "日本",
+        "ab\u{1F600}c",
+        "0123456",
+        "01234567",
+        "012345678",
+    ];
+    let brama = Brama::new();
+    for total in 1..=26usize {
+        for split in 0..total {
+            for fill in texts {
+                let text: String = fill.chars().cycle().take(total).collect();
+                let (scope, id) = text.split_at(
+                    text.char_indices()
+                        .nth(split)
+                        .map_or(text.len(), |(i, _)| i),
+                );
+                let key = if scope.is_empty() {
+                    Key::new(id)
+                } else {
+                    Key::scoped(scope, id)
+                };
+                if id.is_empty() {
+                    continue;
+                }
+                let buf = KeyBuf::from(key);
+                assert_eq!(buf.as_key(), key, "{key:?}");
+                let owned = KeyBuf::from(key.to_owned_key().unwrap());
+                assert_eq!(buf, owned);
+                assert_eq!(hasher.hash_one(&buf), hasher.hash_one(&owned));
+            }
+        }
+    }
+    brama
+        .register(("payments", "stripe"), Options::new())
+        .unwrap();
+    let short = KeyBuf::from(("payments", "stripe"));
+    assert!(brama.available(&short));
+    brama.success(&short).unwrap();
+    assert_eq!(brama.status(&short).unwrap().total_successes, 1);
+    assert!(
+        KeyBuf::from(("", "x")).as_key().validate().is_err(),
+        "an empty scope is kept as given"
+    );
+}

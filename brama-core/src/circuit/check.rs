@@ -105,6 +105,24 @@ impl ConnectionCell {
             .map_err(|r| self.refusal_error(cx, r))
     }
 
+    /// A free admission (`Unknown` or `Closed`, `Normal` mode, not removed) read from
+    /// one load of the word: its ticket, and whether the call is to be timed (what
+    /// [`times_calls`](Self::times_calls) answers then). `None` for everything else,
+    /// which the caller runs through [`acquire`](Self::acquire). Changes nothing.
+    #[inline]
+    pub fn acquire_free(&self) -> Option<(Ticket, bool)> {
+        let w = self.word();
+        w.admits_freely().then(|| {
+            (
+                Ticket {
+                    gen: w.gen(),
+                    probe: false,
+                },
+                w.timed(),
+            )
+        })
+    }
+
     #[cold]
     pub(super) fn check_slow(&self, cx: &Context, w: Word) -> Result<Ticket, Refusal> {
         if w.is_moded() {

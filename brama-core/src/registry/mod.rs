@@ -16,6 +16,7 @@ pub(crate) mod cache;
 mod health;
 mod manage;
 pub(crate) mod map;
+mod peek;
 mod register;
 mod scope;
 mod snapshot;

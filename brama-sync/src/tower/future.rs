@@ -5,21 +5,27 @@ use std::fmt;
 use std::future::Future;
 use std::mem;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use brama_core::engine::{Registry, Ticket};
 use brama_core::{Error, Key};
 use pin_project_lite::pin_project;
 
+use super::free::Free;
 use super::BramaError;
-use crate::call::Classify;
+use crate::call::{Classify, Outcome};
+use crate::keybuf::KeyBuf;
 use crate::permit::Permit;
 
 pin_project! {
     /// The future of a [`BramaService`](super::BramaService) call.
     ///
-    /// Admitted: it polls the inner service's future, holding the permit; when that
-    /// completes, the classifier decides how the result counts, and a panic while
-    /// polling counts as a failure and unwinds on. Refused: it resolves to
+    /// Admitted: it polls the inner service's future, holding the permit (or, on a
+    /// healthy circuit, the key and the admission's cycle: see
+    /// [`BramaService`](super::BramaService)); when that completes, the classifier
+    /// decides how the result counts, and a panic while polling counts as a failure and
+    /// unwinds on. Refused: it resolves to
     /// [`BramaError::Rejected`] at its first poll. Dropped before it completes, it
     /// counts as neither and frees its half-open probe slot. No allocation; `Send`
     /// when the inner future and the classifier are.
@@ -39,6 +45,13 @@ pin_project! {
             permit: Option<Permit<'static>>,
             classify: C,
         },
+        // Admitted with no permit, on a circuit that admitted freely.
+        Free {
+            #[pin]
+            fut: F,
+            free: Option<Free>,
+            classify: C,
+        },
         Rejected {
             error: Option<BramaError<Infallible>>,
         },
@@ -56,6 +69,23 @@ impl<F, C> ResponseFuture<F, C> {
         }
     }
 
+    #[inline]
+    pub(super) fn free(
+        fut: F,
+        registry: Arc<Registry>,
+        key: KeyBuf,
+        admitted: (Ticket, usize),
+        classify: C,
+    ) -> Self {
+        ResponseFuture {
+            kind: Kind::Free {
+                fut,
+                free: Some(Free::new(registry, key, admitted)),
+                classify,
+            },
+        }
+    }
+
     #[cold]
     pub(super) fn rejected(key: Key<'_>, error: Error) -> Self {
         ResponseFuture {
@@ -66,21 +96,82 @@ impl<F, C> ResponseFuture<F, C> {
     }
 }
 
+/// What an admitted call reports on: its permit, or its free admission.
+trait Report {
+    /// Reports `outcome`; a finished call reports nothing more.
+    fn report(&mut self, outcome: Outcome);
+    /// Reports the failure of a call whose future panicked.
+    fn panicked(self);
+}
+
+impl Report for Permit<'static> {
+    #[inline]
+    fn report(&mut self, outcome: Outcome) {
+        // In place, then dropped finished (see `Permit::report`).
+        let _ = Permit::report(self, outcome);
+    }
+
+    fn panicked(self) {
+        let _ = self.failure_with("panic");
+    }
+}
+
+impl Report for Free {
+    #[inline]
+    fn report(&mut self, outcome: Outcome) {
+        let _ = Free::report(self, outcome, None);
+    }
+
+    fn panicked(self) {
+        let _ = Free::report(&self, Outcome::Failure, Some("panic"));
+    }
+}
+
 /// Reports a failure if the inner future panics while polled (dropped armed during
 /// the unwind).
-struct OnPanic<'p> {
-    permit: &'p mut Option<Permit<'static>>,
+struct OnPanic<'p, P: Report> {
+    admitted: &'p mut Option<P>,
     armed: bool,
 }
 
-impl Drop for OnPanic<'_> {
+impl<P: Report> Drop for OnPanic<'_, P> {
     fn drop(&mut self) {
         if self.armed {
-            if let Some(p) = self.permit.take() {
-                let _ = p.failure_with("panic");
+            if let Some(p) = self.admitted.take() {
+                p.panicked();
             }
         }
     }
+}
+
+/// Polls an admitted call's future; when it completes, reports the outcome the
+/// classifier gives and leaves `admitted` empty.
+#[inline]
+fn poll_admitted<F, C, T, E, P>(
+    fut: Pin<&mut F>,
+    admitted: &mut Option<P>,
+    classify: &C,
+    cx: &mut Context<'_>,
+) -> Poll<Result<T, BramaError<E>>>
+where
+    F: Future<Output = Result<T, E>>,
+    C: Classify<T, E>,
+    P: Report,
+{
+    let mut guard = OnPanic {
+        admitted,
+        armed: true,
+    };
+    let polled = fut.poll(cx);
+    guard.armed = false;
+    let Poll::Ready(result) = polled else {
+        return Poll::Pending;
+    };
+    if let Some(p) = guard.admitted.as_mut() {
+        p.report(classify.classify(&result));
+        *guard.admitted = None;
+    }
+    Poll::Ready(result.map_err(BramaError::Inner))
 }
 
 impl<F, C, T, E> Future for ResponseFuture<F, C>
@@ -97,23 +188,12 @@ where
                 fut,
                 permit,
                 classify,
-            } => {
-                let mut guard = OnPanic {
-                    permit,
-                    armed: true,
-                };
-                let polled = fut.poll(cx);
-                guard.armed = false;
-                let Poll::Ready(result) = polled else {
-                    return Poll::Pending;
-                };
-                if let Some(p) = guard.permit.as_mut() {
-                    // In place, then dropped finished (see `Permit::report`).
-                    let _ = p.report(classify.classify(&result));
-                    *guard.permit = None;
-                }
-                Poll::Ready(result.map_err(BramaError::Inner))
-            }
+            } => poll_admitted(fut, permit, classify, cx),
+            KindProj::Free {
+                fut,
+                free,
+                classify,
+            } => poll_admitted(fut, free, classify, cx),
             KindProj::Rejected { error } => Poll::Ready(Err(refusal(error))),
         }
     }
@@ -140,7 +220,8 @@ impl<F, C> fmt::Debug for ResponseFuture<F, C> {
             Kind::Admitted {
                 permit: Some(_), ..
             } => "admitted",
-            Kind::Admitted { permit: None, .. } => "finished",
+            Kind::Free { free: Some(_), .. } => "admitted",
+            Kind::Admitted { permit: None, .. } | Kind::Free { free: None, .. } => "finished",
             Kind::Rejected { .. } => "rejected",
         };
         f.debug_struct("ResponseFuture")

@@ -48,17 +48,32 @@
 //! [`BramaError::Inner`]); `call` picks the key, asks for a permit, and either calls
 //! the inner service or answers with the rejection at once. A rejected request leaves
 //! the readiness it was given unused; tower lets a caller hold readiness across calls,
-//! so the next request uses it (this is how tower's own `Filter` behaves). The permit is
-//! taken in `call`, synchronously, so a refused request never reaches the inner
+//! so the next request uses it (this is how tower's own `Filter` behaves). The check is
+//! made in `call`, synchronously, so a refused request never reaches the inner
 //! service and an admitted one holds its half-open probe slot from the moment it is
-//! made; the [`ResponseFuture`] carries the permit to completion and frees it if
-//! dropped (docs/architecture.md compares this with tower-resilience).
+//! made; the [`ResponseFuture`] carries the admission to completion and frees a probe
+//! slot if dropped (docs/architecture.md compares this with tower-resilience).
+//!
+//! # What a call costs
+//!
+//! On a circuit that admits freely (`Unknown` or `Closed`, in `Normal` mode, calls not
+//! timed for a slow-call rule) a request takes no permit: its connection's state word
+//! is read once, on the cell this thread's cache holds for the key (else under the
+//! map's read lock), and the future keeps the key, the connection and the cycle it was
+//! admitted in. A success is then counted as [`Brama::success`](crate::Brama::success)
+//! counts one; any other report goes to that connection with the cycle, so a call that
+//! finishes after the circuit changed state is counted and decides nothing, as with a
+//! [`Permit`](crate::Permit). Such a call holds no half-open slot and no handle: it
+//! does not keep its connection from eviction while in flight (if the connection is
+//! evicted or unregistered meanwhile, the call's result counts nowhere). Half-open
+//! probes, refusals, other modes and timed calls take a permit as before.
 
 use std::fmt;
 use std::time::Duration;
 
 use brama_core::{Error, Key, State};
 
+mod free;
 mod future;
 mod layer;
 mod service;

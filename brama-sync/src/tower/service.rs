@@ -91,6 +91,19 @@ where
 
     fn call(&mut self, req: Req) -> Self::Future {
         let key = (self.key_fn)(&req);
+        // A circuit that admits freely admits with no permit: one load of its word,
+        // on the cell this thread's cache holds (or under the shard's read lock), and
+        // the cycle kept for the report (see `Free`). A probe, a refusal, a timed call,
+        // a mode, an unknown key: a permit.
+        let reg = self.brama.reg();
+        let free = reg.peek(key.as_key(), true, |cell| match cell.acquire_free() {
+            Some((ticket, false)) => Some((ticket, super::free::address(cell))),
+            _ => None,
+        });
+        if let Some(admitted) = free {
+            let (registry, classify) = (Arc::clone(reg), self.classify.clone());
+            return ResponseFuture::free(self.inner.call(req), registry, key, admitted, classify);
+        }
         match self.admit(&key) {
             Ok(permit) => {
                 ResponseFuture::admitted(self.inner.call(req), permit, self.classify.clone())
