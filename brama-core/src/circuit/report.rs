@@ -176,9 +176,10 @@ impl ConnectionCell {
         if cx.bus.wants(ty) {
             return None;
         }
-        // Read before counting, so a custom clock that panics counts nothing.
-        let now = cx.clock.recent();
         let t = win.absorb(!success, win.rate.is_slow(elapsed))?;
+        // Read before counting (absorbing wrote nothing), so a custom clock that panics
+        // counts nothing.
+        let now = cx.clock.recent();
         // Unchanged tallies that call for a change (a full window of failures under a
         // failure rate): the locked path decides, as after any report.
         if win.rate.on_window(t) != crate::policy::Verdict::Stay {
