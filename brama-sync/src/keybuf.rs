@@ -9,7 +9,7 @@ use brama_core::{Key, OwnedKey};
 /// An owned connection key: an identifier and an optional scope, like [`Key`] but
 /// owning its text, so it can be returned from a function or kept in a struct.
 ///
-/// Short keys (scope and identifier together at most 22 bytes) are stored inline, with
+/// Short keys (scope and identifier together at most 46 bytes) are stored inline, with
 /// no allocation. A `KeyBuf` can hold a key that breaks the key rules (empty or over
 /// 256 bytes); using it then answers [`Error::InvalidKey`](crate::Error::InvalidKey)
 /// as a bad [`Key`] does.

@@ -69,9 +69,10 @@ pub(super) enum Refusal {
 /// One tracked connection.
 #[repr(C)] // field order is the cache-line layout: see below
 pub struct ConnectionCell {
-    // First cache line: the state word and the key right after it, so a lookup by a
-    // short (inline) key compares the key and reads the state in one line; then
-    // everything else a sweep reads (deadline, activity, handles).
+    // First: the state word and the key right after it (56 bytes together), so a
+    // lookup by an inline key (up to 46 bytes) compares the key and reads the state in
+    // one line or two adjacent ones, with no pointer to follow; then everything else
+    // a sweep reads (deadline, activity, handles).
     pub(super) word: AtomicU64,
     pub(super) key: OwnedKey,
     // Open: when the circuit may move to HalfOpen (NEVER if opened indefinitely).

@@ -3,28 +3,32 @@
 use std::num::NonZeroU8;
 
 /// Scope and identifier bytes (together) that an [`OwnedKey`](crate::OwnedKey) stores inline, without a
-/// heap allocation. With the scope length and the total length, an inline key is 24
-/// bytes, the size of the heap form, so `OwnedKey` is 24 bytes either way.
-pub const INLINE_KEY_BYTES: usize = 22;
+/// heap allocation. With the length and the split, an inline key is 48 bytes, so
+/// `OwnedKey` is 48 bytes either way. (It was 22 inline bytes in 24; a 40-byte
+/// `("eu-west-1.tenant-500", "billing-api-0500.svc")` then lived in a box that every
+/// lookup reached through the cell, one dependent cache miss more than a map of
+/// `String`s pays: docs/by-key.md, "Keys up to 46 bytes inline".)
+pub const INLINE_KEY_BYTES: usize = 46;
 
-/// `Inline::split` of an unscoped key (a scope of an inline key has at most 22 bytes).
+/// `Inline::split` of an unscoped key (a scope of an inline key has at most 46 bytes).
 pub(super) const INLINE_UNSCOPED: u8 = u8::MAX;
 
-/// A short key stored in place: `bytes[..len]` is the scope followed by the
-/// identifier, the rest of `bytes[..22]` is zero, and `bytes[22]` is the split. Two
-/// inline keys are equal exactly when their 24 bytes are.
-#[repr(C)] // `len` (never 0) in the last byte is the enum's tag
+/// A short key stored in place: the length, the split, then `bytes[..len]`, the scope
+/// followed by the identifier, and zeros to the end. Two inline keys are equal exactly
+/// when their 48 bytes are. The length and the split come first, so that a lookup of
+/// a short key reads them and the key's bytes from the same cache line as the cell's
+/// state word.
+#[repr(C)] // `len` (never 0) in the first byte is the enum's tag
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) struct Inline {
-    /// The key's bytes, zero-padded to 22; then the split: bytes of the key that are
-    /// the scope, or [`INLINE_UNSCOPED`].
-    pub(super) bytes: [u8; INLINE_KEY_BYTES + 1],
     /// Total bytes; never 0 (an identifier is never empty), which gives `OwnedKey`'s
     /// enum its tag for free.
     pub(super) len: NonZeroU8,
+    /// Bytes of the key that are the scope, or [`INLINE_UNSCOPED`].
+    pub(super) split: u8,
+    /// The key's bytes, zero-padded.
+    pub(super) bytes: [u8; INLINE_KEY_BYTES],
 }
-
-pub(super) const SPLIT: usize = INLINE_KEY_BYTES;
 
 impl Inline {
     /// The inline form of `(scope, identifier)`, if it fits. `None` for keys too long
@@ -45,10 +49,13 @@ impl Inline {
             return None;
         }
         let len = NonZeroU8::new(n as u8)?;
-        let mut bytes = [0u8; INLINE_KEY_BYTES + 1];
+        let mut bytes = [0u8; INLINE_KEY_BYTES];
         bytes.get_mut(..n)?.copy_from_slice(id);
-        bytes[SPLIT] = INLINE_UNSCOPED;
-        Some(Inline { bytes, len })
+        Some(Inline {
+            len,
+            split: INLINE_UNSCOPED,
+            bytes,
+        })
     }
 
     /// A scoped key.
@@ -59,11 +66,14 @@ impl Inline {
             return None;
         }
         let len = NonZeroU8::new(n as u8)?;
-        let mut bytes = [0u8; INLINE_KEY_BYTES + 1];
+        let mut bytes = [0u8; INLINE_KEY_BYTES];
         bytes.get_mut(..s)?.copy_from_slice(scope);
         bytes.get_mut(s..n)?.copy_from_slice(id);
-        bytes[SPLIT] = s as u8;
-        Some(Inline { bytes, len })
+        Some(Inline {
+            len,
+            split: s as u8,
+            bytes,
+        })
     }
 
     /// Whether this is the key `(scope, id)`: the split and the length first (one
@@ -75,7 +85,7 @@ impl Inline {
             None => (usize::from(INLINE_UNSCOPED), &[][..]),
         };
         let n = s.len() + id.len();
-        usize::from(self.bytes[SPLIT]) == split
+        usize::from(self.split) == split
             && usize::from(self.len.get()) == n
             && self.bytes.get(..s.len()).is_some_and(|b| eq_short(b, s))
             && self.bytes.get(s.len()..n).is_some_and(|b| eq_short(b, id))
@@ -89,7 +99,7 @@ impl Inline {
             .get(..usize::from(self.len.get()))
             .and_then(|b| std::str::from_utf8(b).ok())
             .unwrap_or("");
-        match self.bytes[SPLIT] {
+        match self.split {
             INLINE_UNSCOPED => (None, text),
             n => {
                 let n = usize::from(n);
@@ -99,7 +109,7 @@ impl Inline {
     }
 }
 
-/// `a == b` for the parts of an inline key (at most 22 bytes each), as a few
+/// `a == b` for the parts of an inline key (at most 46 bytes each), as a few
 /// overlapping word compares in line instead of a call to `memcmp` per part. Where two
 /// reads overlap they compare the same bytes twice, which is still exact. For a key
 /// written as a literal (`brama.available(("payments", "stripe"))`) the reads of the
@@ -115,10 +125,13 @@ fn eq_short(a: &[u8], b: &[u8]) -> bool {
         1..=3 => a.first() == b.first() && a.get(n / 2) == b.get(n / 2) && a.last() == b.last(),
         4..=7 => word::<4>(a, 0) == word::<4>(b, 0) && word::<4>(a, n - 4) == word::<4>(b, n - 4),
         8..=16 => word::<8>(a, 0) == word::<8>(b, 0) && word::<8>(a, n - 8) == word::<8>(b, n - 8),
-        17..=24 => {
-            word::<8>(a, 0) == word::<8>(b, 0)
-                && word::<8>(a, 8) == word::<8>(b, 8)
-                && word::<8>(a, n - 8) == word::<8>(b, n - 8)
+        17..=32 => {
+            word::<16>(a, 0) == word::<16>(b, 0) && word::<16>(a, n - 16) == word::<16>(b, n - 16)
+        }
+        33..=48 => {
+            word::<16>(a, 0) == word::<16>(b, 0)
+                && word::<16>(a, 16) == word::<16>(b, 16)
+                && word::<16>(a, n - 16) == word::<16>(b, n - 16)
         }
         _ => a == b,
     }

@@ -1,7 +1,7 @@
 //! Connection keys: an identifier and an optional scope (SPEC §1).
 //!
 //! `Key<'a>` is the borrowed, `Copy` form users pass to every method. The registry
-//! stores an [`OwnedKey`]: both parts inline when they fit in 22 bytes, else one boxed
+//! stores an [`OwnedKey`]: both parts inline when they fit in 46 bytes, else one boxed
 //! byte string. A lookup hashes the borrowed key's parts once (`hash.rs`) and compares
 //! them with the stored bytes ([`OwnedKey::is`]): it builds nothing and never
 //! allocates.

@@ -64,12 +64,12 @@ pub struct OwnedKey(pub(super) Repr);
 pub(super) enum Repr {
     Inline(Inline),
     /// The scope's length (`u16`, little-endian; [`UNSCOPED`] for none), then the scope,
-    /// then the identifier. (16 bytes, so it fits beside `Inline`'s tag byte and the
-    /// enum stays 24 bytes.)
+    /// then the identifier. (16 bytes, placed after `Inline`'s tag byte, so the enum
+    /// stays 48 bytes.)
     Heap(Box<[u8]>),
 }
 
-const _: () = assert!(std::mem::size_of::<OwnedKey>() == 24);
+const _: () = assert!(std::mem::size_of::<OwnedKey>() == 48);
 
 impl OwnedKey {
     /// The inline form of `key`, if it is short enough to be stored inline (no

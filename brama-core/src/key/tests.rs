@@ -95,25 +95,28 @@ fn assert_forms_agree(scope: Option<&str>, id: &str) {
 #[test]
 fn short_keys_are_inline_and_long_ones_on_the_heap() {
     let x = |n: usize| "x".repeat(n);
-    for n in [1, 2, 3, 4, 7, 8, 9, 15, 16, 17, 21, 22] {
+    for n in [
+        1, 2, 3, 4, 7, 8, 9, 15, 16, 17, 21, 22, 23, 32, 33, 40, 45, 46,
+    ] {
         assert!(owned(None, &x(n)).is_inline(), "{n}");
     }
-    for n in [23, 24, 100, 256] {
+    for n in [47, 48, 100, 256] {
         assert!(!owned(None, &x(n)).is_inline(), "{n}");
     }
-    // The scope's bytes count towards the 22.
-    assert!(owned(Some(&x(1)), &x(21)).is_inline());
-    assert!(owned(Some(&x(21)), &x(1)).is_inline());
-    assert!(!owned(Some(&x(1)), &x(22)).is_inline());
-    assert!(!owned(Some(&x(22)), &x(1)).is_inline());
+    // The scope's bytes count towards the 46.
+    assert!(owned(Some(&x(1)), &x(45)).is_inline());
+    assert!(owned(Some(&x(45)), &x(1)).is_inline());
+    assert!(owned(Some(&x(20)), &x(20)).is_inline());
+    assert!(!owned(Some(&x(1)), &x(46)).is_inline());
+    assert!(!owned(Some(&x(46)), &x(1)).is_inline());
     assert!(!owned(Some(&x(256)), &x(256)).is_inline());
-    assert_eq!(std::mem::size_of::<OwnedKey>(), 24);
+    assert_eq!(std::mem::size_of::<OwnedKey>(), 48);
 }
 
 #[test]
 fn every_length_and_split_round_trips_and_agrees() {
-    let text: String = ('a'..='z').cycle().take(40).collect();
-    for n in 1..=30 {
+    let text: String = ('a'..='z').cycle().take(60).collect();
+    for n in 1..=56 {
         assert_forms_agree(None, &text[..n]);
         for s in 1..n {
             assert_forms_agree(Some(&text[..s]), &text[s..n]);
@@ -123,20 +126,20 @@ fn every_length_and_split_round_trips_and_agrees() {
 
 #[test]
 fn non_ascii_keys_at_the_inline_boundary() {
-    // 11 two-byte chars = 22 bytes (inline); one more byte goes to the heap.
-    let e11 = "é".repeat(11);
+    // 23 two-byte chars = 46 bytes (inline); one more byte goes to the heap.
+    let e11 = "é".repeat(23);
     assert!(owned(None, &e11).is_inline());
     assert_forms_agree(None, &e11);
     let e11x = format!("{e11}x");
     assert!(!owned(None, &e11x).is_inline());
     assert_forms_agree(None, &e11x);
-    // A three-byte char crossing byte 22: 20 + 3 = 23 bytes, on the heap.
-    let crossing = format!("{}✓", "a".repeat(20));
+    // A three-byte char crossing byte 46: 44 + 3 = 47 bytes, on the heap.
+    let crossing = format!("{}✓", "a".repeat(44));
     assert!(!owned(None, &crossing).is_inline());
     assert_forms_agree(None, &crossing);
-    // Four-byte chars, scoped, exactly 22 bytes.
-    assert!(owned(Some("🦀"), "🦀🦀🦀🦀é").is_inline());
-    assert_forms_agree(Some("🦀"), "🦀🦀🦀🦀é");
+    // Four-byte chars, scoped, exactly 46 bytes.
+    assert!(owned(Some("🦀🦀🦀"), "🦀🦀🦀🦀🦀🦀🦀🦀é").is_inline());
+    assert_forms_agree(Some("🦀🦀🦀"), "🦀🦀🦀🦀🦀🦀🦀🦀é");
     assert_forms_agree(Some("ünï"), "cödé✓");
 }
 
@@ -191,14 +194,15 @@ pub(crate) mod prop {
     use super::*;
     use proptest::prelude::*;
 
-    /// A scope or identifier: short and long, ASCII and not, around the 22-byte
-    /// inline boundary. (Also used by map.rs's tests.)
+    /// A scope or identifier: short and long, ASCII and not, around the 46-byte
+    /// inline boundary (alone, or with a scope). (Also used by map.rs's tests.)
     pub(crate) fn part() -> impl Strategy<Value = String> {
-        // Short and long, ASCII and not, around the 22-byte boundary.
+        // Short and long, ASCII and not, around the boundary.
         prop_oneof![
             "[a-z:]{1,12}",
             "[a-zé✓🦀]{1,12}",
             "[a-z]{18,26}",
+            "[a-z]{40,50}",
             "\\PC{1,40}",
         ]
     }
