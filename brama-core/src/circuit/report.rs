@@ -153,8 +153,9 @@ impl ConnectionCell {
         self.report_fast_general(cx, outcome, ticket, w, elapsed)
     }
 
-    /// A report on a closed rate-policy circuit that its count window absorbs (full of outcomes equal to this one, [`CountRing::absorb`]):
-    /// counted, and decided on the unchanged tallies, without the general path. `None`
+    /// A report on a closed rate-policy circuit that its count window absorbs (full of
+    /// outcomes equal to this one, [`CountRing::absorb`]): counted, and decided on the
+    /// unchanged tallies, without the general path. `None`
     /// when the window does not absorb it (or a subscriber wants its event). A report of
     /// an earlier cycle may be absorbed too: it would be counted and not recorded.
     ///
@@ -392,9 +393,6 @@ impl ConnectionCell {
         self.word().removed() && !self.kept(kind)
     }
 
-    /// The count of `kind` this thread just made, on a connection it has since seen
-    /// removed: in the sealed totals or not. The transition lock waits for the removal
-    /// (which seals under it) to finish.
     /// Whether the rate window absorbs a plain success on word `w` (see
     /// [`success_if_quiet`](Self::success_if_quiet)).
     #[inline(always)]
@@ -402,6 +400,9 @@ impl ConnectionCell {
         w.is_untimed_rate_closed() && self.window.get().is_some_and(|win| win.absorbs_success())
     }
 
+    /// The count of `kind` this thread just made, on a connection it has since seen
+    /// removed: in the sealed totals or not. The transition lock waits for the removal
+    /// (which seals under it) to finish.
     #[cold]
     #[inline(never)]
     fn kept(&self, kind: usize) -> bool {

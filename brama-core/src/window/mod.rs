@@ -14,8 +14,8 @@
 //! `count(100)` is 1,048 bytes (100 slots of 8 bytes, the 192-byte `RateWindow` with
 //! the policy, the store's header and the probe tally, and the slot's 56-byte home
 //! with its list); `time(60 s)` is 248 bytes (its ten buckets live inside the
-//! `RateWindow`). A
-//! connection under the consecutive policy pays its cell's empty pointer (8 bytes).
+//! `RateWindow`). A connection under the consecutive policy pays its cell's empty
+//! pointer (8 bytes).
 //! A connection keeps every window it ever had (one per rate policy it was given, and
 //! rarely one more when a clear found a report in flight, `WindowSlot`) until it is
 //! removed; a policy given again reuses its window.
@@ -107,14 +107,13 @@ impl RateWindow {
             Store::Count(r) => {
                 // A report is in flight for a few nanoseconds unless its thread was
                 // preempted: a short wait, then give up rather than block.
-                if !(0..CLEAR_TRIES).any(|_| {
-                    let done = r.try_clear();
-                    if !done {
-                        crate::sync::spin_loop();
+                let mut tries = 1;
+                while !r.try_clear() {
+                    if tries == CLEAR_TRIES {
+                        return false;
                     }
-                    done
-                }) {
-                    return false;
+                    tries += 1;
+                    crate::sync::spin_loop();
                 }
             }
             Store::Time(b) => b.clear(now),

@@ -65,15 +65,16 @@ impl WindowSlot {
                 return Some(win);
             }
         }
-        let home = self.home_or_make();
+        let home = self.home_or_make()?;
         let mut all = lock(&home.all);
         let reuse = all
             .iter()
             // Relaxed: written once, under this lock.
             .map(|w| w.load(Ordering::Relaxed))
             .find(|&p| {
-                let w = self.deref(p).expect("non-null");
-                !current.is_some_and(|c| ptr::eq(c, w)) && w.rate == rate && w.try_clear(now)
+                self.deref(p).is_some_and(|w| {
+                    !current.is_some_and(|c| ptr::eq(c, w)) && w.rate == rate && w.try_clear(now)
+                })
             });
         let win = reuse.unwrap_or_else(|| {
             let fresh = Box::into_raw(Box::new(RateWindow::new(rate)));
@@ -117,9 +118,10 @@ impl WindowSlot {
         self.deref(self.home.load(Ordering::Acquire))
     }
 
-    fn home_or_make(&self) -> &Home {
+    /// The home, made if the slot has none (under the transition lock); never `None`.
+    fn home_or_make(&self) -> Option<&Home> {
         if let Some(home) = self.home() {
-            return home;
+            return Some(home);
         }
         let home = Box::into_raw(Box::new(Home {
             current: AtomicPtr::new(ptr::null_mut()),
@@ -127,7 +129,7 @@ impl WindowSlot {
         }));
         // Release: publishes the home whole; only the transition lock's holder stores.
         self.home.store(home, Ordering::Release);
-        self.deref(home).expect("non-null")
+        self.deref(home)
     }
 
     /// A shared reference to the home or a window this slot owns, for as long as the
