@@ -1,8 +1,10 @@
 //! SPEC §8 (issue #15): the rate windows' lock-free updates. Two reports racing on one
 //! slot of a count window, a report racing an absorbed one or a clear in place, and
 //! reports racing a time window's bucket rollover or clear, lose no outcome and count
-//! none twice; the twins (a plain store in place of the slot's compare-and-swap, a
-//! clear that does not claim the ring) are caught.
+//! none twice, and a success that skips the sum of a clean time window is counted by
+//! the failure racing it; the twins (a plain store in place of the slot's
+//! compare-and-swap, a clear that does not claim the ring, a clean-window mark raised
+//! too late) are caught.
 #![cfg(brama_loom)]
 
 mod support;
@@ -177,6 +179,33 @@ fn a_report_racing_a_time_window_clear() {
     });
 }
 
+#[test]
+fn a_success_that_skips_the_sum_is_seen_by_a_racing_failure() {
+    support::check("window/clean success", || {
+        // A success that finds the window clean decides without summing; a failure
+        // racing it in the same bucket must then count it in its own sum.
+        let b = Arc::new(Buckets::new(Duration::from_nanos(10)));
+        let failure = {
+            let b = Arc::clone(&b);
+            thread::spawn(move || b.record_unless_clean(true, false, 5))
+        };
+        let success = {
+            let b = Arc::clone(&b);
+            thread::spawn(move || b.record_unless_clean(false, false, 5))
+        };
+        let f = failure
+            .join()
+            .unwrap()
+            .expect("a failure's window is not clean");
+        let s = success.join().unwrap();
+        assert!(
+            s.is_some_and(|t| t.failures == 1) || f.calls == 2,
+            "the later report decides on both: success {s:?}, failure {f:?}"
+        );
+        assert_eq!(b.tallies(5).calls, 2);
+    });
+}
+
 // ----- the broken twins ---------------------------------------------------------------
 
 /// A count slot replaced by load-then-store instead of a compare-and-swap, with the
@@ -292,5 +321,59 @@ fn broken_unclaimed_clear_is_caught() {
             recount,
             "sums match the slot"
         );
+    });
+}
+
+/// One bucket (calls in the low half, failures in the high) and its `dirty` mark, as
+/// `Buckets` keeps them, with the mark raised after the failure's sum instead of
+/// before its compare-and-swap.
+struct TwinBucket {
+    word: AtomicU64,
+    dirty: AtomicU64,
+}
+
+impl TwinBucket {
+    fn add(&self, failure: bool) -> u64 {
+        let add = 1 | u64::from(failure) << 32;
+        self.word.fetch_add(add, Ordering::AcqRel) + add
+    }
+
+    /// A failure: its calls after it.
+    fn failure_broken(&self) -> u64 {
+        self.add(true);
+        let calls = self.word.load(Ordering::Acquire) & 0xffff_ffff;
+        // BROKEN: `Buckets::record_unless_clean` raises `dirty` before its CAS.
+        self.dirty.store(1, Ordering::Release);
+        calls
+    }
+
+    /// A success: whether it saw the failure (else it skipped the sum).
+    fn success(&self) -> bool {
+        self.add(false);
+        self.dirty.load(Ordering::Acquire) != 0
+    }
+}
+
+#[test]
+#[should_panic(expected = "the later report decides on both")]
+fn broken_late_dirty_mark_is_caught() {
+    support::check("window/broken dirty twin", || {
+        let b = Arc::new(TwinBucket {
+            word: AtomicU64::new(0),
+            dirty: AtomicU64::new(0),
+        });
+        let failure = {
+            let b = Arc::clone(&b);
+            thread::spawn(move || b.failure_broken())
+        };
+        let success = {
+            let b = Arc::clone(&b);
+            thread::spawn(move || b.success())
+        };
+        let f_calls = failure.join().unwrap();
+        let s_saw = success.join().unwrap();
+        // The failure summed before the success landed, and the success looked for
+        // the mark before it was raised: neither decided on both.
+        assert!(s_saw || f_calls == 2, "the later report decides on both");
     });
 }

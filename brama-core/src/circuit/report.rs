@@ -9,6 +9,7 @@ use crate::events::EventType;
 use crate::rules::{Input, Outcome, NEVER};
 use crate::state::State;
 use crate::sync::{lock, Ordering};
+use crate::window::Store;
 
 impl ConnectionCell {
     // ----- reports -------------------------------------------------------------------
@@ -146,25 +147,29 @@ impl ConnectionCell {
             }
         }
         if w.is_rate_closed() {
-            if let Some(fast) = self.report_absorbed(cx, outcome, elapsed) {
+            if let Some(fast) = self.report_rate_closed(cx, outcome, ticket, w, elapsed) {
                 return fast;
             }
         }
         self.report_fast_general(cx, outcome, ticket, w, elapsed)
     }
 
-    /// A report on a closed rate-policy circuit that its count window absorbs (full of
-    /// outcomes equal to this one, [`CountRing::absorb`]): counted, and decided on the
-    /// unchanged tallies, without the general path. `None`
-    /// when the window does not absorb it (or a subscriber wants its event). A report of
-    /// an earlier cycle may be absorbed too: it would be counted and not recorded.
+    /// A report on a closed rate-policy circuit (word `w`) without the general path:
+    /// one its count window absorbs (full of outcomes equal to this one,
+    /// [`CountRing::absorb`]) is counted and decided on the unchanged tallies; one of
+    /// the current cycle to a time window is recorded and decided there
+    /// ([`record_in_window`](Self::record_in_window)). `None` when neither applies (or
+    /// a subscriber wants its event): the general path takes it. A report of an
+    /// earlier cycle may be absorbed too: it would be counted and not recorded.
     ///
     /// [`CountRing::absorb`]: crate::window::CountRing::absorb
     #[inline]
-    fn report_absorbed(
+    fn report_rate_closed(
         &self,
         cx: &Context,
         outcome: Outcome,
+        ticket: Option<Ticket>,
+        w: Word,
         elapsed: Option<Nanos>,
     ) -> Option<Fast> {
         let success = outcome == Outcome::Success;
@@ -177,7 +182,17 @@ impl ConnectionCell {
         if cx.bus.wants(ty) {
             return None;
         }
-        let t = win.absorb(!success, win.rate.is_slow(elapsed))?;
+        let t = match win.store() {
+            Store::Count(ring) => ring.absorb(!success, win.rate.is_slow(elapsed))?,
+            Store::Time(_) => {
+                if ticket.is_some_and(|t| t.gen != w.gen()) {
+                    return None;
+                }
+                // Read before recording, so a custom clock that panics changes nothing.
+                let now = cx.clock.recent();
+                return Some(self.record_in_window(win, now, success, elapsed));
+            }
+        };
         // Read before counting (absorbing wrote nothing), so a custom clock that panics
         // counts nothing.
         let now = cx.clock.recent();
@@ -252,14 +267,28 @@ impl ConnectionCell {
         let Some(win) = self.window.get() else {
             return Fast::Slow;
         };
+        self.record_in_window(win, now, success, elapsed)
+    }
+
+    /// Records a report of the current cycle in `win` (the window in force on a
+    /// `Closed` circuit) and counts it, unless the window's rates now call for a state
+    /// change ([`Fast::Recorded`]: the locked path decides).
+    #[inline(always)]
+    fn record_in_window(
+        &self,
+        win: &crate::window::RateWindow,
+        now: Nanos,
+        success: bool,
+        elapsed: Option<Nanos>,
+    ) -> Fast {
         let slow = win.rate.is_slow(elapsed);
-        let tallies = win.record(!success, slow, now);
         // Every report is a decision point, as in resilience4j: a success that brings
-        // the window to `minimum_calls` with the failure rate reached opens it too.
-        if win.rate.on_window(tallies) != crate::policy::Verdict::Stay {
-            return Fast::Recorded;
+        // the window to `minimum_calls` with the failure rate reached opens it too. A
+        // window with no failure and no slow call in it crosses nothing.
+        match win.record_unless_clean(!success, slow, now) {
+            Some(t) if win.rate.on_window(t) != crate::policy::Verdict::Stay => Fast::Recorded,
+            _ => self.count(now, success),
         }
-        self.count(now, success)
     }
 
     /// The locked part of a report: [`step`] under the transition lock.

@@ -13,6 +13,16 @@
 //! counts as evicted instead of rolling a bucket back. A bucket holds at most
 //! `2^18 - 1` calls; past that, its outcomes are evicted (documented limit).
 //!
+//! `dirty` is one more than the newest epoch a failure or slow call was recorded in,
+//! raised before that report's CAS. A report that finds it out of the window knows the
+//! window holds only plain successes, so no rate can be crossed and the ten buckets
+//! need no summing ([`Buckets::record_unless_clean`]). Why that cannot miss a failure
+//! racing the report: if the report's CAS reads the failure's bucket word (or a later
+//! one), it acquires the failure's `dirty` too; if not, both wrote the same bucket and
+//! the failure's CAS came later, so the failure's own sum counts the report. Reports
+//! racing in different buckets (an epoch boundary) may each miss the other, as any two
+//! racing reports may; the next report decides on both.
+//!
 //! A clear works in place: it raises `floor` to the current epoch (older buckets are
 //! out of the window from then on, and evicted when their bucket rolls over) and
 //! empties the current epoch's bucket with a CAS. A report stamped before the floor
@@ -43,6 +53,8 @@ pub struct Buckets {
     head: AtomicU64,
     // The epoch of the last clear: older epochs are out of the window.
     floor: AtomicU64,
+    // 1 + the newest epoch with a failure or slow call recorded (0: none yet).
+    dirty: AtomicU64,
     evicted: AtomicU64,
     slots: [AtomicU64; TIME_WINDOW_BUCKETS as usize],
 }
@@ -84,6 +96,7 @@ impl Buckets {
                 .min(u128::from(u64::MAX)) as u64,
             head: AtomicU64::new(0),
             floor: AtomicU64::new(0),
+            dirty: AtomicU64::new(0),
             evicted: AtomicU64::new(0),
             slots: std::array::from_fn(|_| AtomicU64::new(0)),
         }
@@ -108,12 +121,30 @@ impl Buckets {
 
     /// Records one outcome at `now`; returns the window's tallies after it.
     pub fn record(&self, failure: bool, slow: bool, now: Nanos) -> Tallies {
+        self.record_unless_clean(failure, slow, now)
+            .unwrap_or_else(|| self.tallies(now))
+    }
+
+    /// Records one outcome at `now`; returns the window's tallies after it, or `None`
+    /// when the window holds no failure and no slow call: it crosses no rate, so a
+    /// closed circuit stays closed whatever its tallies, and they are not summed.
+    #[inline]
+    pub fn record_unless_clean(&self, failure: bool, slow: bool, now: Nanos) -> Option<Tallies> {
         let epoch = self.epoch(now);
         // Acquire: a clear's floor is seen by the reports that follow it in time.
-        if epoch < self.floor.load(Ordering::Acquire) {
+        let floor = self.floor.load(Ordering::Acquire);
+        if epoch < floor {
             // Stamped before the last clear: ordered before it.
             self.evict(1);
-            return self.tallies_at(epoch);
+            return Some(self.tallies_at(epoch));
+        }
+        if failure || slow {
+            // Relaxed load: `dirty` only grows, so a report that acquires ours sees
+            // this value or a later one (coherence); Relaxed RMW: our bucket CAS below
+            // (Release) publishes it.
+            if self.dirty.load(Ordering::Relaxed) <= epoch {
+                self.dirty.fetch_max(epoch + 1, Ordering::Relaxed);
+            }
         }
         // Acquire/AcqRel: a report that later sees this report's bucket sees `head` at
         // least this high (it loads `head` after an Acquire of the bucket): either it
@@ -122,6 +153,20 @@ impl Buckets {
         if self.head.load(Ordering::Acquire) < epoch {
             self.head.fetch_max(epoch, Ordering::AcqRel);
         }
+        self.add(epoch, failure, slow);
+        // Acquire: after our bucket CAS (AcqRel), so it sees the `dirty` of every
+        // failure whose bucket word that CAS read (module docs).
+        let dirty = self.dirty.load(Ordering::Acquire);
+        if dirty == 0 || dirty + (N - 1) <= epoch || dirty <= floor {
+            return None;
+        }
+        Some(self.tallies_at(epoch))
+    }
+
+    /// Adds one outcome to `epoch`'s bucket, rolling it over if it holds an older
+    /// epoch; evicts it instead if the bucket is full or holds a newer epoch.
+    #[inline]
+    fn add(&self, epoch: u64, failure: bool, slow: bool) {
         let slot = &self.slots[(epoch % N) as usize];
         let tag = tag_of(epoch);
         let add = Tallies {
@@ -136,7 +181,7 @@ impl Buckets {
             let next = if current_tag == tag {
                 if t.calls >= MAX_BUCKET_CALLS {
                     self.evict(1);
-                    break;
+                    return;
                 }
                 pack(tag, t.plus(add))
             } else {
@@ -145,22 +190,22 @@ impl Buckets {
                 // Acquire: see `head` above.
                 if epoch + N <= self.head.load(Ordering::Acquire) {
                     self.evict(1);
-                    break;
+                    return;
                 }
                 pack(tag, add)
             };
-            // AcqRel: publishes the bucket (and, through `head`'s order, the epoch).
+            // AcqRel: publishes the bucket (and, through `head`'s order, the epoch, and
+            // a failure's `dirty`); acquires those of the word it replaces.
             match slot.compare_exchange_weak(current, next, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => {
                     if current_tag != tag {
                         self.evict(u64::from(t.calls));
                     }
-                    break;
+                    return;
                 }
                 Err(c) => current = c,
             }
         }
-        self.tallies_at(epoch)
     }
 
     fn evict(&self, calls: u64) {
@@ -295,6 +340,33 @@ mod tests {
         assert_eq!(4, b.held() + b.evicted());
         // Long idle: everything is out of the window.
         assert_eq!(b.tallies(100 * S), Tallies::default());
+    }
+
+    #[test]
+    fn a_window_is_clean_while_it_holds_no_failure_and_no_slow_call() {
+        let b = Buckets::new(Duration::from_secs(10));
+        assert_eq!(b.record_unless_clean(false, false, 0), None);
+        // A failure at 3 s: every report sums until it leaves the window at 13 s.
+        let t = b.record_unless_clean(true, false, 3 * S).expect("dirty");
+        assert_eq!((t.calls, t.failures), (2, 1));
+        for at in [3 * S, 7 * S, 12 * S + S / 2] {
+            assert_eq!(
+                b.record_unless_clean(false, false, at).map(|t| t.failures),
+                Some(1),
+                "at {at}"
+            );
+        }
+        assert_eq!(b.record_unless_clean(false, false, 13 * S), None);
+        assert_eq!(b.tallies(13 * S).failures, 0);
+        // A slow call marks it too; a clear makes it clean at once.
+        let t = b.record_unless_clean(false, true, 14 * S).expect("dirty");
+        assert_eq!((t.calls, t.slow), (4, 1), "7 s, 12.5 s, 13 s and itself");
+        b.clear(15 * S);
+        assert_eq!(b.record_unless_clean(false, false, 15 * S), None);
+        assert_eq!(b.tallies(15 * S).calls, 1);
+        // `record` sums whether or not the window is clean.
+        assert_eq!(b.record(false, false, 15 * S).calls, 2);
+        assert_eq!(9, b.held() + b.evicted());
     }
 
     #[test]

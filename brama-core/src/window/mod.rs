@@ -11,9 +11,9 @@
 //! and no reference count.
 //!
 //! Memory, paid only by connections with a rate policy (a test keeps these figures):
-//! `count(100)` is 1,048 bytes (100 slots of 8 bytes, the 192-byte `RateWindow` with
+//! `count(100)` is 1,056 bytes (100 slots of 8 bytes, the 200-byte `RateWindow` with
 //! the policy, the store's header and the probe tally, and the slot's 56-byte home
-//! with its list); `time(60 s)` is 248 bytes (its ten buckets live inside the
+//! with its list); `time(60 s)` is 256 bytes (its ten buckets live inside the
 //! `RateWindow`). A connection under the consecutive policy pays its cell's empty
 //! pointer (8 bytes).
 //! A connection keeps every window it ever had (one per rate policy it was given, and
@@ -78,6 +78,17 @@ impl RateWindow {
         match &self.store {
             Store::Count(r) => r.record_in_slot(failure, slow).0,
             Store::Time(b) => b.record(failure, slow, now),
+        }
+    }
+
+    /// [`record`](Self::record), or `None` when a time window holds no failure and no
+    /// slow call after it ([`Buckets::record_unless_clean`]): no rate is crossed, so
+    /// the caller's verdict is to stay, without the tallies.
+    #[inline]
+    pub fn record_unless_clean(&self, failure: bool, slow: bool, now: Nanos) -> Option<Tallies> {
+        match &self.store {
+            Store::Count(r) => Some(r.record_in_slot(failure, slow).0),
+            Store::Time(b) => b.record_unless_clean(failure, slow, now),
         }
     }
 
@@ -184,10 +195,10 @@ mod tests {
             slot.heap_bytes()
         };
         // The module's documentation and docs/configuration.md give these figures.
-        assert_eq!(bytes(Window::count(100)), 1048, "count(100)");
+        assert_eq!(bytes(Window::count(100)), 1056, "count(100)");
         assert_eq!(
             bytes(Window::time(Duration::from_secs(60))),
-            248,
+            256,
             "time(60s)"
         );
     }
