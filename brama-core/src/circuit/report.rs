@@ -182,26 +182,42 @@ impl ConnectionCell {
         if cx.bus.wants(ty) {
             return None;
         }
-        let t = match win.store() {
-            Store::Count(ring) => ring.absorb(!success, win.rate.is_slow(elapsed))?,
+        match win.store() {
+            Store::Count(ring) => {
+                let slow = win.rate.is_slow(elapsed);
+                ring.absorb(!success, slow)?;
+                // Read before counting (absorbing wrote nothing), so a custom clock
+                // that panics counts nothing.
+                let now = cx.clock.recent();
+                // Unchanged tallies that call for a change (a full window of failures
+                // under a failure rate): the locked path decides, as after any report.
+                if win.rate.full_window_trips(!success, slow) {
+                    return None;
+                }
+                Some(self.count(now, success))
+            }
             Store::Time(_) => {
                 if ticket.is_some_and(|t| t.gen != w.gen()) {
                     return None;
                 }
-                // Read before recording, so a custom clock that panics changes nothing.
-                let now = cx.clock.recent();
-                return Some(self.record_in_window(win, now, success, elapsed));
+                Some(self.report_in_time_window(cx, win, success, elapsed))
             }
-        };
-        // Read before counting (absorbing wrote nothing), so a custom clock that panics
-        // counts nothing.
-        let now = cx.clock.recent();
-        // Unchanged tallies that call for a change (a full window of failures under a
-        // failure rate): the locked path decides, as after any report.
-        if win.rate.on_window(t) != crate::policy::Verdict::Stay {
-            return None;
         }
-        Some(self.count(now, success))
+    }
+
+    /// [`report_rate_closed`](Self::report_rate_closed) into a time window, out of line
+    /// so that the count window's absorbing stays small enough to inline.
+    #[inline(never)]
+    fn report_in_time_window(
+        &self,
+        cx: &Context,
+        win: &crate::window::RateWindow,
+        success: bool,
+        elapsed: Option<Nanos>,
+    ) -> Fast {
+        // Read before recording, so a custom clock that panics changes nothing.
+        let now = cx.clock.recent();
+        self.record_in_window(win, now, success, elapsed)
     }
 
     /// [`report_fast`](Self::report_fast) for everything but the two common cases (a

@@ -70,6 +70,9 @@ pub struct Rate {
     pub minimum_calls: u32,
     /// The window.
     pub window: Window,
+    // Bit `failure | slow << 1` set when a full count window of that one outcome trips
+    // (`full_window_trips`); 0 for a time window.
+    full_trips: u8,
 }
 
 impl Rate {
@@ -79,12 +82,36 @@ impl Rate {
             Window::Count(n) => spec.minimum_calls.min(n),
             Window::Time(_) => spec.minimum_calls,
         };
-        Rate {
+        let mut rate = Rate {
             failure_rate: spec.failure_rate,
             slow: spec.slow.map(|(d, r)| (nanos(d), r)),
             minimum_calls: minimum_calls.max(1),
             window: spec.window,
+            full_trips: 0,
+        };
+        if let Window::Count(n) = rate.window {
+            for k in 0..4u8 {
+                let all = |set: bool| if set { n } else { 0 };
+                let full = Tallies {
+                    calls: n,
+                    failures: all(k & 1 != 0),
+                    slow: all(k & 2 != 0),
+                };
+                if rate.on_window(full) != Verdict::Stay {
+                    rate.full_trips |= 1 << k;
+                }
+            }
         }
+        rate
+    }
+
+    /// Whether a full count window of equal outcomes (each a failure or not, slow or
+    /// not) trips: the verdict on the tallies an absorbed report leaves as they were
+    /// ([`CountRing::absorb`](crate::window::CountRing::absorb)), worked out once from
+    /// [`on_window`](Self::on_window) so that the report does no floating point.
+    #[inline]
+    pub fn full_window_trips(&self, failure: bool, slow: bool) -> bool {
+        self.full_trips & 1 << (u8::from(failure) | u8::from(slow) << 1) != 0
     }
 
     /// Whether a call that took `elapsed` is slow (a report without a duration never is).
@@ -196,6 +223,52 @@ mod tests {
         assert_eq!(
             rate().on_probes(t(3, 0, 3), 3),
             Some(ProbeVerdict::Reopen(Cause::SlowCalls))
+        );
+    }
+
+    #[test]
+    fn a_full_window_is_decided_as_on_window_decides_it() {
+        let specs = [
+            (Some(0.5), None, 1),
+            (Some(1.0), None, 3),
+            (None, Some((Duration::from_millis(5), 1.0)), 1),
+            (Some(0.3), Some((Duration::from_millis(5), 0.9)), 50),
+            (Some(0.5), Some((Duration::from_millis(5), 0.8)), 200),
+        ];
+        for (i, (failure_rate, slow, minimum_calls)) in specs.into_iter().enumerate() {
+            for n in [1, 3, 100] {
+                let r = Rate::of(&RateSpec {
+                    failure_rate,
+                    slow,
+                    window: Window::Count(n),
+                    minimum_calls,
+                });
+                for (failure, slow) in [(false, false), (true, false), (false, true), (true, true)]
+                {
+                    let all = |set: bool| if set { n } else { 0 };
+                    assert_eq!(
+                        r.full_window_trips(failure, slow),
+                        r.on_window(t(n, all(failure), all(slow))) != Verdict::Stay,
+                        "spec {i}, n {n}, failure {failure}, slow {slow}"
+                    );
+                }
+            }
+        }
+        assert!(rate().full_window_trips(true, false));
+        assert!(rate().full_window_trips(false, true));
+        assert!(!rate().full_window_trips(false, false));
+        let time = Rate::of(&RateSpec {
+            window: Window::Time(Duration::from_secs(1)),
+            ..RateSpec {
+                failure_rate: Some(0.5),
+                slow: None,
+                window: Window::Count(1),
+                minimum_calls: 1,
+            }
+        });
+        assert!(
+            !time.full_window_trips(true, true),
+            "a time window has none"
         );
     }
 
