@@ -163,7 +163,7 @@ impl ConnectionCell {
     /// earlier cycle may be absorbed too: it would be counted and not recorded.
     ///
     /// [`CountRing::absorb`]: crate::window::CountRing::absorb
-    #[inline]
+    #[inline(always)]
     fn report_rate_closed(
         &self,
         cx: &Context,
