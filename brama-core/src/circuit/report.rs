@@ -205,9 +205,8 @@ impl ConnectionCell {
         }
     }
 
-    /// [`report_rate_closed`](Self::report_rate_closed) into a time window, out of line
-    /// so that the count window's absorbing stays small enough to inline.
-    #[inline(never)]
+    /// [`report_rate_closed`](Self::report_rate_closed) into a time window.
+    #[inline]
     fn report_in_time_window(
         &self,
         cx: &Context,
