@@ -137,19 +137,23 @@ impl CountRing {
         if seen & (CLAIMED | IN_FLIGHT_MASK) != 0 {
             return None;
         }
+        // With no report in flight between two equal loads of `next` the sums are
+        // exact, so a full ring of this outcome has one value: compared whole, not
+        // unbiased field by field.
+        let n = self.slots.len() as u64;
+        let full = BIASED_ZERO
+            + n * (1 | u64::from(failure) << FIELD_BITS | u64::from(slow) << (2 * FIELD_BITS));
         // Acquire: a report's sums change that this reads happened after its start,
         // so the second load of `next` below sees that start.
-        let t = unbias(self.sums.load(Ordering::Acquire));
-        (self.absorbs(t, failure, slow) && self.next.load(Ordering::Acquire) == seen).then_some(t)
-    }
-
-    /// Whether a ring holding `t` absorbs this outcome: full, and all its outcomes
-    /// equal to it.
-    #[inline]
-    fn absorbs(&self, t: Tallies, failure: bool, slow: bool) -> bool {
-        let n = self.slots.len() as u32;
-        let all_or_none = |count: u32, yes: bool| if yes { count == n } else { count == 0 };
-        t.calls == n && all_or_none(t.failures, failure) && all_or_none(t.slow, slow)
+        if self.sums.load(Ordering::Acquire) != full || self.next.load(Ordering::Acquire) != seen {
+            return None;
+        }
+        let all = |yes: bool| if yes { n as u32 } else { 0 };
+        Some(Tallies {
+            calls: n as u32,
+            failures: all(failure),
+            slow: all(slow),
+        })
     }
 
     /// Records the outcome in a slot; `seen` is a recent value of `next`. Returns the
