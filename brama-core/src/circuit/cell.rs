@@ -247,7 +247,9 @@ impl ConnectionCell {
         // A rate policy's failures never count in the word: threshold 1 keeps them off
         // the lock-free consecutive path (see `word_threshold`).
         let threshold = match options.trip_policy_value() {
-            Some(p) => p.consecutive_threshold().unwrap_or(1),
+            Some(p) => p
+                .consecutive_threshold()
+                .map_or(1, super::word_threshold_of),
             None => 0,
         };
         let probes = options.half_open_probes_value().unwrap_or(0);

@@ -26,5 +26,19 @@ mod transition;
 pub mod word;
 
 pub use cell::{CellRef, ConnectionCell, Fast, Ticket};
+
+/// A consecutive threshold as the lock-free failure path compares with it: at most
+/// [`word::COUNT_MAX`], the most failures the state word counts, so that the path never
+/// raises the count past it (it would carry into the policy flags). A failure that
+/// would is taken by the locked path, which compares the true threshold with the count;
+/// past `COUNT_MAX` the count stays there, so a threshold above `COUNT_MAX + 1` is
+/// never reached (documented in docs/configuration.md).
+pub(crate) const fn word_threshold_of(threshold: u32) -> u32 {
+    if threshold < word::COUNT_MAX {
+        threshold
+    } else {
+        word::COUNT_MAX
+    }
+}
 pub use ops::Rebase;
 pub use remote::Remote;

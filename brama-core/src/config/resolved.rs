@@ -101,8 +101,8 @@ impl Config {
     pub(crate) fn word_threshold(&self) -> u32 {
         match self.trip_policy.map(|p| p.0) {
             Some(Kind::Rate(_)) => 1,
-            Some(Kind::Consecutive(n)) => n,
-            None => self.failure_threshold,
+            Some(Kind::Consecutive(n)) => crate::circuit::word_threshold_of(n),
+            None => crate::circuit::word_threshold_of(self.failure_threshold),
         }
     }
 
