@@ -10,7 +10,7 @@ pub use crate::context::Context;
 pub use crate::events::{bounded_reason, EventBus};
 pub use crate::layers::Layers;
 pub use crate::mode::{step_in, SHADOW_GEN};
-pub use crate::registry::Registry;
+pub use crate::registry::{Registry, Spot};
 
 /// The packed state word.
 pub mod word {

@@ -123,6 +123,29 @@ pub(crate) fn with_cell<R>(
         .unwrap_or(Err(Cached::Pass))
 }
 
+/// Runs `f` on this thread's cached cell for `hash` of `registry` if it is the cell at
+/// `address`, whatever its state (it may have been removed since it was cached); `None`
+/// if the slot holds another cell or none. No key is compared and no miss is noted:
+/// the caller found this cell by its key before (`Registry::peek_at`).
+#[inline]
+pub(crate) fn with_cell_at<R>(
+    registry: u64,
+    hash: u64,
+    address: usize,
+    f: impl FnOnce(&CellRef) -> R,
+) -> Option<R> {
+    CACHE
+        .try_with(|c| {
+            let c = c.try_borrow().ok()?;
+            let slot = &c[index(hash)];
+            let cell = slot.cell.as_ref()?;
+            let here = std::ptr::from_ref::<crate::circuit::ConnectionCell>(cell) as usize;
+            (slot.registry == registry && slot.hash == hash && here == address).then(|| f(cell))
+        })
+        .ok()
+        .flatten()
+}
+
 /// Whether this thread's cache holds a cell for `hash` of `registry` (for the tests).
 #[cfg(test)]
 pub(crate) fn holds(registry: u64, hash: u64) -> bool {
@@ -308,6 +331,47 @@ mod tests {
         r.register(k, &Options::new()).unwrap();
         assert!(r.available(k), "the new connection is closed");
         assert_eq!(r.status(k).unwrap().total_rejected, 0);
+    }
+
+    #[test]
+    fn a_spot_finds_its_cell_cached_or_in_the_map_and_never_a_later_one() {
+        let r = registry();
+        let k = Key::scoped("s", "spot");
+        r.register(k, &Options::new()).unwrap();
+        let live = |c: &crate::circuit::CellRef| (!c.is_removed()).then_some(());
+        // Not cached yet: the first check's spot is found through the map.
+        let ((), spot) = r.peek(k, true, live).unwrap();
+        assert!(!super::holds(r.id, k.key_hash()));
+        assert_eq!(r.peek_at(spot, live), Some(()));
+        // Cached by the second check: the same spot, now found in the cache.
+        let ((), cached) = r.peek(k, true, live).unwrap();
+        assert!(super::holds(r.id, k.key_hash()));
+        assert_eq!(cached, spot);
+        assert_eq!(r.peek_at(spot, live), Some(()));
+        // On another thread (its own empty cache): through the map.
+        std::thread::scope(|s| {
+            s.spawn(|| assert_eq!(r.peek_at(spot, live), Some(())));
+        });
+        // Removed: the cached cell is seen removed, the map has none.
+        r.unregister(k).unwrap();
+        assert_eq!(r.peek_at(spot, live), None);
+        assert_eq!(
+            r.peek_at(spot, |_| Some(())),
+            Some(()),
+            "still in the cache"
+        );
+        std::thread::scope(|s| {
+            s.spawn(|| assert_eq!(r.peek_at(spot, |_| Some(())), None, "not in the map"));
+        });
+        // Registered again: the new connection is never found by the old spot.
+        r.register(k, &Options::new()).unwrap();
+        for _ in 0..3 {
+            assert!(r.available(k)); // the cache now holds the new cell
+        }
+        assert_eq!(r.peek_at(spot, |_| Some(())), None);
+        let ((), new) = r.peek(k, true, live).unwrap();
+        assert_ne!(new, spot);
+        assert_eq!(r.peek_at(new, live), Some(()));
     }
 
     #[test]

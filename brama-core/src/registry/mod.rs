@@ -17,6 +17,7 @@ mod health;
 mod manage;
 pub(crate) mod map;
 mod peek;
+pub use peek::Spot;
 mod register;
 mod scope;
 mod snapshot;

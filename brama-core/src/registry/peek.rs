@@ -1,23 +1,55 @@
-//! [`Registry::peek`]: a look at a connection's cell by key, holding nothing after.
+//! [`Registry::peek`]: a look at a connection's cell by key, holding nothing after;
+//! [`Registry::peek_at`]: the same cell again, by the [`Spot`] the first look gave.
 
 use super::*;
-use crate::circuit::CellRef;
+use crate::circuit::{CellRef, ConnectionCell};
 use crate::key::Key;
 #[cfg(not(brama_loom))]
 use crate::registry::cache::{self, Cached, Miss};
+
+/// Where [`Registry::peek`] found a connection: its key's hash and its cell's address.
+/// Enough for [`Registry::peek_at`] to find that cell again with no key: no hash to
+/// compute, no key to compare. The address is compared, never dereferenced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Spot {
+    hash: u64,
+    address: usize,
+}
+
+impl Spot {
+    #[inline]
+    fn of(hash: u64, cell: &CellRef) -> Spot {
+        Spot {
+            hash,
+            address: address(cell),
+        }
+    }
+
+    /// Whether `cell` is the cell this spot was taken on.
+    #[inline]
+    pub fn is(&self, cell: &CellRef) -> bool {
+        address(cell) == self.address
+    }
+}
+
+#[inline]
+fn address(cell: &CellRef) -> usize {
+    std::ptr::from_ref::<ConnectionCell>(cell) as usize
+}
 
 impl Registry {
     /// Runs `f` on the cell of `key` without taking a handle: on the cell this thread's
     /// cache holds for the key (no map lock), and if that answers `None` (or nothing is
     /// cached), on the map's cell under its shard's read lock. `None` if `f` declined
-    /// both or the key is unknown. `f` may run twice (once per place), so it should
-    /// change nothing when it answers `None`; a cached cell may have been removed since,
-    /// so `f` must look at the word before it trusts the cell.
+    /// both or the key is unknown; otherwise `f`'s answer and the [`Spot`] of the cell
+    /// that gave it. `f` may run twice (once per place), so it should change nothing
+    /// when it answers `None`; a cached cell may have been removed since, so `f` must
+    /// look at the word before it trusts the cell.
     ///
     /// `check` says whether this is a check (its miss is noted, and the cache filled
     /// on the key's second miss in a row if the map's cell then admits freely) or a
-    /// report (its miss is not noted: see `cache.rs`). What the tower layer admits and
-    /// reports a call on a healthy circuit through, with no permit.
+    /// report (its miss is not noted: see `cache.rs`). What the tower layer admits a
+    /// call on a healthy circuit through, with no permit.
     #[inline]
     #[cfg_attr(brama_loom, allow(unused_variables))]
     pub fn peek<R>(
@@ -25,12 +57,13 @@ impl Registry {
         key: Key<'_>,
         check: bool,
         f: impl Fn(&CellRef) -> Option<R>,
-    ) -> Option<R> {
+    ) -> Option<(R, Spot)> {
         let hash = key.key_hash();
+        let f = |cell: &CellRef| f(cell).map(|r| (r, Spot::of(hash, cell)));
         #[cfg(not(brama_loom))]
         let fill = {
             let miss = if check { Miss::Note } else { Miss::Ignore };
-            match cache::with_cell(self.id, hash, key, miss, &f) {
+            match cache::with_cell(self.id, hash, key, miss, f) {
                 Ok(Some(r)) => return Some(r),
                 // Cached but declined: the map's cell decides, and replaces a removed
                 // one in the slot if it admits.
@@ -48,5 +81,25 @@ impl Registry {
                 r
             })
             .flatten()
+    }
+
+    /// Runs `f` on the cell found at `spot` by [`peek`](Self::peek), if it is still in
+    /// the registry or in this thread's cache: on the cached cell when this thread's
+    /// cache holds that very cell (no map lock, no key compared), else on the map's
+    /// entry for it under its shard's read lock. `None` if `f` declined or the cell is
+    /// in neither (removed, and not cached here). Like `peek`, a cached cell may have
+    /// been removed since, so `f` must look at the word before it trusts the cell.
+    ///
+    /// The cell is known by its address alone: were it freed and another connection's
+    /// cell allocated at the same address, under a key with the same hash, that cell
+    /// would be found. What the tower layer reports a call admitted by `peek` through.
+    #[inline]
+    pub fn peek_at<R>(&self, spot: Spot, f: impl Fn(&CellRef) -> Option<R>) -> Option<R> {
+        #[cfg(not(brama_loom))]
+        if let Some(r) = cache::with_cell_at(self.id, spot.hash, spot.address, &f) {
+            // The map could only hold this same cell: its answer would be the same.
+            return r;
+        }
+        self.map.get_at(spot.hash, spot.address, f).flatten()
     }
 }

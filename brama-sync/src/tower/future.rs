@@ -5,24 +5,21 @@ use std::fmt;
 use std::future::Future;
 use std::mem;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use brama_core::engine::{Registry, Ticket};
 use brama_core::{Error, Key};
 use pin_project_lite::pin_project;
 
 use super::free::Free;
 use super::BramaError;
 use crate::call::{Classify, Outcome};
-use crate::keybuf::KeyBuf;
 use crate::permit::Permit;
 
 pin_project! {
     /// The future of a [`BramaService`](super::BramaService) call.
     ///
     /// Admitted: it polls the inner service's future, holding the permit (or, on a
-    /// healthy circuit, the key and the admission's cycle: see
+    /// healthy circuit, where the connection was found and the admission's cycle: see
     /// [`BramaService`](super::BramaService)); when that completes, the classifier
     /// decides how the result counts, and a panic while polling counts as a failure and
     /// unwinds on. Refused: it resolves to
@@ -70,17 +67,11 @@ impl<F, C> ResponseFuture<F, C> {
     }
 
     #[inline]
-    pub(super) fn free(
-        fut: F,
-        registry: Arc<Registry>,
-        key: KeyBuf,
-        admitted: (Ticket, usize),
-        classify: C,
-    ) -> Self {
+    pub(super) fn free(fut: F, free: Free, classify: C) -> Self {
         ResponseFuture {
             kind: Kind::Free {
                 fut,
-                free: Some(Free::new(registry, key, admitted)),
+                free: Some(free),
                 classify,
             },
         }
@@ -119,11 +110,11 @@ impl Report for Permit<'static> {
 impl Report for Free {
     #[inline]
     fn report(&mut self, outcome: Outcome) {
-        let _ = Free::report(self, outcome, None);
+        Free::report(self, outcome, None);
     }
 
     fn panicked(self) {
-        let _ = Free::report(&self, Outcome::Failure, Some("panic"));
+        Free::report(&self, Outcome::Failure, Some("panic"));
     }
 }
 

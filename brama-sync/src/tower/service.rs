@@ -7,6 +7,7 @@ use std::task::{Context, Poll};
 use brama_core::{Error, Options};
 use tower_service::Service;
 
+use super::free::Free;
 use super::future::ResponseFuture;
 use super::BramaError;
 use crate::brama::Brama;
@@ -93,16 +94,17 @@ where
         let key = (self.key_fn)(&req);
         // A circuit that admits freely admits with no permit: one load of its word,
         // on the cell this thread's cache holds (or under the shard's read lock), and
-        // the cycle kept for the report (see `Free`). A probe, a refusal, a timed call,
+        // where it was found and the cycle kept for the report (see `Free`). A probe, a refusal, a timed call,
         // a mode, an unknown key: a permit.
         let reg = self.brama.reg();
         let free = reg.peek(key.as_key(), true, |cell| match cell.acquire_free() {
-            Some((ticket, false)) => Some((ticket, super::free::address(cell))),
+            Some((ticket, false)) => Some(ticket.gen),
             _ => None,
         });
-        if let Some(admitted) = free {
-            let (registry, classify) = (Arc::clone(reg), self.classify.clone());
-            return ResponseFuture::free(self.inner.call(req), registry, key, admitted, classify);
+        if let Some((gen, spot)) = free {
+            drop(key);
+            let free = Free::new(Arc::clone(reg), spot, gen);
+            return ResponseFuture::free(self.inner.call(req), free, self.classify.clone());
         }
         match self.admit(&key) {
             Ok(permit) => {

@@ -2,6 +2,7 @@
 //! since loom cannot model dashmap's locks.
 
 use super::*;
+use crate::circuit::ConnectionCell;
 use crate::sync::{lock, Mutex};
 use std::collections::HashMap;
 
@@ -19,6 +20,16 @@ impl Map {
 
     pub fn get<R>(&self, _hash: u64, key: Key<'_>, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
         lock(&self.inner).get(&key as &dyn KeyView).map(f)
+    }
+
+    pub fn get_at<R>(&self, hash: u64, address: usize, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
+        lock(&self.inner)
+            .values()
+            .find(|c| {
+                std::ptr::from_ref::<ConnectionCell>(c) as usize == address
+                    && c.key().key_hash() == hash
+            })
+            .map(f)
     }
 
     pub fn insert_new_with<R, E>(

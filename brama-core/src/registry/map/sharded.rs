@@ -33,6 +33,12 @@ impl Entry {
             cell,
         }
     }
+
+    /// An entry stored under `hash`, whatever its key's: a forced collision.
+    #[cfg(test)]
+    pub(super) fn with_hash(hash: u64, cell: CellRef) -> Entry {
+        Entry { hash, cell }
+    }
 }
 
 /// Writes the cached hash: the same single `u64` an `OwnedKey` or a `dyn KeyView`
@@ -81,6 +87,72 @@ impl Borrow<u64> for Entry {
     }
 }
 
+/// What a lookup by connection ([`Map::get_at`]) compares: a key's hash and a cell's
+/// address. An entry gives its stored hash and its cell's address, a probe
+/// ([`At`]) the ones it was given, so the table's probe compares the hash as it
+/// does for a key, and then the address, never the key.
+trait Located {
+    fn hash(&self) -> u64;
+    fn address(&self) -> usize;
+}
+
+impl Located for Entry {
+    #[inline]
+    fn hash(&self) -> u64 {
+        self.hash
+    }
+
+    #[inline]
+    fn address(&self) -> usize {
+        std::ptr::from_ref::<crate::circuit::ConnectionCell>(&self.cell) as usize
+    }
+}
+
+/// The probe of [`Map::get_at`].
+struct At {
+    hash: u64,
+    address: usize,
+}
+
+impl Located for At {
+    #[inline]
+    fn hash(&self) -> u64 {
+        self.hash
+    }
+
+    #[inline]
+    fn address(&self) -> usize {
+        self.address
+    }
+}
+
+/// The same single `u64` an entry's `Hash` writes.
+impl Hash for dyn Located + '_ {
+    #[inline]
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        h.write_u64(Located::hash(self));
+    }
+}
+
+/// One connection (one address) has one key, so one hash: equal addresses are
+/// equal entries. Every entry with the probe's hash is compared, so a key that
+/// shares it (a 64-bit collision) does not hide the connection looked for.
+impl PartialEq for dyn Located + '_ {
+    #[inline]
+    fn eq(&self, other: &Self) -> bool {
+        Located::hash(self) == Located::hash(other) && self.address() == other.address()
+    }
+}
+
+impl Eq for dyn Located + '_ {}
+
+impl<'a> Borrow<dyn Located + 'a> for Entry {
+    #[inline]
+    fn borrow(&self) -> &(dyn Located + 'a) {
+        self
+    }
+}
+
 #[derive(Debug)]
 pub struct Map {
     pub(super) inner: DashMap<Entry, (), Hasher>,
@@ -112,6 +184,18 @@ impl Map {
             }
             None => None,
         }
+    }
+
+    /// Runs `f` on the connection whose cell is at `address` and whose key's
+    /// [`Key::key_hash`] is `hash`, under its shard's read lock; `None` if no entry
+    /// holds that cell (removed). No key is read or compared: a report that kept the
+    /// hash and the address of the cell it was admitted on finds it with these alone.
+    #[inline]
+    pub fn get_at<R>(&self, hash: u64, address: usize, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
+        let at = At { hash, address };
+        self.inner
+            .get(&at as &dyn Located)
+            .map(|r| f(&r.key().cell))
     }
 
     /// The index (`0..SHARDS`) of the shard that holds, or would hold, the key whose

@@ -56,6 +56,40 @@ fn address(c: &ConnectionCell) -> usize {
     std::ptr::from_ref(c) as usize
 }
 
+/// A lookup by hash and address finds that very cell, never another key's or a
+/// later cell of the same key; two entries under one hash (a forced 64-bit
+/// collision) are each found by their own address.
+#[test]
+fn a_lookup_by_address_finds_that_cell_only_and_survives_a_collision() {
+    let map = Map::new();
+    let (alpha, beta) = (cell("alpha"), cell("beta"));
+    assert!(map.insert_new(&alpha) && map.insert_new(&beta));
+    let own = |id: &str| Key::new(id).key_hash();
+    let at =
+        |hash: u64, c: &CellRef| map.get_at(hash, address(c), |c| c.key().identifier().to_owned());
+    assert_eq!(at(own("alpha"), &alpha).as_deref(), Some("alpha"));
+    assert_eq!(at(own("beta"), &beta).as_deref(), Some("beta"));
+    assert_eq!(at(own("alpha"), &beta), None, "another key's cell");
+    assert_eq!(at(own("beta"), &alpha), None);
+    // Removed, then registered again: the old cell is gone, the new one found.
+    assert!(map.remove_if(&Key::new("alpha"), |_| true).is_some());
+    assert_eq!(at(own("alpha"), &alpha), None);
+    let again = cell("alpha");
+    assert!(map.insert_new(&again));
+    assert_eq!(at(own("alpha"), &alpha), None, "not the new connection");
+    assert_eq!(at(own("alpha"), &again).as_deref(), Some("alpha"));
+    // Two keys stored under one hash: each is found by its address.
+    let shared = own("alpha") ^ 0x5555;
+    let (x, y) = (cell("x"), cell("y"));
+    map.inner
+        .insert(Entry::with_hash(shared, CellRef::clone(&x)), ());
+    map.inner
+        .insert(Entry::with_hash(shared, CellRef::clone(&y)), ());
+    assert_eq!(at(shared, &x).as_deref(), Some("x"));
+    assert_eq!(at(shared, &y).as_deref(), Some("y"));
+    assert_eq!(at(shared, &beta), None);
+}
+
 /// How many times one sweep visited each cell, by address.
 fn visits(map: &Map) -> HashMap<usize, u32> {
     let mut seen = HashMap::new();
