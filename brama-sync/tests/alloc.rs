@@ -295,4 +295,20 @@ fn a_call_through_the_tower_layer_allocates_nothing() {
         0,
         "BramaService::call failing and ignored"
     );
+    // Refused on an open circuit: the rejection names the connection, and that is all
+    // it allocates (the future keeps the names until its first poll, not copied).
+    b.open_circuit(
+        ("payments", "stripe"),
+        OpenOptions::new().duration(Duration::from_secs(60)),
+    )
+    .unwrap();
+    assert_eq!(
+        allocations(|| {
+            assert!(svc.poll_ready(&mut cx).is_ready());
+            let refused = run(svc.call(2), &waker).unwrap_err();
+            assert!(refused.is_rejected());
+        }),
+        2_000,
+        "BramaService::call rejected"
+    );
 }

@@ -141,24 +141,6 @@ impl<E> BramaError<E> {
         }
     }
 
-    /// The same refusal, as the error of another inner error type.
-    pub(super) fn recast<E2>(self) -> Result<BramaError<E2>, E> {
-        match self {
-            BramaError::Rejected {
-                identifier,
-                scope,
-                state,
-                retry_after,
-            } => Ok(BramaError::Rejected {
-                identifier,
-                scope,
-                state,
-                retry_after,
-            }),
-            BramaError::Inner(e) => Err(e),
-        }
-    }
-
     /// Whether the circuit refused the request.
     pub fn is_rejected(&self) -> bool {
         matches!(self, BramaError::Rejected { .. })
