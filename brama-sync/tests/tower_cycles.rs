@@ -1,6 +1,6 @@
 //! SPEC §2 rule 4 and §9 through the tower layer's permit-free admission: a call the
-//! layer admitted on a circuit that admitted freely (no permit, only the key, the
-//! connection and the cycle) and that finishes after the circuit changed decides
+//! layer admitted on a circuit that admitted freely (no permit, only where the
+//! connection was found and the cycle) and that finishes after the circuit changed decides
 //! nothing, counts only on the connection it was admitted on, and a dropped or ignored
 //! one counts neither.
 

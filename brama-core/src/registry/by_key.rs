@@ -79,7 +79,7 @@ impl Registry {
                 Some(admitted) => {
                     #[cfg(not(brama_loom))]
                     if admitted && fill {
-                        crate::registry::cache::fill(self.id, hash, cell);
+                        crate::registry::cache::fill(self.id, &self.cx, hash, cell);
                     }
                     Ok(admitted)
                 }
@@ -173,7 +173,7 @@ impl Registry {
                 Fast::Counted => {
                     #[cfg(not(brama_loom))]
                     if fill && cell.available_fast() {
-                        crate::registry::cache::fill(self.id, hash, cell);
+                        crate::registry::cache::fill(self.id, &self.cx, hash, cell);
                     }
                     None
                 }

@@ -22,7 +22,9 @@
 use std::cell::RefCell;
 
 use crate::circuit::CellRef;
+use crate::context::Context;
 use crate::key::Key;
+use crate::sync::Arc;
 
 const SLOTS: usize = 64;
 
@@ -30,6 +32,9 @@ struct Slot {
     registry: u64,
     hash: u64,
     cell: Option<CellRef>,
+    /// The registry's context, with the cell: what a report through [`with_cell_at`]
+    /// needs besides the cell, so that its caller need hold no registry.
+    cx: Option<Arc<Context>>,
     /// The hash of the last key that missed in this slot (admission filter).
     pending: u64,
 }
@@ -39,6 +44,7 @@ impl Slot {
         registry: 0,
         hash: 0,
         cell: None,
+        cx: None,
         pending: 0,
     };
 }
@@ -123,24 +129,25 @@ pub(crate) fn with_cell<R>(
         .unwrap_or(Err(Cached::Pass))
 }
 
-/// Runs `f` on this thread's cached cell for `hash` of `registry` if it is the cell at
-/// `address`, whatever its state (it may have been removed since it was cached); `None`
-/// if the slot holds another cell or none. No key is compared and no miss is noted:
-/// the caller found this cell by its key before (`Registry::peek_at`).
+/// Runs `f` on this thread's cached cell for `hash` of `registry`, and the registry's
+/// context, if it is the cell at `address`, whatever its state (it may have been
+/// removed since it was cached); `None` if the slot holds another cell or none. No key
+/// is compared and no miss is noted: the caller found this cell by its key before
+/// (`Registry::peek_at`, `Registry::peek_cached`).
 #[inline]
 pub(crate) fn with_cell_at<R>(
     registry: u64,
     hash: u64,
     address: usize,
-    f: impl FnOnce(&CellRef) -> R,
+    f: impl FnOnce(&CellRef, &Arc<Context>) -> R,
 ) -> Option<R> {
     CACHE
         .try_with(|c| {
             let c = c.try_borrow().ok()?;
             let slot = &c[index(hash)];
-            let cell = slot.cell.as_ref()?;
+            let (cell, cx) = (slot.cell.as_ref()?, slot.cx.as_ref()?);
             let here = std::ptr::from_ref::<crate::circuit::ConnectionCell>(cell) as usize;
-            (slot.registry == registry && slot.hash == hash && here == address).then(|| f(cell))
+            (slot.registry == registry && slot.hash == hash && here == address).then(|| f(cell, cx))
         })
         .ok()
         .flatten()
@@ -155,10 +162,10 @@ pub(crate) fn holds(registry: u64, hash: u64) -> bool {
     })
 }
 
-/// Puts `cell`, just found admitting freely through the map, in its slot (after
-/// [`Cached::Fill`]).
+/// Puts `cell` (with its registry's context `cx`), just found admitting freely through
+/// the map, in its slot (after [`Cached::Fill`]).
 #[inline(never)]
-pub(crate) fn fill(registry: u64, hash: u64, cell: &CellRef) {
+pub(crate) fn fill(registry: u64, cx: &Arc<Context>, hash: u64, cell: &CellRef) {
     let _ = CACHE.try_with(|c| {
         let Ok(mut c) = c.try_borrow_mut() else {
             return;
@@ -178,6 +185,7 @@ pub(crate) fn fill(registry: u64, hash: u64, cell: &CellRef) {
             registry,
             hash,
             cell: Some(CellRef::clone(cell)),
+            cx: Some(Arc::clone(cx)),
             pending: 0,
         };
     });
@@ -189,6 +197,7 @@ mod tests {
     use crate::config::{Config, OpenOptions, Options, Settings};
     use crate::key::Key;
     use crate::registry::Registry;
+    use std::sync::Arc;
 
     fn registry() -> Registry {
         Registry::new(
@@ -343,14 +352,30 @@ mod tests {
         let ((), spot) = r.peek(k, true, live).unwrap();
         assert!(!super::holds(r.id, k.key_hash()));
         assert_eq!(r.peek_at(spot, live), Some(()));
-        // Cached by the second check: the same spot, now found in the cache.
-        let ((), cached) = r.peek(k, true, live).unwrap();
+        assert!(!spot.cached());
+        assert_eq!(Registry::peek_cached(r.id(), spot, |_, _| ()), None);
+        // The second check fills the slot (found through the map once more); the third
+        // finds the same cell in the cache, with the registry's context.
+        let ((), second) = r.peek(k, true, live).unwrap();
         assert!(super::holds(r.id, k.key_hash()));
-        assert_eq!(cached, spot);
+        assert_eq!(second, spot);
+        let ((), cached) = r.peek(k, true, live).unwrap();
+        assert!(cached.cached() && cached.is(&r.map.get(k.key_hash(), k, Arc::clone).unwrap()));
         assert_eq!(r.peek_at(spot, live), Some(()));
+        assert_eq!(r.peek_at(cached, live), Some(()));
+        let same_cx = |_: &_, cx: &Arc<crate::context::Context>| Arc::ptr_eq(cx, r.context());
+        assert_eq!(Registry::peek_cached(r.id(), spot, same_cx), Some(true));
+        assert_eq!(
+            Registry::peek_cached(r.id() + 1, spot, same_cx),
+            None,
+            "another registry"
+        );
         // On another thread (its own empty cache): through the map.
         std::thread::scope(|s| {
-            s.spawn(|| assert_eq!(r.peek_at(spot, live), Some(())));
+            s.spawn(|| {
+                assert_eq!(r.peek_at(spot, live), Some(()));
+                assert_eq!(Registry::peek_cached(r.id(), spot, |_, _| ()), None);
+            });
         });
         // Removed: the cached cell is seen removed, the map has none.
         r.unregister(k).unwrap();
@@ -369,8 +394,9 @@ mod tests {
             assert!(r.available(k)); // the cache now holds the new cell
         }
         assert_eq!(r.peek_at(spot, |_| Some(())), None);
+        assert_eq!(Registry::peek_cached(r.id(), spot, |_, _| ()), None);
         let ((), new) = r.peek(k, true, live).unwrap();
-        assert_ne!(new, spot);
+        assert!(new.cached() && new != cached);
         assert_eq!(r.peek_at(new, live), Some(()));
     }
 

@@ -59,13 +59,17 @@
 //! On a circuit that admits freely (`Unknown` or `Closed`, in `Normal` mode, calls not
 //! timed for a slow-call rule) a request takes no permit: its connection's state word
 //! is read once, on the cell this thread's cache holds for the key (else under the
-//! map's read lock), and the future keeps the key, the connection and the cycle it was
-//! admitted in. A success is then counted as [`Brama::success`](crate::Brama::success)
-//! counts one; any other report goes to that connection with the cycle, so a call that
-//! finishes after the circuit changed state is counted and decides nothing, as with a
-//! [`Permit`](crate::Permit). Such a call holds no half-open slot and no handle: it
-//! does not keep its connection from eviction while in flight (if the connection is
-//! evicted or unregistered meanwhile, the call's result counts nowhere). Half-open
+//! map's read lock), and the future keeps where the connection was found (not the key)
+//! and the cycle it was admitted in; admitted through this thread's cache, it holds no
+//! reference to the registry either. A success is then counted as
+//! [`Brama::success`](crate::Brama::success) counts one; any other report goes to that
+//! connection with the cycle, so a call that finishes after the circuit changed state
+//! is counted and decides nothing, as with a [`Permit`](crate::Permit). Such a call
+//! holds no half-open slot and no handle: it does not keep its connection from
+//! eviction while in flight (if the connection is evicted or unregistered meanwhile,
+//! the call's result counts nowhere), nor its registry alive (a call that finishes
+//! after the last [`Brama`](crate::Brama) of its registry was dropped may count
+//! nowhere). Half-open
 //! probes, refusals, other modes and timed calls take a permit as before.
 
 use std::fmt;
@@ -76,6 +80,7 @@ use brama_core::{Error, Key, State};
 mod free;
 mod future;
 mod layer;
+mod registries;
 mod service;
 
 pub use future::ResponseFuture;

@@ -35,6 +35,8 @@ impl<S, K, C> BramaService<S, K, C> {
         classify: C,
         auto_register: bool,
     ) -> Self {
+        // A call admitted without holding the registry finds it by its id.
+        super::registries::remember(brama.reg());
         BramaService {
             inner,
             brama,
@@ -103,7 +105,7 @@ where
         });
         if let Some((gen, spot)) = free {
             drop(key);
-            let free = Free::new(Arc::clone(reg), spot, gen);
+            let free = Free::new(reg, spot, gen);
             return ResponseFuture::free(self.inner.call(req), free, self.classify.clone());
         }
         match self.admit(&key) {
