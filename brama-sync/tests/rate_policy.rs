@@ -189,6 +189,32 @@ fn a_time_window_drops_outcomes_older_than_its_duration() {
     assert_eq!(brama.state("q").unwrap(), State::Open);
 }
 
+#[test]
+fn a_time_window_left_idle_for_hours_does_not_bring_old_failures_back() {
+    // Ten buckets of 1 s, whose tags come round every 1,023 epochs of a bucket's own:
+    // 10,230 s after a failure, its bucket's tag is the current one's again. The
+    // failure is long out of the window and must stay out (it came back, and with
+    // the new failure made 2 of 2: the circuit opened).
+    let clock = ManualClock::new();
+    let policy = TripPolicy::failure_rate(0.5)
+        .window(Window::time(Duration::from_secs(10)))
+        .minimum_calls(2);
+    let brama = brama_with(&clock, policy, 1);
+    brama.register("q", Options::new()).unwrap();
+    brama.failure("q").unwrap();
+    clock.advance(Duration::from_secs(10_230));
+    let s = brama.status("q").unwrap();
+    assert_eq!(
+        (s.window_calls, s.failure_rate),
+        (0, None),
+        "read before a report"
+    );
+    brama.failure("q").unwrap();
+    let s = brama.status("q").unwrap();
+    assert_eq!(s.window_calls, 1);
+    assert_eq!(s.state, State::Closed, "1 call, under the minimum of 2");
+}
+
 /// Opens a `rate_50_of_10` circuit, then lets its open duration pass.
 fn tripped(clock: &ManualClock, probes: u32) -> (Brama, Subscription) {
     let brama = brama_with(clock, rate_50_of_10(), probes);

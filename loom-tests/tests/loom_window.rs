@@ -2,9 +2,10 @@
 //! slot of a count window, a report racing an absorbed one or a clear in place, and
 //! reports racing a time window's bucket rollover or clear, lose no outcome and count
 //! none twice, and a success that skips the sum of a clean time window is counted by
-//! the failure racing it; the twins (a plain store in place of the slot's
+//! the failure racing it, and reports into a bucket whose tag came round again count
+//! nothing of the epoch it held; the twins (a plain store in place of the slot's
 //! compare-and-swap, a clear that does not claim the ring, a clean-window mark raised
-//! too late) are caught.
+//! too late, `head` moved before a stale bucket is emptied) are caught.
 #![cfg(brama_loom)]
 
 mod support;
@@ -206,6 +207,36 @@ fn a_success_that_skips_the_sum_is_seen_by_a_racing_failure() {
     });
 }
 
+#[test]
+fn reports_racing_into_a_bucket_whose_tag_came_round() {
+    support::check("window/stale tag", || {
+        // Buckets of 1 ns: epoch 10,230 is bucket 0 with epoch 0's tag. Two reports
+        // race into it; the failure of epoch 0 must be emptied before either counts,
+        // whichever moves `head` and whichever finds it moved.
+        let b = Arc::new(Buckets::new(Duration::from_nanos(10)));
+        b.record(true, false, 0);
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let b = Arc::clone(&b);
+                thread::spawn(move || b.record(false, false, 10_230))
+            })
+            .collect();
+        for h in handles {
+            let t = h.join().unwrap();
+            assert_eq!(t.failures, 0, "a report counted the stale failure: {t:?}");
+        }
+        assert_eq!(3, b.held() + b.evicted(), "none lost, none twice");
+        assert_eq!(
+            b.tallies(10_230),
+            Tallies {
+                calls: 2,
+                failures: 0,
+                slow: 0
+            }
+        );
+    });
+}
+
 // ----- the broken twins ---------------------------------------------------------------
 
 /// A count slot replaced by load-then-store instead of a compare-and-swap, with the
@@ -375,5 +406,66 @@ fn broken_late_dirty_mark_is_caught() {
         // The failure summed before the success landed, and the success looked for
         // the mark before it was raised: neither decided on both.
         assert!(s_saw || f_calls == 2, "the later report decides on both");
+    });
+}
+
+/// One bucket and `head`, as `Buckets` keeps them (a tag of `epoch % 2 + 1` in the low
+/// byte, calls and failures above it), with `head` moved before the stale bucket is
+/// emptied instead of after.
+struct TwinTagged {
+    head: AtomicU64,
+    word: AtomicU64,
+}
+
+impl TwinTagged {
+    /// A success at `epoch`: the failures its window holds after it.
+    fn success_broken(&self, epoch: u64) -> u64 {
+        let tag = epoch % 2 + 1;
+        if self.head.load(Ordering::Acquire) < epoch {
+            // BROKEN: `Buckets::advance` empties the stale bucket, then moves `head`.
+            self.head.fetch_max(epoch, Ordering::AcqRel);
+            let stale = self.word.load(Ordering::Acquire);
+            let _ = self
+                .word
+                .compare_exchange(stale, 0, Ordering::AcqRel, Ordering::Acquire);
+        }
+        let mut current = self.word.load(Ordering::Acquire);
+        loop {
+            let next = if current & 0xff == tag {
+                current + (1 << 8)
+            } else {
+                tag | 1 << 8
+            };
+            match self
+                .word
+                .compare_exchange(current, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return next >> 32,
+                Err(c) => current = c,
+            }
+        }
+    }
+}
+
+#[test]
+#[should_panic(expected = "counted the stale failure")]
+fn broken_head_moved_before_the_stale_bucket_is_emptied_is_caught() {
+    support::check("window/broken stale twin", || {
+        // Epoch 0's failure (one call, one failure), then two successes at epoch 2,
+        // whose tag is epoch 0's.
+        let b = Arc::new(TwinTagged {
+            head: AtomicU64::new(0),
+            word: AtomicU64::new(1 | 1 << 8 | 1 << 32),
+        });
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let b = Arc::clone(&b);
+                thread::spawn(move || b.success_broken(2))
+            })
+            .collect();
+        for h in handles {
+            let failures = h.join().unwrap();
+            assert_eq!(failures, 0, "a report counted the stale failure");
+        }
     });
 }

@@ -23,6 +23,20 @@
 //! racing in different buckets (an epoch boundary) may each miss the other, as any two
 //! racing reports may; the next report decides on both.
 //!
+//! Stale buckets. A tag names an epoch only among the 1,023 epochs that share its
+//! bucket and tag cycle: a bucket that no report writes for 1,023 of its own epochs
+//! (a connection idle for that long, or periodic traffic that always lands in other
+//! buckets) would be taken for a current one, and its outcomes come back into the
+//! window. So the first reports of each new epoch empty, before they move `head` to
+//! it (`Buckets::advance`), every bucket whose tag is not that of the epoch it holds
+//! in the new window (all of them if the window was idle for a whole window): every
+//! bucket then holds an epoch within one window of `head`, or nothing, and its tag
+//! names that epoch. They stop as soon as `head` reaches the epoch (whoever moved it
+//! emptied the same buckets), and a bucket written since their load (a report at the
+//! new epoch, which moved `head` first) fails their compare-and-swap. A read sums
+//! epochs up to `head` only, so a window read after an idle spell, before any report,
+//! holds nothing stale either. Once per epoch, ten loads: off the per-report path.
+//!
 //! A clear works in place: it raises `floor` to the current epoch (older buckets are
 //! out of the window from then on, and evicted when their bucket rolls over) and
 //! empties the current epoch's bucket with a CAS. A report stamped before the floor
@@ -146,12 +160,14 @@ impl Buckets {
                 self.dirty.fetch_max(epoch + 1, Ordering::Relaxed);
             }
         }
-        // Acquire/AcqRel: a report that later sees this report's bucket sees `head` at
-        // least this high (it loads `head` after an Acquire of the bucket): either it
-        // was already (read with Acquire, so the raise happened before our CAS) or we
-        // raise it here. Loaded first, as `head` is raised once per epoch.
-        if self.head.load(Ordering::Acquire) < epoch {
-            self.head.fetch_max(epoch, Ordering::AcqRel);
+        // Acquire: a report that later sees this report's bucket sees `head` at least
+        // this high (it loads `head` after an Acquire of the bucket): either it was
+        // already (read with Acquire, so the raise happened before our CAS) or
+        // `advance` raises it here (AcqRel). Loaded first, as `head` moves once per
+        // epoch.
+        let head = self.head.load(Ordering::Acquire);
+        if head < epoch {
+            self.advance(epoch);
         }
         self.add(epoch, failure, slow);
         // Acquire: after our bucket CAS (AcqRel), so it sees the `dirty` of every
@@ -208,6 +224,46 @@ impl Buckets {
         }
     }
 
+    /// Moves `head` to `epoch`, first emptying every bucket that holds an
+    /// epoch out of the window ending at `epoch` (module docs, "Stale buckets"). Once
+    /// per epoch, by the first reports of it; stops as soon as another report has
+    /// moved `head` to `epoch` or past it, which emptied the same buckets first.
+    #[cold]
+    #[inline(never)]
+    fn advance(&self, epoch: u64) {
+        for (j, slot) in (0..N).zip(&self.slots) {
+            // The epoch of the window ending at `epoch` that bucket `j` holds, if any.
+            let live = epoch.checked_sub((epoch % N + N - j) % N).map(tag_of);
+            // Acquire: as in `add`.
+            let mut current = slot.load(Ordering::Acquire);
+            while current != 0 {
+                // Loaded after the bucket: a report that wrote that word after moving
+                // `head` to `epoch` or past it is seen here, and the bucket left alone.
+                // Acquire: as above.
+                let head = self.head.load(Ordering::Acquire);
+                if head >= epoch {
+                    return;
+                }
+                // Untouched for a whole window, every bucket is stale, whatever its tag
+                // (after 1,023 epochs of its own a bucket's tag comes round again).
+                let (tag, t) = unpack(current);
+                if epoch - head < N && Some(tag) == live {
+                    break;
+                }
+                // AcqRel: as the writers' CAS; a write since our load fails it.
+                match slot.compare_exchange_weak(current, 0, Ordering::AcqRel, Ordering::Acquire) {
+                    Ok(_) => {
+                        self.evict(u64::from(t.calls));
+                        break;
+                    }
+                    Err(c) => current = c,
+                }
+            }
+        }
+        // AcqRel: a report that acquires this `head` sees the buckets emptied above.
+        self.head.fetch_max(epoch, Ordering::AcqRel);
+    }
+
     fn evict(&self, calls: u64) {
         if calls > 0 {
             // Relaxed: a count for tests and status.
@@ -247,21 +303,35 @@ impl Buckets {
 
     /// The tallies of the window ending at `now`'s epoch.
     pub fn tallies(&self, now: Nanos) -> Tallies {
-        self.tallies_at(self.epoch(now))
+        let epoch = self.epoch(now);
+        // Acquire: as in `record`. No report has written an epoch past `head`, and
+        // the buckets of those epochs may hold stale ones that no report has emptied
+        // yet (`advance`): they are not summed.
+        let head = self.head.load(Ordering::Acquire);
+        self.sum(epoch, epoch.min(head))
     }
 
-    /// The tallies of the window ending at `epoch`.
+    /// The tallies of the window ending at `epoch`, written by a report at `epoch`
+    /// (so `head` is at least `epoch`).
     #[inline]
     fn tallies_at(&self, epoch: u64) -> Tallies {
+        self.sum(epoch, epoch)
+    }
+
+    /// The buckets of the window ending at `epoch`, up to `newest` (at most `head`:
+    /// every bucket then holds an epoch within a window of `head`, or none, so its tag
+    /// names its epoch; see `advance`).
+    #[inline]
+    fn sum(&self, epoch: u64, newest: u64) -> Tallies {
         // Acquire: as in `record`.
         let floor = self.floor.load(Ordering::Acquire);
         let oldest = epoch.saturating_sub(N - 1).max(floor);
-        if oldest > epoch {
+        if oldest > newest {
             return Tallies::default();
         }
-        // Walk back from `epoch`, stepping the bucket and the tag down with it (no
+        // Walk back from `newest`, stepping the bucket and the tag down with it (no
         // division per bucket); fields add without overflow (10 × 2^18 < 2^32).
-        let (mut e, mut index, mut tag) = (epoch, (epoch % N) as usize, tag_of(epoch));
+        let (mut e, mut index, mut tag) = (newest, (newest % N) as usize, tag_of(newest));
         let mut sum = Tallies::default();
         loop {
             // Acquire: pairs with the writers' CAS.
@@ -468,6 +538,81 @@ mod tests {
             };
             assert_eq!(b.tallies(e * S + 5), want, "epoch {e}");
         }
+    }
+
+    #[test]
+    fn a_bucket_left_alone_for_a_whole_tag_cycle_is_not_taken_for_the_current_one() {
+        // Ten buckets of 1 s; the tag repeats every 1,023 epochs of a bucket's own.
+        let b = Buckets::new(Duration::from_secs(10));
+        assert_eq!(b.record(true, false, 0).failures, 1);
+        // 10,230 s later (epoch 10,230: bucket 0 again, the same tag), idle in between.
+        let later = 10 * TAG_MOD * S;
+        let t = b.record(false, false, later);
+        assert_eq!(
+            t,
+            Tallies {
+                calls: 1,
+                failures: 0,
+                slow: 0
+            },
+            "the failure of 10,230 s ago is not in a 10 s window"
+        );
+        assert_eq!(b.tallies(later).failures, 0);
+        assert_eq!(2, b.held() + b.evicted());
+    }
+
+    #[test]
+    fn a_bucket_skipped_by_periodic_traffic_does_not_come_back_a_tag_cycle_later() {
+        // A failure and a success 5 s apart, then one success every 10 s, each in
+        // bucket 0: bucket 5 is never written again. Its tag comes round every 10,230 s.
+        let b = Buckets::new(Duration::from_secs(10));
+        b.record(true, false, 5 * S);
+        b.record(false, false, 10 * S);
+        let mut reports = 2;
+        for k in 2..=(TAG_MOD + 2) {
+            let t = b.record(false, false, 10 * k * S);
+            reports += 1;
+            assert_eq!(
+                t,
+                Tallies {
+                    calls: 1,
+                    failures: 0,
+                    slow: 0
+                },
+                "at {} s",
+                10 * k
+            );
+            // Mid-window, the skipped bucket's epoch is in the window: still nothing.
+            assert_eq!(
+                b.tallies(10 * k * S + 5 * S).failures,
+                0,
+                "at {} s",
+                10 * k + 5
+            );
+        }
+        assert_eq!(reports, b.held() + b.evicted());
+    }
+
+    #[test]
+    fn a_window_read_after_a_whole_tag_cycle_idle_is_empty() {
+        let b = Buckets::new(Duration::from_secs(10));
+        b.record(true, false, 0);
+        b.record(false, true, 3 * S);
+        // No report since: nothing has emptied the buckets, and none is summed.
+        for at in [13 * S, 10 * TAG_MOD * S, 10 * TAG_MOD * S + 3 * S] {
+            assert_eq!(b.tallies(at), Tallies::default(), "at {at}");
+        }
+        // Within the window, before the next report: both are there.
+        assert_eq!(
+            b.tallies(9 * S),
+            Tallies {
+                calls: 2,
+                failures: 1,
+                slow: 1
+            }
+        );
+        assert_eq!(b.record(false, false, 10 * TAG_MOD * S + 3 * S).calls, 1);
+        assert_eq!(3, b.held() + b.evicted());
     }
 
     #[test]
