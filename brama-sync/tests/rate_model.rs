@@ -32,10 +32,19 @@ enum Win {
 
 #[derive(Clone, Copy, Debug)]
 enum Op {
-    Success { ms: u64, by_handle: bool },
-    Failure { ms: u64, by_handle: bool },
+    Success {
+        ms: u64,
+        by_handle: bool,
+    },
+    Failure {
+        ms: u64,
+        by_handle: bool,
+    },
     Check,
     Advance(u64),
+    /// A time window's whole tag cycle (1,023 windows; for a count window 1,023 s),
+    /// plus this many ms: a bucket untouched since then has the current tag again.
+    AdvanceTagCycle(u64),
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -285,6 +294,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (0u64..400, any::<bool>()).prop_map(|(ms, by_handle)| Op::Failure { ms, by_handle }),
         2 => Just(Op::Check),
         2 => prop_oneof![0u64..300, 300u64..1_500].prop_map(Op::Advance),
+        1 => (0u64..2_000).prop_map(Op::AdvanceTagCycle),
     ]
 }
 
@@ -316,6 +326,10 @@ proptest! {
             .unwrap();
         brama.register("k", Options::new()).unwrap();
         let conn = brama.connection("k").unwrap();
+        let tag_cycle_ms = match p.window {
+            Win::TimeMs(d) => 1_023 * d,
+            Win::Count(_) => 1_023_000,
+        };
         let mut m = Model::new(p);
         for (i, op) in ops.iter().enumerate() {
             match *op {
@@ -334,6 +348,11 @@ proptest! {
                     prop_assert_eq!(got, m.check(), "check at step {}: {:?}", i, op);
                 }
                 Op::Advance(ms) => {
+                    clock.advance(Duration::from_millis(ms));
+                    m.now += ms;
+                }
+                Op::AdvanceTagCycle(extra) => {
+                    let ms = tag_cycle_ms + extra;
                     clock.advance(Duration::from_millis(ms));
                     m.now += ms;
                 }
