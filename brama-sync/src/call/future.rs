@@ -101,7 +101,7 @@ where
             return Poll::Pending;
         };
         if let Admission::Admitted { permit, classify } = &mut *guard.state {
-            let _ = permit.report(classify.classify(&result));
+            permit.report_in_place(classify.classify(&result));
         }
         // The finished permit's drop does nothing.
         *guard.state = Admission::Done;

@@ -14,8 +14,8 @@ where
 {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(result) => {
-            // Only `NotFound` can come back (unregistered meanwhile): the result stands.
-            let _ = permit.report(classify(&result));
+            // The report gives no result: `f`'s stands.
+            permit.report_in_place(classify(&result));
             result.map_err(CallError::Failed)
         }
         Err(panic) => {
