@@ -72,3 +72,52 @@ fn handle_reports_racing_unregister_are_in_the_final_status_iff_ok() {
     }
     assert!(late > 0, "the reporters never ran before the unregister");
 }
+
+/// Checks and successes by key until the connection is gone; returns the successes
+/// that returned `Ok`. From the second check on the key is in this thread's cache, so
+/// its successes count in the thread's own lane where it has one.
+fn succeed_by_key_until_gone(brama: &Brama, start: &Barrier) -> u64 {
+    let mut ok = 0;
+    start.wait();
+    loop {
+        if !brama.available("db") {
+            // Refused: only an unknown key is, here (nothing fails).
+            return ok;
+        }
+        match brama.success("db") {
+            Ok(()) => ok += 1,
+            Err(Error::NotFound { .. }) => return ok,
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+}
+
+#[test]
+fn by_key_successes_racing_unregister_are_in_the_final_status_iff_ok() {
+    let brama = Brama::builder().clock(ManualClock::new()).build().unwrap();
+    let mut late = 0;
+    for round in 0..ROUNDS {
+        brama.register("db", Options::new()).unwrap();
+        let start = Barrier::new(REPORTERS + 1);
+        let (status, counted) = thread::scope(|s| {
+            let reporters: Vec<_> = (0..REPORTERS)
+                .map(|_| s.spawn(|| succeed_by_key_until_gone(&brama, &start)))
+                .collect();
+            start.wait();
+            for _ in 0..(round % 50) * 20 {
+                std::hint::spin_loop();
+            }
+            let status = brama.unregister("db").unwrap();
+            let counted: u64 = reporters.into_iter().map(|r| r.join().unwrap()).sum();
+            (status, counted)
+        });
+        assert_eq!(
+            status.total_successes, counted,
+            "round {round}: the final status and the Ok successes disagree"
+        );
+        if counted > 0 {
+            late += 1;
+        }
+    }
+    assert!(late > 0, "the reporters never ran before the unregister");
+}

@@ -278,6 +278,16 @@ impl<const N: usize> Tally<N> {
         true
     }
 
+    /// Allocates the owned lanes now if the calling thread owns a lane (claiming one
+    /// if it has none yet), so that [`incr_if_owned`](Self::incr_if_owned) counts
+    /// there from then on. For a connection a thread is about to count on often
+    /// without a handle (one it puts in its per-thread cache); cold.
+    pub fn prepare_lanes(&self) {
+        if lane().is_owned() {
+            let _ = self.lanes();
+        }
+    }
+
     #[cold]
     #[inline(never)]
     fn incr_unowned(&self, kind: usize) -> bool {

@@ -349,10 +349,12 @@ impl ConnectionCell {
     /// A success by key through the registry's per-thread cache, with no map lock: it
     /// counts only a success that changes nothing (`Closed` with no consecutive
     /// failures or a rate window that absorbs it, nobody subscribed to `Success`), and
-    /// counts it with
-    /// [`Tally::incr_unless_sealed`], which `mark_removed` seals. So it is exact
-    /// against removal with one read-modify-write: either it counted before the seal
-    /// and the removal's counts include it, or it returns [`Fast::Removed`]. Anything
+    /// counts it in this thread's own lane if the connection has lanes (given when a
+    /// thread caches it: [`prepare_lanes`](Self::prepare_lanes)), exact against removal
+    /// by the lane protocol (`counter.rs`, "Removal"), else with
+    /// [`Tally::incr_unless_sealed`], which `mark_removed` seals (one read-modify-write).
+    /// Either way it counted before the seal and the removal's counts include it, or it
+    /// returns [`Fast::Removed`]. Anything
     /// else, a word already marked removed included, is [`Fast::Slow`]; on both the
     /// caller takes the locked by-key path.
     #[inline]
@@ -365,11 +367,29 @@ impl ConnectionCell {
         }
         // Read before counting, so a custom clock that panics counts nothing.
         let now = cx.clock.recent();
-        if !self.tally.incr_unless_sealed(SUCCESSES) {
+        // This thread's own lane where it has one here (a connection in its per-thread
+        // cache, `prepare_lanes`): a plain store, exact against removal as in
+        // `success_if_quiet`. Else the shared lane, sealed by removal (one RMW).
+        let counted = if self.tally.incr_if_owned(SUCCESSES) {
+            !self.removed_since_counting(SUCCESSES)
+        } else {
+            self.tally.incr_unless_sealed(SUCCESSES)
+        };
+        if !counted {
             return Fast::Removed;
         }
         touch(&self.last_success, now);
         Fast::Counted
+    }
+
+    /// Gives this connection's counters their per-thread lanes now, if the calling
+    /// thread owns one: for a connection it puts in its per-thread cache, so that its
+    /// successes by key count without a locked instruction
+    /// ([`success_unlocked`](Self::success_unlocked)). 192 bytes, once per connection,
+    /// and only for connections some thread caches.
+    #[cold]
+    pub fn prepare_lanes(&self) {
+        self.tally.prepare_lanes();
     }
 
     /// A permit of `ticket`'s cycle ended without a result: frees its probe slot.

@@ -15,9 +15,10 @@
 //! unscoped, 160 -> 140 ns scoped, in a scratch loop).
 //!
 //! Successes by key use it too ([`with_cell`]), through
-//! `ConnectionCell::success_unlocked`, which counts with a counter that removal seals,
-//! so they stay exact across removal without the map's lock. Other reports go to the
-//! map.
+//! `ConnectionCell::success_unlocked`, which counts in the thread's own lane (a filled
+//! slot gives its connection lanes: `prepare_lanes`) or else with a counter that
+//! removal seals, so they stay exact across removal without the map's lock. Other
+//! reports go to the map.
 
 use std::cell::RefCell;
 
@@ -180,7 +181,9 @@ pub(crate) fn fill(registry: u64, cx: &Arc<Context>, hash: u64, cell: &CellRef) 
         {
             return;
         }
-        // Same key with a replaced cell (re-registered), or another key: take this one.
+        // Same key with a replaced cell (re-registered), or another key: take this one,
+        // and give it lanes to count this thread's successes in.
+        cell.prepare_lanes();
         *slot = Slot {
             registry,
             hash,
