@@ -130,6 +130,9 @@ fn advance() -> impl Strategy<Value = Duration> {
         2 => (1u64..=1_999).prop_map(Duration::from_millis),
         1 => Just(Duration::from_nanos(1)),
         1 => Just(Duration::from_secs(1) - Duration::from_nanos(1)),
+        // Now and then a long idle spell: hours to a year, past every deadline and
+        // far past any window, where counters and stamps meet large values.
+        1 => (1u64..=8_760).prop_map(|h| Duration::from_secs(h * 3_600)),
     ]
 }
 

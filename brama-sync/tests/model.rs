@@ -152,7 +152,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => slot.prop_map(Op::HandleSuccess),
         1 => slot.prop_map(Op::HandleFailure),
         2 => (key.clone(), any::<bool>()).prop_map(|(k, ok)| Op::Call(k, ok)),
-        5 => prop_oneof![0u32..=3, 1u32..=60, Just(1000)].prop_map(Op::Advance),
+        5 => prop_oneof![0u32..=3, 1u32..=60, Just(1000), Just(86_400_000), Just(u32::MAX)].prop_map(Op::Advance),
         3 => Just(Op::Sweep),
         2 => (key.clone(), open_how(), any::<bool>())
             .prop_map(|(k, how, r)| Op::Open(k, how, r)),
