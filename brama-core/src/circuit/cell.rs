@@ -177,6 +177,13 @@ impl ConnectionCell {
         &self.key
     }
 
+    /// Where this cell lives: what finds it again (a sweep list's slot, a report's
+    /// `Spot`, the map's lookup by connection), compared and never dereferenced.
+    #[inline]
+    pub(crate) fn address(&self) -> usize {
+        std::ptr::from_ref(self) as usize
+    }
+
     #[inline]
     pub(super) fn word(&self) -> Word {
         // Acquire: pairs with the Release of every CAS on the word, so the fields a

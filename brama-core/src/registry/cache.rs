@@ -147,8 +147,8 @@ pub(crate) fn with_cell_at<R>(
             let c = c.try_borrow().ok()?;
             let slot = &c[index(hash)];
             let (cell, cx) = (slot.cell.as_ref()?, slot.cx.as_ref()?);
-            let here = std::ptr::from_ref::<crate::circuit::ConnectionCell>(cell) as usize;
-            (slot.registry == registry && slot.hash == hash && here == address).then(|| f(cell, cx))
+            (slot.registry == registry && slot.hash == hash && cell.address() == address)
+                .then(|| f(cell, cx))
         })
         .ok()
         .flatten()

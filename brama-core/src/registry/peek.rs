@@ -2,7 +2,7 @@
 //! [`Registry::peek_at`]: the same cell again, by the [`Spot`] the first look gave.
 
 use super::*;
-use crate::circuit::{CellRef, ConnectionCell};
+use crate::circuit::CellRef;
 use crate::key::Key;
 #[cfg(not(brama_loom))]
 use crate::registry::cache::{self, Cached, Miss};
@@ -30,7 +30,7 @@ impl Spot {
     fn of(hash: u64, cell: &CellRef, cached: bool) -> Spot {
         Spot {
             hash,
-            at: address(cell) | if cached { CACHED } else { 0 },
+            at: cell.address() | if cached { CACHED } else { 0 },
         }
     }
 
@@ -50,13 +50,8 @@ impl Spot {
     /// Whether `cell` is the cell this spot was taken on.
     #[inline]
     pub fn is(&self, cell: &CellRef) -> bool {
-        address(cell) == self.address()
+        cell.address() == self.address()
     }
-}
-
-#[inline]
-fn address(cell: &CellRef) -> usize {
-    std::ptr::from_ref::<ConnectionCell>(cell) as usize
 }
 
 impl Registry {

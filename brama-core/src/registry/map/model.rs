@@ -2,7 +2,6 @@
 //! since loom cannot model dashmap's locks.
 
 use super::*;
-use crate::circuit::ConnectionCell;
 use crate::sync::{lock, Mutex};
 use std::collections::HashMap;
 
@@ -25,10 +24,7 @@ impl Map {
     pub fn get_at<R>(&self, hash: u64, address: usize, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
         lock(&self.inner)
             .values()
-            .find(|c| {
-                std::ptr::from_ref::<ConnectionCell>(c) as usize == address
-                    && c.key().key_hash() == hash
-            })
+            .find(|c| c.address() == address && c.key().key_hash() == hash)
             .map(f)
     }
 

@@ -104,7 +104,7 @@ impl Located for Entry {
 
     #[inline]
     fn address(&self) -> usize {
-        std::ptr::from_ref::<crate::circuit::ConnectionCell>(&self.cell) as usize
+        self.cell.address()
     }
 }
 

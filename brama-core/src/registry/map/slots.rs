@@ -50,12 +50,11 @@ enum Change {
     Take(usize, usize),
 }
 
-fn address(cell: &ConnectionCell) -> usize {
-    std::ptr::from_ref(cell) as usize
-}
-
 fn holds(entry: Option<&Option<CellRef>>, addr: usize) -> bool {
-    entry.and_then(Option::as_deref).map(address) == Some(addr)
+    entry
+        .and_then(Option::as_deref)
+        .map(ConnectionCell::address)
+        == Some(addr)
 }
 
 /// Striped lists of every connection, each slot recorded in its cell.
@@ -116,9 +115,9 @@ impl Slots {
         let taken = {
             let mut list = lock(&self.stripes[stripe].0);
             if list.out {
-                list.pending.push(Change::Take(index, address(cell)));
+                list.pending.push(Change::Take(index, cell.address()));
                 None
-            } else if holds(list.cells.get(index), address(cell)) {
+            } else if holds(list.cells.get(index), cell.address()) {
                 list.free.push(index);
                 list.cells[index].take()
             } else {

@@ -53,7 +53,7 @@ fn a_lookup_by_hash_checks_the_key_and_survives_a_collision() {
 }
 
 fn address(c: &ConnectionCell) -> usize {
-    std::ptr::from_ref(c) as usize
+    c.address()
 }
 
 /// A lookup by hash and address finds that very cell, never another key's or a
