@@ -21,6 +21,18 @@ const BITS: u32 = 21;
 const MASK: u64 = (1 << BITS) - 1;
 
 impl Tallies {
+    /// `n` calls, all failed or none, all slow or none: a full count window of one
+    /// outcome.
+    #[inline]
+    pub fn uniform(n: u32, failure: bool, slow: bool) -> Tallies {
+        let all = |yes: bool| if yes { n } else { 0 };
+        Tallies {
+            calls: n,
+            failures: all(failure),
+            slow: all(slow),
+        }
+    }
+
     /// Field-wise sum, saturating.
     #[inline]
     pub fn plus(self, o: Tallies) -> Tallies {
@@ -91,12 +103,7 @@ impl Rate {
         };
         if let Window::Count(n) = rate.window {
             for k in 0..4u8 {
-                let all = |set: bool| if set { n } else { 0 };
-                let full = Tallies {
-                    calls: n,
-                    failures: all(k & 1 != 0),
-                    slow: all(k & 2 != 0),
-                };
+                let full = Tallies::uniform(n, k & 1 != 0, k & 2 != 0);
                 if rate.on_window(full) != Verdict::Stay {
                     rate.full_trips |= 1 << k;
                 }
@@ -245,10 +252,9 @@ mod tests {
                 });
                 for (failure, slow) in [(false, false), (true, false), (false, true), (true, true)]
                 {
-                    let all = |set: bool| if set { n } else { 0 };
                     assert_eq!(
                         r.full_window_trips(failure, slow),
-                        r.on_window(t(n, all(failure), all(slow))) != Verdict::Stay,
+                        r.on_window(Tallies::uniform(n, failure, slow)) != Verdict::Stay,
                         "spec {i}, n {n}, failure {failure}, slow {slow}"
                     );
                 }

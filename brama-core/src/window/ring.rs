@@ -148,12 +148,7 @@ impl CountRing {
         if self.sums.load(Ordering::Acquire) != full || self.next.load(Ordering::Acquire) != seen {
             return None;
         }
-        let all = |yes: bool| if yes { n as u32 } else { 0 };
-        Some(Tallies {
-            calls: n as u32,
-            failures: all(failure),
-            slow: all(slow),
-        })
+        Some(Tallies::uniform(n as u32, failure, slow))
     }
 
     /// Records the outcome in a slot; `seen` is a recent value of `next`. Returns the
