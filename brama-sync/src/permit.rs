@@ -193,26 +193,55 @@ impl Permit<'_> {
 
     /// Reports `outcome` in place, leaving a finished permit behind (its drop does
     /// nothing): what [`success`](Self::success), [`failure`](Self::failure) and
-    /// [`ignore`](Self::ignore) do, and what `call` and the futures call directly,
-    /// since they hold their permit inside their state. Reading the permit's fields
-    /// one by one, rather than moving it out whole, avoids a store-forwarding stall
-    /// when a future is polled right after it was made (the permit's fields were just
-    /// written one by one): 35-45 ns of `call_async`'s overhead went there (perf
-    /// annotate, a scratch loop).
+    /// [`ignore`](Self::ignore) do (`call` and the futures, which hold their permit
+    /// inside their state, use [`report_in_place`](Self::report_in_place)). Reading the
+    /// permit's fields one by one, rather than moving it out whole, avoids a
+    /// store-forwarding stall when a future is polled right after it was made (the
+    /// permit's fields were just written one by one): 35-45 ns of `call_async`'s
+    /// overhead went there (perf annotate, a scratch loop).
     ///
     /// # Errors
     /// [`Error::NotFound`] if the connection was unregistered.
     #[inline]
     pub(crate) fn report(&mut self, outcome: Outcome) -> Result<(), Error> {
+        if self.quiet_success(outcome) {
+            return Ok(());
+        }
+        self.report_unquiet(outcome)
+    }
+
+    /// [`report`](Self::report) with the result dropped and the quiet success always
+    /// in line, so that it writes no result: `call_async` 8.5 -> 6.6 ns
+    /// (docs/benchmarks.md, "One quiet session"). For `call` and the futures, whose
+    /// caller's result stands whatever the report says (only `NotFound` can come back).
+    #[inline(always)]
+    pub(crate) fn report_in_place(&mut self, outcome: Outcome) {
+        if !self.quiet_success(outcome) {
+            let _ = self.report_unquiet(outcome);
+        }
+    }
+
+    /// A success on a healthy circuit (Closed, no consecutive failures), counted as
+    /// `Connection::success` counts it: it decides nothing whatever the permit's
+    /// cycle, and frees no slot (a probe's cycle has ended once the circuit is
+    /// Closed). True if it was counted, the permit then finished.
+    #[inline(always)]
+    fn quiet_success(&mut self, outcome: Outcome) -> bool {
+        let quiet =
+            outcome == Outcome::Success && self.conn.cell().success_if_quiet(self.conn.cx());
+        if quiet {
+            self.finish();
+        }
+        quiet
+    }
+
+    /// [`report`](Self::report) for anything but a quiet success, out of line.
+    #[inline(never)]
+    fn report_unquiet(&mut self, outcome: Outcome) -> Result<(), Error> {
         let ticket = self.ticket();
         self.finish();
         let (cell, cx) = (self.conn.cell(), self.conn.cx());
         match outcome {
-            // A success on a healthy circuit (Closed, no consecutive failures) decides
-            // nothing whatever the permit's cycle, and frees no slot (a probe's cycle
-            // has ended once the circuit is Closed): the handle's quiet path counts it
-            // as `Connection::success` does.
-            Outcome::Success if cell.success_if_quiet(cx) => Ok(()),
             Outcome::Success => self.success_reported(ticket),
             Outcome::Failure if self.started == UNTIMED => cell.failure(cx, Some(ticket), None),
             Outcome::Failure => self.timed_report(EngineOutcome::Failure, ticket),
@@ -225,41 +254,6 @@ impl Permit<'_> {
                 }
             }
         }
-    }
-
-    /// [`report`](Self::report), with the quiet success always in line: for `call`
-    /// and the futures, which hold the permit in their state and drop the result.
-    /// In line, a quiet success writes no result: `call_async` 8.5 -> 6.6 ns
-    /// (docs/benchmarks.md, "One quiet session"). `report` itself stays as it is:
-    /// `Permit::success` built this way measured 12.5 -> 13.3 ns for `acquire` +
-    /// `success`.
-    #[inline(always)]
-    pub(crate) fn report_in_place(&mut self, outcome: Outcome) {
-        if outcome == Outcome::Success && self.conn.cell().success_if_quiet(self.conn.cx()) {
-            self.finish();
-        } else {
-            self.report_unquiet(outcome);
-        }
-    }
-
-    /// [`report_in_place`](Self::report_in_place) for anything but a quiet success,
-    /// out of line: [`report`](Self::report)'s other arms, with no result to give.
-    #[inline(never)]
-    fn report_unquiet(&mut self, outcome: Outcome) {
-        let ticket = self.ticket();
-        self.finish();
-        let (cell, cx) = (self.conn.cell(), self.conn.cx());
-        // Only `NotFound` can come back (unregistered meanwhile): the caller's result
-        // stands.
-        let _ = match outcome {
-            Outcome::Success => self.success_reported(ticket),
-            Outcome::Failure if self.started == UNTIMED => cell.failure(cx, Some(ticket), None),
-            Outcome::Failure => self.timed_report(EngineOutcome::Failure, ticket),
-            Outcome::Ignore => {
-                cell.release(ticket);
-                Ok(())
-            }
-        };
     }
 
     /// A success when the quiet case does not apply.
