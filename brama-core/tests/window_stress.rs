@@ -98,37 +98,46 @@ fn absorbing_and_clearing_racing_writers_keep_the_sums_exact() {
     }
 }
 
+/// Runs `reporter(thread, now)` on `THREADS` threads started together, into a window
+/// of 1 ms buckets, while the clock moves under them in 0.1 ms steps (rollovers race
+/// the writers); returns what each thread returned and the clock's last reading.
+fn race_the_clock<R: Send>(reporter: impl Fn(u64, &dyn Fn() -> u64) -> R + Sync) -> (Vec<R>, u64) {
+    let now = AtomicU64::new(0);
+    let start = Barrier::new(THREADS as usize + 1);
+    thread::scope(|s| {
+        let handles: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let (reporter, now, start) = (&reporter, &now, &start);
+                s.spawn(move || {
+                    start.wait();
+                    reporter(t, &|| now.load(Ordering::Relaxed))
+                })
+            })
+            .collect();
+        start.wait();
+        for step in 1..=2_000u64 {
+            now.store(step * 100_000, Ordering::Relaxed); // 0.1 ms steps
+            std::hint::spin_loop();
+        }
+        let results = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        (results, now.load(Ordering::Relaxed))
+    })
+}
+
 #[test]
 fn a_time_window_counts_every_outcome_once_across_rollovers() {
-    let buckets = Arc::new(Buckets::new(Duration::from_millis(10))); // 1 ms buckets
-    let now = Arc::new(AtomicU64::new(0));
-    let start = Arc::new(Barrier::new(THREADS as usize + 1));
-    let handles: Vec<_> = (0..THREADS)
-        .map(|t| {
-            let (b, now, start) = (Arc::clone(&buckets), Arc::clone(&now), Arc::clone(&start));
-            thread::spawn(move || {
-                start.wait();
-                for i in 0..REPORTS {
-                    b.record((i + t) % 2 == 0, false, now.load(Ordering::Relaxed));
-                }
-            })
-        })
-        .collect();
-    start.wait();
-    // The clock runs while they report: rollovers race the writers.
-    for step in 1..=2_000u64 {
-        now.store(step * 100_000, Ordering::Relaxed); // 0.1 ms steps
-        std::hint::spin_loop();
-    }
-    for h in handles {
-        h.join().unwrap();
-    }
+    let buckets = Buckets::new(Duration::from_millis(10)); // 1 ms buckets
+    let (_, now) = race_the_clock(|t, now| {
+        for i in 0..REPORTS {
+            buckets.record((i + t) % 2 == 0, false, now());
+        }
+    });
     assert_eq!(
         THREADS * REPORTS,
         buckets.held() + buckets.evicted(),
         "threads × reports == held + evicted"
     );
-    let t: Tallies = buckets.tallies(now.load(Ordering::Relaxed));
+    let t: Tallies = buckets.tallies(now);
     assert!(u64::from(t.calls) <= buckets.held());
 }
 
@@ -136,43 +145,27 @@ fn a_time_window_counts_every_outcome_once_across_rollovers() {
 fn reports_that_skip_the_sum_of_a_clean_window_are_counted_once() {
     // Successes that find the window clean record without summing it; one thread in
     // four reports a failure now and then, so clean and dirty reports interleave.
-    let buckets = Arc::new(Buckets::new(Duration::from_millis(10))); // 1 ms buckets
-    let now = Arc::new(AtomicU64::new(0));
-    let start = Arc::new(Barrier::new(THREADS as usize + 1));
-    let handles: Vec<_> = (0..THREADS)
-        .map(|t| {
-            let (b, now, start) = (Arc::clone(&buckets), Arc::clone(&now), Arc::clone(&start));
-            thread::spawn(move || {
-                let mut failures = 0;
-                start.wait();
-                for i in 0..REPORTS {
-                    let failure = t == 0 && i % 1_000 == 0;
-                    let tallies =
-                        b.record_unless_clean(failure, false, now.load(Ordering::Relaxed));
-                    if failure {
-                        failures += 1;
-                        // A failure's own window is never clean.
-                        assert!(tallies.is_some(), "a failure found its window clean");
-                    }
-                }
-                failures
-            })
-        })
-        .collect();
-    start.wait();
-    for step in 1..=2_000u64 {
-        now.store(step * 100_000, Ordering::Relaxed); // 0.1 ms steps
-        std::hint::spin_loop();
-    }
-    let failures: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
-    assert_eq!(failures, REPORTS / 1_000);
+    let buckets = Buckets::new(Duration::from_millis(10)); // 1 ms buckets
+    let (failures, at) = race_the_clock(|t, now| {
+        let mut failures = 0;
+        for i in 0..REPORTS {
+            let failure = t == 0 && i % 1_000 == 0;
+            let tallies = buckets.record_unless_clean(failure, false, now());
+            if failure {
+                failures += 1;
+                // A failure's own window is never clean.
+                assert!(tallies.is_some(), "a failure found its window clean");
+            }
+        }
+        failures
+    });
+    assert_eq!(failures.iter().sum::<u64>(), REPORTS / 1_000);
     assert_eq!(
         THREADS * REPORTS,
         buckets.held() + buckets.evicted(),
         "threads × reports == held + evicted"
     );
     // Quiet now: the window is clean exactly when its sum holds no failure.
-    let at = now.load(Ordering::Relaxed);
     let clean = buckets.tallies(at).failures == 0;
     assert_eq!(
         buckets.record_unless_clean(false, false, at).is_none(),
