@@ -10,6 +10,9 @@ use std::time::Duration;
 
 use brama_sync::{Brama, EventType, Filter, Key, ManualClock, OpenOptions, Options};
 
+#[path = "common/poll.rs"]
+mod poll;
+
 struct Counting;
 
 thread_local! {
@@ -173,12 +176,6 @@ fn a_state_change_subscriber_costs_reports_no_allocation() {
 }
 
 /// A waker that does nothing, made once outside the counted loops.
-struct Noop;
-
-impl std::task::Wake for Noop {
-    fn wake(self: std::sync::Arc<Self>) {}
-}
-
 /// Polls `fut` to completion by hand (no executor, so nothing but the future itself
 /// can allocate): pending once, then ready.
 fn run<F: std::future::Future>(fut: F, waker: &std::task::Waker) -> F::Output {
@@ -211,7 +208,7 @@ fn a_guarded_async_call_allocates_nothing() {
     let (b, _clock) = brama();
     let key = Key::scoped("payments", "stripe");
     let h = b.connection(key).unwrap();
-    let waker = std::task::Waker::from(std::sync::Arc::new(Noop));
+    let waker = poll::noop_waker();
     assert_eq!(
         allocations(|| assert_eq!(run(h.call_async(yielding()), &waker), Ok(1))),
         0,
@@ -261,7 +258,7 @@ fn a_call_through_the_tower_layer_allocates_nothing() {
     let mut svc = layer.layer(tower::service_fn(|n: u32| {
         std::future::ready(Ok::<_, ()>(n))
     }));
-    let waker = std::task::Waker::from(std::sync::Arc::new(Noop));
+    let waker = poll::noop_waker();
     let mut cx = std::task::Context::from_waker(&waker);
     assert_eq!(
         allocations(|| {

@@ -5,14 +5,16 @@ use std::future::Future;
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::{pin, Pin};
-use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll};
 
 use brama_sync::{CallError, Error, ManualClock, Outcome, State};
 
 #[path = "common/db.rs"]
 mod db;
 use db::{brama, state, to_half_open, totals, EXPIRY};
+
+#[path = "common/poll.rs"]
+mod poll;
 
 fn boom() -> io::Error {
     io::Error::other("boom")
@@ -182,12 +184,6 @@ fn a_panicking_probe_reopens_the_circuit() {
 }
 
 /// A waker that does nothing, for polling by hand.
-struct Noop;
-
-impl Wake for Noop {
-    fn wake(self: Arc<Self>) {}
-}
-
 /// A future that is pending on its first poll and ready with `value` on its second.
 struct YieldOnce<T> {
     value: Option<T>,
@@ -275,7 +271,7 @@ fn an_async_probe_dropped_mid_flight_frees_its_slot_and_counts_neither() {
     let brama = brama(&clock);
     to_half_open(&brama, &clock);
     let before = totals(&brama);
-    let waker = Waker::from(Arc::new(Noop));
+    let waker = poll::noop_waker();
     let mut cx = Context::from_waker(&waker);
     {
         let mut fut = pin!(brama.call_async("db", yield_once(Ok::<_, io::Error>(()))));

@@ -7,7 +7,7 @@ use std::io;
 use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use brama_sync::{Brama, CallError, CallFuture, Connection, ManualClock, Options, Outcome, State};
@@ -16,6 +16,9 @@ use brama_sync::{Brama, CallError, CallFuture, Connection, ManualClock, Options,
 mod db;
 use db::{brama, state, to_half_open, totals, HOUR};
 
+#[path = "common/poll.rs"]
+mod poll;
+
 /// HTTP-like: a 503 is a failure even though the call returned `Ok`.
 fn by_status(r: &Result<u16, io::Error>) -> Outcome {
     match r {
@@ -23,12 +26,6 @@ fn by_status(r: &Result<u16, io::Error>) -> Outcome {
         Ok(404) => Outcome::Ignore,
         Ok(_) => Outcome::Success,
     }
-}
-
-struct Noop;
-
-impl Wake for Noop {
-    fn wake(self: Arc<Self>) {}
 }
 
 /// A future that stays pending until dropped (a call that never answers).
@@ -42,7 +39,7 @@ impl Future for Never {
 }
 
 fn poll_once<F: Future + ?Sized>(fut: Pin<&mut F>) -> Poll<F::Output> {
-    let waker = Waker::from(Arc::new(Noop));
+    let waker = poll::noop_waker();
     fut.poll(&mut Context::from_waker(&waker))
 }
 

@@ -15,6 +15,9 @@ use brama_sync::{Brama, EventKind, EventType, Filter, Options, RecvFuture, State
 mod watchdog;
 use watchdog::with_watchdog;
 
+#[path = "common/poll.rs"]
+mod poll;
+
 fn brama() -> Brama {
     let b = Brama::builder().failure_threshold(2).build().unwrap();
     b.register("db", Options::new()).unwrap();
@@ -114,17 +117,11 @@ fn recv_async_ends_with_none_once_the_last_brama_is_dropped() {
     });
 }
 
-struct Noop;
-
-impl Wake for Noop {
-    fn wake(self: Arc<Self>) {}
-}
-
 #[test]
 fn a_receive_dropped_before_it_resolved_loses_no_event() {
     let b = brama();
     let sub = b.subscribe(Filter::new().event_types([EventType::Failure]));
-    let waker = Waker::from(Arc::new(Noop));
+    let waker = poll::noop_waker();
     let mut cx = Context::from_waker(&waker);
     {
         let mut recv = pin!(sub.recv_async());

@@ -9,13 +9,16 @@ use std::io;
 use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use brama_sync::tower::{BramaError, BramaLayer};
 use brama_sync::{Brama, KeyBuf, ManualClock, Options, Outcome, State};
 use http::{Request, Response, StatusCode};
 use tower::{service_fn, Layer, Service, ServiceBuilder, ServiceExt};
+
+#[path = "common/poll.rs"]
+mod poll;
 
 const EXPIRY: Duration = Duration::from_secs(30);
 
@@ -226,16 +229,6 @@ impl Service<Request<()>> for Gate {
     }
 }
 
-struct Noop;
-
-impl Wake for Noop {
-    fn wake(self: Arc<Self>) {}
-}
-
-fn noop_cx() -> Waker {
-    Waker::from(Arc::new(Noop))
-}
-
 #[test]
 fn poll_ready_forwards_the_inner_readiness_and_errors_whatever_the_circuit() {
     let clock = ManualClock::new();
@@ -250,7 +243,7 @@ fn poll_ready_forwards_the_inner_readiness_and_errors_whatever_the_circuit() {
         calls: Arc::new(AtomicUsize::new(0)),
     };
     let mut svc = BramaLayer::new(brama.clone(), upstream_of).layer(gate.clone());
-    let waker = noop_cx();
+    let waker = poll::noop_waker();
     let mut cx = Context::from_waker(&waker);
     assert!(svc.poll_ready(&mut cx).is_pending());
     // Relaxed: a test flag.
@@ -297,7 +290,7 @@ fn a_response_future_dropped_mid_flight_frees_its_probe_and_counts_neither() {
         .classify(by_status)
         .layer(service_fn(|_: Request<()>| Hang));
     let (s0, f0, _) = totals(&brama, "users");
-    let waker = noop_cx();
+    let waker = poll::noop_waker();
     let mut cx = Context::from_waker(&waker);
     {
         let mut fut = pin!(svc.call(get("/users")));

@@ -4,15 +4,16 @@
 //! nothing, counts only on the connection it was admitted on, and a dropped or ignored
 //! one counts neither.
 
-use std::future::{ready, Future, Ready};
-use std::pin::pin;
-use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::future::{ready, Ready};
 use std::time::Duration;
 
 use brama_sync::tower::BramaLayer;
 use brama_sync::{Brama, KeyBuf, ManualClock, Options, Outcome, State};
 use tower::{service_fn, Layer, Service};
+
+#[path = "common/poll.rs"]
+mod poll;
+use poll::finish;
 
 const EXPIRY: Duration = Duration::from_secs(30);
 const KEY: (&str, &str) = ("upstream", "users");
@@ -48,22 +49,6 @@ fn layered(brama: &Brama) -> Svc {
     BramaLayer::new(brama.clone(), key_of as fn(&Result<u32, u32>) -> KeyBuf).layer(service_fn(
         echo as fn(Result<u32, u32>) -> Ready<Result<u32, u32>>,
     ))
-}
-
-struct Noop;
-
-impl Wake for Noop {
-    fn wake(self: Arc<Self>) {}
-}
-
-/// Polls `fut` once; it is ready.
-fn finish<F: Future>(fut: F) -> F::Output {
-    let waker = Waker::from(Arc::new(Noop));
-    let mut cx = Context::from_waker(&waker);
-    match pin!(fut).poll(&mut cx) {
-        Poll::Ready(out) => out,
-        Poll::Pending => panic!("the echo service answers at once"),
-    }
 }
 
 /// Trips the circuit and lets its open duration pass: the next check is a probe.

@@ -5,13 +5,14 @@
 //! registry's last `Brama` is dropped finishes normally.
 
 use std::future::{ready, Future, Ready};
-use std::pin::pin;
-use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
 
 use brama_sync::tower::BramaLayer;
 use brama_sync::{Brama, KeyBuf, Options};
 use tower::{service_fn, Layer, Service};
+
+#[path = "common/poll.rs"]
+mod poll;
+use poll::finish;
 
 const KEY: (&str, &str) = ("upstream", "users");
 
@@ -26,21 +27,6 @@ fn layered(
     Future = impl Future<Output = Result<u32, impl std::fmt::Debug>> + Send,
 > {
     BramaLayer::new(brama.clone(), |_: &Result<u32, u32>| KeyBuf::from(KEY)).layer(service_fn(echo))
-}
-
-struct Noop;
-
-impl Wake for Noop {
-    fn wake(self: Arc<Self>) {}
-}
-
-fn finish<F: Future>(fut: F) -> F::Output {
-    let waker = Waker::from(Arc::new(Noop));
-    let mut cx = Context::from_waker(&waker);
-    match pin!(fut).poll(&mut cx) {
-        Poll::Ready(out) => out,
-        Poll::Pending => panic!("the echo service answers at once"),
-    }
 }
 
 fn registered() -> Brama {
