@@ -33,12 +33,8 @@ pub use cell::{CellRef, ConnectionCell, Fast, Ticket};
 /// would is taken by the locked path, which compares the true threshold with the count;
 /// past `COUNT_MAX` the count stays there, so a threshold above `COUNT_MAX + 1` is
 /// never reached (documented in docs/configuration.md).
-pub(crate) const fn word_threshold_of(threshold: u32) -> u32 {
-    if threshold < word::COUNT_MAX {
-        threshold
-    } else {
-        word::COUNT_MAX
-    }
+pub(crate) fn word_threshold_of(threshold: u32) -> u32 {
+    threshold.min(word::COUNT_MAX)
 }
 pub use ops::Rebase;
 pub use remote::Remote;
