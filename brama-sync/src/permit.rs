@@ -227,8 +227,11 @@ impl Permit<'_> {
     /// Closed). True if it was counted, the permit then finished.
     #[inline(always)]
     fn quiet_success(&mut self, outcome: Outcome) -> bool {
-        let quiet =
-            outcome == Outcome::Success && self.conn.cell().success_if_quiet(self.conn.cx());
+        let quiet = outcome == Outcome::Success
+            && self
+                .conn
+                .cell()
+                .success_if_quiet(self.conn.cx(), Some(self.gen));
         if quiet {
             self.finish();
         }

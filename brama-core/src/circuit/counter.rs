@@ -145,6 +145,21 @@ impl LaneCells {
     }
 }
 
+/// The calling thread's own lane of one [`Tally`] ([`Tally::owned_here`]).
+#[derive(Clone, Copy, Debug)]
+pub struct OwnedLane<'a> {
+    cells: &'a LaneCells,
+    lane: Lane,
+}
+
+impl OwnedLane<'_> {
+    /// Adds one to counter `kind` (a plain load and store: the lane is this thread's).
+    #[inline(always)]
+    pub fn incr(self, kind: usize) {
+        self.cells.bump(self.lane, kind);
+    }
+}
+
 /// `N` exact counters sharing one set of lanes.
 ///
 /// The shared lane lives inline; the owned lanes are allocated on the first increment
@@ -268,14 +283,19 @@ impl<const N: usize> Tally<N> {
     /// counts nothing and returns false.
     #[inline]
     pub fn incr_if_owned(&self, kind: usize) -> bool {
-        let Some(lane) = current::owned_lane() else {
-            return false;
-        };
-        let Some(lanes) = self.lanes_if_any() else {
-            return false;
-        };
-        lanes.bump(lane, kind);
-        true
+        self.owned_here().map(|lane| lane.incr(kind)).is_some()
+    }
+
+    /// The calling thread's own lane of this tally, if it owns a lane and this tally's
+    /// lanes are allocated (one thread-local byte, one compare, one pointer): for a
+    /// caller that must know a count will go there before it changes anything else.
+    #[inline]
+    pub fn owned_here(&self) -> Option<OwnedLane<'_>> {
+        let lane = current::owned_lane()?;
+        Some(OwnedLane {
+            cells: self.lanes_if_any()?,
+            lane,
+        })
     }
 
     /// Allocates the owned lanes now if the calling thread owns a lane (claiming one

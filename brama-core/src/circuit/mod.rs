@@ -8,6 +8,7 @@
 //! | `cell` | the connection's fields, its configuration and metadata |
 //! | `check` | `available` / `acquire`: lock-free admission and refusal |
 //! | `report` | successes and failures: the lock-free fast paths |
+//! | `quiet` | quiet successes: counted on the handle's inlined path, nothing else written |
 //! | `transition` | manual actions, ticks, and the locked slow path that runs `rules::step` |
 //! | `lifecycle` | removal, handles, eviction, status snapshots |
 //! | `remote` | changes another instance of a fleet made, and the remaining open time |
@@ -20,6 +21,7 @@ pub mod counter;
 mod lifecycle;
 mod moded;
 mod ops;
+mod quiet;
 mod remote;
 mod report;
 mod transition;

@@ -457,13 +457,6 @@ impl ConnectionCell {
         self.word().removed() && !self.kept(kind)
     }
 
-    /// Whether the rate window absorbs a plain success on word `w` (see
-    /// [`success_if_quiet`](Self::success_if_quiet)).
-    #[inline(always)]
-    fn absorbs_success(&self, w: Word) -> bool {
-        w.is_untimed_rate_closed() && self.window.get().is_some_and(|win| win.absorbs_success())
-    }
-
     /// The count of `kind` this thread just made, on a connection it has since seen
     /// removed: in the sealed totals or not. The transition lock waits for the removal
     /// (which seals under it) to finish.
@@ -472,37 +465,5 @@ impl ConnectionCell {
     fn kept(&self, kind: usize) -> bool {
         let _sealed = lock(&self.transition);
         self.tally.kept_here(kind)
-    }
-
-    /// A success through a handle, counted only in the commonest case: a healthy
-    /// circuit (`Closed`, no consecutive failures, not removed), a success stamp equal
-    /// to the bus's quiet stamp (which says both that nobody is subscribed to `Success`
-    /// and that the stamp already holds the clock's cached reading, so nothing but the
-    /// count is written), and a calling thread that owns a lane already allocated
-    /// here. Returns false in every other case, having written nothing (or, if a
-    /// removal raced the count, a count no total includes); the caller then reports
-    /// through [`success`](Self::success).
-    ///
-    /// Every test comes before the one write, so the caller's fallback is a complete
-    /// report, and the out-of-line call it makes needs only the handle. The quiet
-    /// stamp is published at each clock refresh ([`Context::refresh`]); under a manual
-    /// or custom clock it never is, so this always falls back; under the system clock
-    /// the first success on a connection in each refresh period does.
-    ///
-    /// Under a rate policy without a slow-call rule, a success the window absorbs (a
-    /// full count window of successes, [`CountRing`](crate::window::CountRing)) is such
-    /// a success too: it is counted here, and recorded nowhere, whatever the caller's
-    /// cycle (a permit of an earlier cycle would be counted and not recorded anyway).
-    #[inline(always)]
-    pub fn success_if_quiet(&self, cx: &Context) -> bool {
-        let w = self.word();
-        (w.is_clean_closed() || self.absorbs_success(w))
-            // Relaxed: as in `touch`; the quiet stamp's load is explained at
-            // `EventBus::quiet`.
-            && self.last_success.load(Ordering::Relaxed) == cx.bus.quiet()
-            && self.tally.incr_if_owned(SUCCESSES)
-            // A removal that raced the count and missed it: the caller's fallback
-            // finds the removal and reports NotFound (the dead count is in no total).
-            && !self.removed_since_counting(SUCCESSES)
     }
 }

@@ -1,0 +1,128 @@
+//! The quiet path of a handle success into a time window (`success_if_quiet` under a
+//! `failure_rate` policy over `Window::time`): recorded in the window and counted,
+//! never for a permit of an earlier cycle, and a success that the window's rates call
+//! for a change on still changes the state. In a process of its own: the path needs
+//! threads that own counter lanes (`counter::OWNED_LANES` per process).
+//!
+//! The window is a minute long and the test takes milliseconds, so every report falls
+//! in the window whatever the system clock does meanwhile.
+
+mod common;
+
+use brama_core::engine::counter::{lane, OWNED_LANES};
+use brama_core::engine::{ConnectionCell, Context};
+use brama_core::{ClockSource, Config, State, SystemClock, TripPolicy, Window};
+use common::{cell, secs};
+use std::sync::Arc;
+use std::thread;
+
+fn context(minimum_calls: u32) -> Context {
+    let cfg = Config {
+        trip_policy: Some(
+            TripPolicy::failure_rate(0.5)
+                .window(Window::time(secs(60)))
+                .minimum_calls(minimum_calls),
+        ),
+        ..Config::default()
+    };
+    Context::new(cfg, ClockSource::from(SystemClock::new()), 16)
+}
+
+/// A closed connection whose success stamp holds the published reading, so that the
+/// next success may take the quiet path (this thread then owns a lane).
+fn closed_and_stamped(cx: &Context) -> ConnectionCell {
+    let db = cell(cx);
+    db.success(cx, None).unwrap(); // Unknown -> Closed, claims a lane
+    cx.refresh();
+    db.success(cx, None).unwrap(); // stamps the published reading
+    assert!(lane().is_owned(), "this test thread got no counter lane");
+    db
+}
+
+#[test]
+fn quiet_successes_are_recorded_in_the_window_and_a_stale_permit_is_not() {
+    let cx = context(10);
+    let db = closed_and_stamped(&cx);
+    let before = db.status(&cx);
+    assert_eq!(before.state, State::Closed);
+    for i in 0..100 {
+        assert!(
+            db.success_if_quiet(&cx, None),
+            "success {i} took the full path"
+        );
+    }
+    let after = db.status(&cx);
+    assert_eq!(after.window_calls, before.window_calls + 100);
+    assert_eq!(after.total_successes, before.total_successes + 100);
+
+    // A permit of this cycle goes quiet too; one of another cycle does not, and has
+    // written nothing.
+    let gen = db.acquire(&cx).unwrap().gen;
+    assert!(db.success_if_quiet(&cx, Some(gen)));
+    assert!(!db.success_if_quiet(&cx, Some(gen.wrapping_add(1))));
+    let last = db.status(&cx);
+    assert_eq!(last.window_calls, after.window_calls + 1);
+    assert_eq!(last.total_successes, after.total_successes + 1);
+}
+
+#[test]
+fn a_quiet_success_that_completes_the_minimum_trips_the_circuit() {
+    // Two successes and three failures: five calls, short of the minimum of six; the
+    // sixth, a success, makes three failures in six calls, the rate of 0.5.
+    let cx = context(6);
+    let db = closed_and_stamped(&cx);
+    assert_eq!(db.status(&cx).window_calls, 2, "the two successes");
+    for _ in 0..3 {
+        db.failure(&cx, None, None).unwrap();
+    }
+    let status = db.status(&cx);
+    assert_eq!(
+        (status.state, status.window_calls),
+        (State::Closed, 5),
+        "{status:?}"
+    );
+    assert!(
+        db.success_if_quiet(&cx, None),
+        "the stamp is still the published one"
+    );
+    let status = db.status(&cx);
+    assert_eq!(status.state, State::Open, "{status:?}");
+    assert_eq!((status.total_successes, status.total_failures), (3, 3));
+}
+
+/// Threads that each own a lane report quiet successes at once: every one is in the
+/// window and in the totals, exactly once.
+#[test]
+fn concurrent_quiet_successes_are_each_recorded_once() {
+    const THREADS: usize = 2;
+    const EACH: u64 = 50_000;
+    const { assert!(THREADS < OWNED_LANES) };
+    let cx = Arc::new(context(10));
+    let db = Arc::new(cell(&cx));
+    thread::scope(|s| s.spawn(|| db.success(&cx, None).unwrap()).join().unwrap());
+    cx.refresh();
+    let before = db.status(&cx);
+    let quiet: u64 = thread::scope(|s| {
+        let workers: Vec<_> = (0..THREADS)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut quiet = 0;
+                    for _ in 0..EACH {
+                        if db.success_if_quiet(&cx, None) {
+                            quiet += 1;
+                        } else {
+                            db.success(&cx, None).unwrap();
+                        }
+                    }
+                    quiet
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).sum()
+    });
+    let after = db.status(&cx);
+    let reports = THREADS as u64 * EACH;
+    assert!(quiet > 0, "no success took the quiet path");
+    assert_eq!(after.window_calls, before.window_calls + reports);
+    assert_eq!(after.total_successes, before.total_successes + reports);
+}
