@@ -215,6 +215,34 @@ fn a_time_window_left_idle_for_hours_does_not_bring_old_failures_back() {
     assert_eq!(s.state, State::Closed, "1 call, under the minimum of 2");
 }
 
+#[test]
+fn a_busy_time_window_keeps_counting_past_a_quarter_million_calls_a_bucket() {
+    // A bucket held 262,143 calls (three 18-bit fields in one word) and evicted the
+    // rest: a 60 s window lost every outcome past 43,690 calls a second, and failures
+    // after the first 262,143 calls of a bucket were never seen. Without a slow-call
+    // rule a bucket holds 2^27 - 1 calls.
+    let clock = ManualClock::new();
+    let policy = TripPolicy::failure_rate(0.5)
+        .window(Window::time(Duration::from_secs(60)))
+        .minimum_calls(10);
+    let brama = brama_with(&clock, policy, 1);
+    brama.register("hot", Options::new()).unwrap();
+    let conn = brama.connection("hot").unwrap();
+    let calls = 300_000u64;
+    for _ in 0..calls {
+        conn.success().unwrap();
+    }
+    for _ in 0..calls {
+        conn.failure().unwrap();
+    }
+    let s = conn.status().unwrap();
+    assert_eq!(s.state, State::Open, "{s:?}");
+    assert_eq!(
+        s.total_failures, calls,
+        "the rate reached 0.5 at the last failure"
+    );
+}
+
 /// Opens a `rate_50_of_10` circuit, then lets its open duration pass.
 fn tripped(clock: &ManualClock, probes: u32) -> (Brama, Subscription) {
     let brama = brama_with(clock, rate_50_of_10(), probes);

@@ -61,7 +61,8 @@ impl RateWindow {
     pub fn new(rate: Rate) -> RateWindow {
         let store = match rate.window {
             Window::Count(n) => Store::Count(CountRing::new(n)),
-            Window::Time(d) => Store::Time(Buckets::new(d)),
+            Window::Time(d) if rate.slow.is_some() => Store::Time(Buckets::new(d)),
+            Window::Time(d) => Store::Time(Buckets::without_slow_calls(d)),
         };
         RateWindow {
             rate,

@@ -2,7 +2,8 @@
 //!
 //! Time is cut into epochs of `d / 10`; epoch `e` lives in bucket `e % 10`, one packed
 //! word: a tag naming the epoch (`e % 1023 + 1`; 0 is a bucket never written), and its
-//! calls, failures and slow calls. A report adds to its epoch's bucket with one CAS;
+//! calls, failures and slow calls, 18 bits each ([`Layout`]), or 27 bits each of calls
+//! and failures under a policy with no slow-call rule. A report adds to its epoch's bucket with one CAS;
 //! the first report of a new epoch replaces the old epoch's word in the same CAS (the
 //! rollover), so an outcome is counted in exactly one epoch or evicted, never both.
 //! The window is the buckets of the current epoch and the nine before it: an outcome
@@ -11,7 +12,9 @@
 //! `head` is the newest epoch any report has written, raised before its CAS: a report
 //! whose epoch is ten or more behind it (a writer that stalled for a whole window)
 //! counts as evicted instead of rolling a bucket back. A bucket holds at most
-//! `2^18 - 1` calls; past that, its outcomes are evicted (documented limit).
+//! `2^18 - 1` calls, or `2^27 - 1` with no slow-call field; past that, its outcomes
+//! are evicted (documented limit: a bucket keeps its first calls, so its rates are
+//! those of its first 262,143 or 134,217,727 calls).
 //!
 //! `dirty` is one more than the newest epoch a failure or slow call was recorded in,
 //! raised before that report's CAS. A report that finds it out of the window knows the
@@ -52,15 +55,78 @@ use std::time::Duration;
 const N: u64 = TIME_WINDOW_BUCKETS as u64;
 const TAG_BITS: u32 = 10;
 const TAG_MOD: u64 = (1 << TAG_BITS) - 1;
-const FIELD_BITS: u32 = 18;
-const FIELD_MASK: u64 = (1 << FIELD_BITS) - 1;
-/// The most calls one bucket counts.
-pub const MAX_BUCKET_CALLS: u32 = FIELD_MASK as u32;
+/// The most calls one bucket counts with a slow-call field (262,143).
+#[cfg(test)]
+const MAX_BUCKET_CALLS: u32 = Layout::WITH_SLOW.max_calls();
+/// The most calls one bucket counts without a slow-call field (134,217,727).
+#[cfg(test)]
+const MAX_BUCKET_CALLS_WITHOUT_SLOW: u32 = Layout::WITHOUT_SLOW.max_calls();
+
+/// How a bucket's word holds its tallies: after the tag, calls and failures, and slow
+/// calls if the policy has a slow-call rule, `bits` each. Failures and slow calls never
+/// exceed calls, so the calls field is the one that fills.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Layout {
+    bits: u32,
+    slow: bool,
+}
+
+impl Layout {
+    /// Calls, failures and slow calls, 18 bits each.
+    pub const WITH_SLOW: Layout = Layout {
+        bits: 18,
+        slow: true,
+    };
+    /// Calls and failures, 27 bits each (no slow calls to count).
+    pub const WITHOUT_SLOW: Layout = Layout {
+        bits: 27,
+        slow: false,
+    };
+
+    const fn mask(self) -> u64 {
+        (1 << self.bits) - 1
+    }
+
+    /// The most calls a bucket counts.
+    pub const fn max_calls(self) -> u32 {
+        self.mask() as u32
+    }
+
+    #[inline]
+    fn pack(self, tag: u64, t: Tallies) -> u64 {
+        debug_assert!(
+            self.slow || t.slow == 0,
+            "a slow call in a layout without them"
+        );
+        let slow = if self.slow {
+            u64::from(t.slow) << (TAG_BITS + 2 * self.bits)
+        } else {
+            0
+        };
+        tag | u64::from(t.calls) << TAG_BITS
+            | u64::from(t.failures) << (TAG_BITS + self.bits)
+            | slow
+    }
+
+    #[inline]
+    fn unpack(self, word: u64) -> (u64, Tallies) {
+        let field = |k: u32| ((word >> (TAG_BITS + k * self.bits)) & self.mask()) as u32;
+        (
+            word & ((1 << TAG_BITS) - 1),
+            Tallies {
+                calls: field(0),
+                failures: field(1),
+                slow: if self.slow { field(2) } else { 0 },
+            },
+        )
+    }
+}
 
 /// The outcomes of the last `d`.
 #[derive(Debug)]
 pub struct Buckets {
     width: Nanos,
+    layout: Layout,
     // floor(2^64 / width): `epoch` divides by multiplying (a u64 division costs tens of
     // cycles, twice per report).
     inverse: u64,
@@ -78,33 +144,25 @@ fn tag_of(epoch: u64) -> u64 {
     epoch % TAG_MOD + 1
 }
 
-#[inline]
-fn pack(tag: u64, t: Tallies) -> u64 {
-    tag | u64::from(t.calls) << TAG_BITS
-        | u64::from(t.failures) << (TAG_BITS + FIELD_BITS)
-        | u64::from(t.slow) << (TAG_BITS + 2 * FIELD_BITS)
-}
-
-#[inline]
-fn unpack(word: u64) -> (u64, Tallies) {
-    let field = |k: u32| ((word >> (TAG_BITS + k * FIELD_BITS)) & FIELD_MASK) as u32;
-    (
-        word & ((1 << TAG_BITS) - 1),
-        Tallies {
-            calls: field(0),
-            failures: field(1),
-            slow: field(2),
-        },
-    )
-}
-
 impl Buckets {
-    /// An empty window of `d` (at least 10 ns, validated by the caller).
+    /// An empty window of `d` (at least 10 ns, validated by the caller) that counts
+    /// slow calls.
     pub fn new(d: Duration) -> Buckets {
+        Buckets::with_layout(d, Layout::WITH_SLOW)
+    }
+
+    /// An empty window of `d` for a policy with no slow-call rule: its buckets count
+    /// 512 times as many calls.
+    pub fn without_slow_calls(d: Duration) -> Buckets {
+        Buckets::with_layout(d, Layout::WITHOUT_SLOW)
+    }
+
+    fn with_layout(d: Duration, layout: Layout) -> Buckets {
         let d = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
         let width = (d / N).max(1);
         Buckets {
             width,
+            layout,
             inverse: (u128::from(u64::MAX) + 1)
                 .div_euclid(u128::from(width))
                 .min(u128::from(u64::MAX)) as u64,
@@ -193,13 +251,13 @@ impl Buckets {
         // Acquire: pairs with the AcqRel CAS of the report that wrote the bucket.
         let mut current = slot.load(Ordering::Acquire);
         loop {
-            let (current_tag, t) = unpack(current);
+            let (current_tag, t) = self.layout.unpack(current);
             let next = if current_tag == tag {
-                if t.calls >= MAX_BUCKET_CALLS {
+                if t.calls >= self.layout.max_calls() {
                     self.evict(1);
                     return;
                 }
-                pack(tag, t.plus(add))
+                self.layout.pack(tag, t.plus(add))
             } else {
                 // Another epoch's word: older than ours unless ours is out of the
                 // window already (this writer stalled behind a rollover).
@@ -208,7 +266,7 @@ impl Buckets {
                     self.evict(1);
                     return;
                 }
-                pack(tag, add)
+                self.layout.pack(tag, add)
             };
             // AcqRel: publishes the bucket (and, through `head`'s order, the epoch, and
             // a failure's `dirty`); acquires those of the word it replaces.
@@ -246,7 +304,7 @@ impl Buckets {
                 }
                 // Untouched for a whole window, every bucket is stale, whatever its tag
                 // (after 1,023 epochs of its own a bucket's tag comes round again).
-                let (tag, t) = unpack(current);
+                let (tag, t) = self.layout.unpack(current);
                 if epoch - head < N && Some(tag) == live {
                     break;
                 }
@@ -281,14 +339,14 @@ impl Buckets {
         // Acquire: as in `record`.
         let mut current = slot.load(Ordering::Acquire);
         loop {
-            let (current_tag, t) = unpack(current);
+            let (current_tag, t) = self.layout.unpack(current);
             if current_tag != tag || t.calls == 0 {
                 return;
             }
             // AcqRel: as the writers' CAS.
             match slot.compare_exchange_weak(
                 current,
-                pack(tag, Tallies::default()),
+                self.layout.pack(tag, Tallies::default()),
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
@@ -323,6 +381,16 @@ impl Buckets {
     /// names its epoch; see `advance`).
     #[inline]
     fn sum(&self, epoch: u64, newest: u64) -> Tallies {
+        // One loop for each layout, its shifts constants.
+        if self.layout.slow {
+            self.sum_in(Layout::WITH_SLOW, epoch, newest)
+        } else {
+            self.sum_in(Layout::WITHOUT_SLOW, epoch, newest)
+        }
+    }
+
+    #[inline(always)]
+    fn sum_in(&self, layout: Layout, epoch: u64, newest: u64) -> Tallies {
         // Acquire: as in `record`.
         let floor = self.floor.load(Ordering::Acquire);
         let oldest = epoch.saturating_sub(N - 1).max(floor);
@@ -330,12 +398,12 @@ impl Buckets {
             return Tallies::default();
         }
         // Walk back from `newest`, stepping the bucket and the tag down with it (no
-        // division per bucket); fields add without overflow (10 × 2^18 < 2^32).
+        // division per bucket); fields add without overflow (10 × 2^27 < 2^32).
         let (mut e, mut index, mut tag) = (newest, (newest % N) as usize, tag_of(newest));
         let mut sum = Tallies::default();
         loop {
             // Acquire: pairs with the writers' CAS.
-            let (t_tag, t) = unpack(self.slots[index].load(Ordering::Acquire));
+            let (t_tag, t) = layout.unpack(self.slots[index].load(Ordering::Acquire));
             if t_tag == tag {
                 sum.calls += t.calls;
                 sum.failures += t.failures;
@@ -363,7 +431,7 @@ impl Buckets {
         self.slots
             .iter()
             // Relaxed: a test reads this with no report in flight.
-            .map(|s| u64::from(unpack(s.load(Ordering::Relaxed)).1.calls))
+            .map(|s| u64::from(self.layout.unpack(s.load(Ordering::Relaxed)).1.calls))
             .sum()
     }
 }

@@ -247,11 +247,61 @@ fn a_window_read_after_a_whole_tag_cycle_idle_is_empty() {
 
 #[test]
 fn packing_round_trips() {
+    let max = MAX_BUCKET_CALLS;
     let t = Tallies {
-        calls: MAX_BUCKET_CALLS,
+        calls: max,
         failures: 7,
-        slow: MAX_BUCKET_CALLS,
+        slow: max,
     };
-    assert_eq!(unpack(pack(tag_of(5), t)), (tag_of(5), t));
-    assert_eq!(unpack(pack(TAG_MOD, t)).0, TAG_MOD);
+    let l = Layout::WITH_SLOW;
+    assert_eq!(l.unpack(l.pack(tag_of(5), t)), (tag_of(5), t));
+    assert_eq!(l.unpack(l.pack(TAG_MOD, t)).0, TAG_MOD);
+    let wide = Tallies {
+        calls: MAX_BUCKET_CALLS_WITHOUT_SLOW,
+        failures: MAX_BUCKET_CALLS_WITHOUT_SLOW,
+        slow: 0,
+    };
+    let l = Layout::WITHOUT_SLOW;
+    assert_eq!(l.unpack(l.pack(TAG_MOD, wide)), (TAG_MOD, wide));
+    assert_eq!(MAX_BUCKET_CALLS_WITHOUT_SLOW, (1 << 27) - 1);
+}
+
+#[test]
+fn without_a_slow_field_a_bucket_counts_512_times_as_many_calls() {
+    // Three 18-bit fields held 262,143 calls a bucket: a 60 s window evicted every
+    // outcome past 43,690 calls a second. Without the slow field, 134,217,727.
+    let (narrow, wide) = (
+        Buckets::new(Duration::from_secs(10)),
+        Buckets::without_slow_calls(Duration::from_secs(10)),
+    );
+    let calls = MAX_BUCKET_CALLS + 1_000;
+    for _ in 0..calls {
+        narrow.record_unless_clean(false, false, S);
+        assert_eq!(wide.record_unless_clean(false, false, S), None);
+    }
+    assert_eq!(narrow.evicted(), 1_000, "the first 262,143 kept");
+    assert_eq!(narrow.tallies(S).calls, MAX_BUCKET_CALLS);
+    let t = wide.record(true, false, S);
+    assert_eq!((t.calls, t.failures), (calls + 1, 1));
+    assert_eq!((wide.evicted(), wide.held()), (0, u64::from(calls) + 1));
+}
+
+#[test]
+fn a_full_wide_bucket_evicts_and_its_tallies_add_without_overflow() {
+    let b = Buckets::without_slow_calls(Duration::from_secs(10));
+    let l = Layout::WITHOUT_SLOW;
+    let max = MAX_BUCKET_CALLS_WITHOUT_SLOW;
+    // Every bucket of the window full of failed calls (as reports would leave them).
+    for e in 0..10u64 {
+        let full = Tallies {
+            calls: max,
+            failures: max,
+            slow: 0,
+        };
+        b.slots[(e % N) as usize].store(l.pack(tag_of(e), full), Ordering::Relaxed);
+    }
+    b.head.store(9, Ordering::Relaxed);
+    let t = b.record(true, false, 9 * S);
+    assert_eq!((t.calls, t.failures), (10 * max, 10 * max));
+    assert_eq!(b.evicted(), 1, "a full bucket evicts");
 }
