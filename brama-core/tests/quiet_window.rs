@@ -10,11 +10,20 @@
 mod common;
 
 use brama_core::engine::counter::{lane, OWNED_LANES};
-use brama_core::engine::{ConnectionCell, Context};
-use brama_core::{ClockSource, Config, State, SystemClock, TripPolicy, Window};
+use brama_core::engine::{ConnectionCell, Context, Registry};
+use brama_core::{
+    ClockSource, Config, Key, Options, Settings, State, SystemClock, TripPolicy, Window,
+};
 use common::{cell, secs};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
+
+/// One test at a time: the quiet path needs lanes, of which a process has three, and
+/// a test that holds one while another's threads claim theirs could starve them.
+fn serial() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 fn context(minimum_calls: u32) -> Context {
     let cfg = Config {
@@ -41,6 +50,7 @@ fn closed_and_stamped(cx: &Context) -> ConnectionCell {
 
 #[test]
 fn quiet_successes_are_recorded_in_the_window_and_a_stale_permit_is_not() {
+    let _serial = serial();
     let cx = context(10);
     let db = closed_and_stamped(&cx);
     let before = db.status(&cx);
@@ -67,6 +77,7 @@ fn quiet_successes_are_recorded_in_the_window_and_a_stale_permit_is_not() {
 
 #[test]
 fn a_quiet_success_that_completes_the_minimum_trips_the_circuit() {
+    let _serial = serial();
     // Two successes and three failures: five calls, short of the minimum of six; the
     // sixth, a success, makes three failures in six calls, the rate of 0.5.
     let cx = context(6);
@@ -94,6 +105,7 @@ fn a_quiet_success_that_completes_the_minimum_trips_the_circuit() {
 /// window and in the totals, exactly once.
 #[test]
 fn concurrent_quiet_successes_are_each_recorded_once() {
+    let _serial = serial();
     const THREADS: usize = 2;
     const EACH: u64 = 50_000;
     const { assert!(THREADS < OWNED_LANES) };
@@ -125,4 +137,42 @@ fn concurrent_quiet_successes_are_each_recorded_once() {
     assert!(quiet > 0, "no success took the quiet path");
     assert_eq!(after.window_calls, before.window_calls + reports);
     assert_eq!(after.total_successes, before.total_successes + reports);
+}
+
+/// Successes by key on a key this thread checked (so its per-thread cache holds the
+/// cell, which then counts quietly, `success_unlocked`): each recorded and counted once.
+#[test]
+fn quiet_successes_by_key_are_recorded_once() {
+    let _serial = serial();
+    let cfg = Config {
+        trip_policy: Some(
+            TripPolicy::failure_rate(0.5)
+                .window(Window::time(secs(60)))
+                .minimum_calls(10),
+        ),
+        ..Config::default()
+    };
+    let r = Registry::new(
+        cfg,
+        Settings::default(),
+        ClockSource::from(SystemClock::new()),
+    )
+    .unwrap();
+    let k = Key::new("db");
+    r.register(k, &Options::new()).unwrap();
+    r.success(k).unwrap(); // Unknown -> Closed
+    assert!(r.available(k) && r.available(k)); // the second check fills the slot
+    r.context().refresh();
+    r.success(k).unwrap(); // stamps the published reading
+    let before = r.status(k).unwrap();
+    for _ in 0..1_000 {
+        r.success(k).unwrap();
+    }
+    let after = r.status(k).unwrap();
+    assert_eq!(after.window_calls, before.window_calls + 1_000);
+    assert_eq!(after.total_successes, before.total_successes + 1_000);
+    // Removed: the cached cell answers for nothing, and nothing more is counted.
+    let removed = r.unregister(k).unwrap();
+    assert_eq!(removed.total_successes, after.total_successes);
+    assert!(r.success(k).is_err());
 }

@@ -57,6 +57,23 @@ impl ConnectionCell {
             && !self.removed_since_counting(SUCCESSES)
     }
 
+    /// The time-window case of [`success_if_quiet`](Self::success_if_quiet) on word
+    /// `w`, of a plain report (no permit), for a caller that has ruled out the other
+    /// two (a success by key through the per-thread cache): false, having written
+    /// nothing, unless `w` is a `Closed` time window.
+    #[inline]
+    pub(super) fn time_window_success_if_quiet(&self, cx: &Context, w: Word) -> bool {
+        if !w.is_untimed_rate_closed() {
+            return false;
+        }
+        match self.window.get().map(|win| (win, win.store())) {
+            Some((win, Store::Time(buckets))) => {
+                self.success_in_time_window(cx, win, buckets, None)
+            }
+            _ => false,
+        }
+    }
+
     /// Whether the rate window absorbs a plain success on word `w` (see
     /// [`success_if_quiet`](Self::success_if_quiet)).
     #[inline(always)]

@@ -363,7 +363,12 @@ impl ConnectionCell {
         // success a rate window absorbs changes nothing either (`success_if_quiet`).
         let w = self.word();
         if !(w.is_clean_closed() || self.absorbs_success(w)) || cx.bus.wants(EventType::Success) {
-            return Fast::Slow;
+            // A success into a time window: the handle's quiet path when it applies
+            // (false: nothing written, or a count no live total holds, as there).
+            return match self.time_window_success_if_quiet(cx, w) {
+                true => Fast::Counted,
+                false => Fast::Slow,
+            };
         }
         // Read before counting, so a custom clock that panics counts nothing.
         let now = cx.clock.recent();
