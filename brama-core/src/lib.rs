@@ -5,7 +5,10 @@
 //! pure function, keys, configuration, clocks, the registry, events and the sweep.
 //! It starts no thread and never sleeps; `brama-sync` adds the janitor thread and the
 //! user-facing `Brama` type. Most users depend on `brama-sync` only.
-// One `unsafe` block in the crate: the `membarrier(2)` system call (`barrier.rs`).
+// `unsafe` is denied but in three places, each with its `SAFETY` argument: the
+// `membarrier(2)` system call (`barrier.rs`), the rate windows a connection owns until it
+// is dropped (`window/slot.rs`), and this thread's by-key cache reached without a
+// closure (`registry/cache.rs`).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

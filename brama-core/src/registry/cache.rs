@@ -56,6 +56,54 @@ thread_local! {
     static CACHE: RefCell<[Slot; SLOTS]> = const { RefCell::new([const { Slot::EMPTY }; SLOTS]) };
 }
 
+type Slots = RefCell<[Slot; SLOTS]>;
+
+/// This thread's cache; `None` once the thread is tearing it down.
+///
+/// Reached through a pointer that a closure of one instruction returns, and no other
+/// closure on the way to the look-up: `LocalKey::try_with` is generic over its closure,
+/// and with the look-up inside that closure the compiler inlined it only where a binary
+/// had a single caller of the by-key check. Anywhere else (a service's crate, the
+/// `by_key` benchmark) every check made a call to it: `key_available` 6.9 -> 12.9 ns in
+/// the `hot_path` benchmark when a second caller was added (docs/benchmarks.md).
+///
+/// # Safety
+/// The caller must not keep the reference past its own return: the value is this
+/// thread's, and only this thread's thread-local destructors destroy it, which never
+/// run while one of its functions is still running.
+#[inline(always)]
+#[allow(unsafe_code)]
+unsafe fn slots<'a>() -> Option<&'a Slots> {
+    let slots: *const Slots = CACHE.try_with(|c| c as *const Slots).ok()?;
+    // SAFETY: `try_with` returned a pointer to this thread's live value (it fails once
+    // the value's destructor has started); the caller keeps the reference no longer
+    // than the value lives (above). The `RefCell` guards every mutation.
+    unsafe { slots.as_ref() }
+}
+
+/// The cell in `registry`'s slot for `hash`, if it is `key`'s: [`with_cell`] without
+/// the closure, for a caller holding the cache's borrow.
+#[inline(always)]
+fn cell_in<'c>(
+    c: &'c mut [Slot; SLOTS],
+    registry: u64,
+    hash: u64,
+    key: Key<'_>,
+    miss: Miss,
+) -> Result<&'c CellRef, Cached> {
+    let slot = &mut c[index(hash)];
+    if slot.registry != registry || slot.hash != hash {
+        return Err(match miss {
+            Miss::Note => slot.miss(hash),
+            Miss::Ignore => Cached::Pass,
+        });
+    }
+    match &slot.cell {
+        Some(cell) if cell.key().is(key) => Ok(cell),
+        _ => Err(Cached::Fill),
+    }
+}
+
 #[inline]
 fn index(hash: u64) -> usize {
     (hash >> 7) as usize & (SLOTS - 1)
@@ -102,7 +150,7 @@ pub(crate) enum Miss {
 /// (it may have been removed since it was cached). `Err` if it is not cached:
 /// [`Cached::Fill`] if the caller should [`fill`] the slot should the map find the key
 /// admitting freely, [`Cached::Pass`] otherwise.
-#[inline]
+#[inline(always)]
 pub(crate) fn with_cell<R>(
     registry: u64,
     hash: u64,
@@ -110,24 +158,12 @@ pub(crate) fn with_cell<R>(
     miss: Miss,
     f: impl FnOnce(&CellRef) -> R,
 ) -> Result<R, Cached> {
-    CACHE
-        .try_with(|c| {
-            let Ok(mut c) = c.try_borrow_mut() else {
-                return Err(Cached::Pass);
-            };
-            let slot = &mut c[index(hash)];
-            if slot.registry != registry || slot.hash != hash {
-                return Err(match miss {
-                    Miss::Note => slot.miss(hash),
-                    Miss::Ignore => Cached::Pass,
-                });
-            }
-            match &slot.cell {
-                Some(cell) if cell.key().is(key) => Ok(f(cell)),
-                _ => Err(Cached::Fill),
-            }
-        })
-        .unwrap_or(Err(Cached::Pass))
+    // SAFETY: the reference is used only in this call.
+    #[allow(unsafe_code)]
+    let Some(Ok(mut c)) = (unsafe { slots() }).map(RefCell::try_borrow_mut) else {
+        return Err(Cached::Pass);
+    };
+    cell_in(&mut c, registry, hash, key, miss).map(f)
 }
 
 /// Runs `f` on this thread's cached cell for `hash` of `registry`, and the registry's
@@ -135,23 +171,20 @@ pub(crate) fn with_cell<R>(
 /// removed since it was cached); `None` if the slot holds another cell or none. No key
 /// is compared and no miss is noted: the caller found this cell by its key before
 /// (`Registry::peek_at`, `Registry::peek_cached`).
-#[inline]
+#[inline(always)]
 pub(crate) fn with_cell_at<R>(
     registry: u64,
     hash: u64,
     address: usize,
     f: impl FnOnce(&CellRef, &Arc<Context>) -> R,
 ) -> Option<R> {
-    CACHE
-        .try_with(|c| {
-            let c = c.try_borrow().ok()?;
-            let slot = &c[index(hash)];
-            let (cell, cx) = (slot.cell.as_ref()?, slot.cx.as_ref()?);
-            (slot.registry == registry && slot.hash == hash && cell.address() == address)
-                .then(|| f(cell, cx))
-        })
-        .ok()
-        .flatten()
+    // SAFETY: the reference is used only in this call.
+    #[allow(unsafe_code)]
+    let c = unsafe { slots() }?.try_borrow().ok()?;
+    let slot = &c[index(hash)];
+    let (cell, cx) = (slot.cell.as_ref()?, slot.cx.as_ref()?);
+    (slot.registry == registry && slot.hash == hash && cell.address() == address)
+        .then(|| f(cell, cx))
 }
 
 /// Whether this thread's cache holds a cell for `hash` of `registry` (for the tests).
@@ -429,5 +462,50 @@ mod tests {
         r.open(Key::scoped("a", "b"), &OpenOptions::new()).unwrap();
         assert!(!r.available(Key::scoped("a", "b")));
         assert!(r.available(Key::new("a:b")));
+    }
+
+    /// Checks and successes by key from thread-local destructors, before and after the
+    /// cache's own is run (their order is unspecified): the cache is reached only while
+    /// it lives (`slots`), and the answers are the map's either way.
+    #[test]
+    fn checks_from_thread_local_destructors_are_answered_whatever_the_teardown_order() {
+        use std::cell::RefCell;
+
+        type Seen = Arc<std::sync::Mutex<Vec<bool>>>;
+        struct CheckOnDrop(Option<(Arc<Registry>, Seen)>);
+        impl Drop for CheckOnDrop {
+            fn drop(&mut self) {
+                if let Some((r, seen)) = self.0.take() {
+                    let k = Key::new("torn");
+                    let ok = r.available(k) && r.available(k) && r.success(k).is_ok();
+                    seen.lock().unwrap().push(ok);
+                }
+            }
+        }
+        thread_local! {
+            static BEFORE: RefCell<CheckOnDrop> = const { RefCell::new(CheckOnDrop(None)) };
+            static AFTER: RefCell<CheckOnDrop> = const { RefCell::new(CheckOnDrop(None)) };
+        }
+
+        let r = Arc::new(registry());
+        r.register(Key::new("torn"), &Options::new()).unwrap();
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                // Registered before and after the cache is first touched, so that one
+                // destructor is likely to run on each side of the cache's.
+                BEFORE.with(|b| {
+                    *b.borrow_mut() = CheckOnDrop(Some((Arc::clone(&r), Arc::clone(&seen))))
+                });
+                for _ in 0..3 {
+                    assert!(r.available(Key::new("torn"))); // fills this thread's slot
+                }
+                AFTER.with(|a| {
+                    *a.borrow_mut() = CheckOnDrop(Some((Arc::clone(&r), Arc::clone(&seen))))
+                });
+            });
+        });
+        assert_eq!(*seen.lock().unwrap(), [true, true]);
+        assert_eq!(r.status(Key::new("torn")).unwrap().total_successes, 2);
     }
 }
