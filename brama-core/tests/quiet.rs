@@ -20,14 +20,14 @@ fn a_success_subscription_closes_the_quiet_path_at_once_and_others_leave_it_open
     let cx = Context::new(Config::default(), ClockSource::from(SystemClock::new()), 16);
     let db = cell(&cx);
     assert_eq!(cx.bus.quiet(), NOT_A_READING, "nothing published yet");
-    assert!(!db.success_if_quiet(&cx, None));
+    assert!(!db.success_if_quiet(&cx));
 
     db.success(&cx, None).unwrap(); // Unknown -> Closed, claims a lane
     cx.refresh();
     assert_ne!(cx.bus.quiet(), NOT_A_READING);
     db.success(&cx, None).unwrap(); // stamps the published reading
     assert!(
-        db.success_if_quiet(&cx, None),
+        db.success_if_quiet(&cx),
         "stamped with the published reading"
     );
     assert_eq!(db.counts().total_successes, 3);
@@ -36,22 +36,19 @@ fn a_success_subscription_closes_the_quiet_path_at_once_and_others_leave_it_open
         .bus
         .subscribe(Filter::new().event_type(EventType::Success));
     assert_eq!(cx.bus.quiet(), NOT_A_READING);
-    assert!(
-        !db.success_if_quiet(&cx, None),
-        "the subscriber wants this one"
-    );
+    assert!(!db.success_if_quiet(&cx), "the subscriber wants this one");
     db.success(&cx, None).unwrap();
     let event = sub.try_recv().expect("the success was published");
     assert!(matches!(event.kind, EventKind::Success), "{event:?}");
     cx.refresh();
     assert_eq!(cx.bus.quiet(), NOT_A_READING, "a refresh keeps it closed");
-    assert!(!db.success_if_quiet(&cx, None));
+    assert!(!db.success_if_quiet(&cx));
 
     drop(sub);
     cx.refresh();
     assert_ne!(cx.bus.quiet(), NOT_A_READING, "nobody wants Success now");
     db.success(&cx, None).unwrap();
-    assert!(db.success_if_quiet(&cx, None));
+    assert!(db.success_if_quiet(&cx));
     assert_eq!(db.counts().total_successes, 6, "every success counted once");
 
     // Subscriptions to other events leave it open. (In this test rather than one of
@@ -61,23 +58,20 @@ fn a_success_subscription_closes_the_quiet_path_at_once_and_others_leave_it_open
         .subscribe(Filter::new().event_types([EventType::StateChanged, EventType::Failure]));
     cx.refresh();
     db.success(&cx, None).unwrap();
-    assert!(db.success_if_quiet(&cx, None), "no one wants Success");
+    assert!(db.success_if_quiet(&cx), "no one wants Success");
 
     // The ticker goes away (issue #20, defect 1): the stamp is withdrawn, so a success
     // stamped with its last reading no longer skips its report for ever (which would
     // freeze the connection's last success at that reading). Here too for the lane.
     cx.untend();
     assert_eq!(cx.bus.quiet(), NOT_A_READING, "withdrawn with the ticker");
-    assert!(!db.success_if_quiet(&cx, None));
+    assert!(!db.success_if_quiet(&cx));
     db.success(&cx, None).unwrap();
-    assert!(
-        !db.success_if_quiet(&cx, None),
-        "untended: never quiet again"
-    );
+    assert!(!db.success_if_quiet(&cx), "untended: never quiet again");
     cx.refresh();
     db.success(&cx, None).unwrap();
     assert!(
-        db.success_if_quiet(&cx, None),
+        db.success_if_quiet(&cx),
         "a ticker that comes back reopens it"
     );
 }
@@ -95,13 +89,13 @@ fn clocks_without_a_cache_never_take_the_quiet_path() {
             cx.refresh();
             db.success(&cx, None).unwrap();
             assert_eq!(cx.bus.quiet(), NOT_A_READING);
-            assert!(!db.success_if_quiet(&cx, None));
+            assert!(!db.success_if_quiet(&cx));
             manual.advance(Duration::from_secs(1));
         }
         // Even at the end of time no stamp equals the placeholder.
         manual.advance(Duration::MAX);
         db.success(&cx, None).unwrap();
-        assert!(!db.success_if_quiet(&cx, None));
+        assert!(!db.success_if_quiet(&cx));
         assert_eq!(db.counts().total_successes, 4);
     }
 }

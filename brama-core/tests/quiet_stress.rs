@@ -57,7 +57,7 @@ fn no_success_after_a_subscription_is_counted_quietly_whatever_the_refreshes() {
                 while after < AFTER {
                     // Acquire: pairs with the Release below, after the subscribe.
                     let seen = subscribed.load(Ordering::Acquire);
-                    if db.success_if_quiet(&cx, None) {
+                    if db.success_if_quiet(&cx) {
                         if !quiet {
                             quiet = true;
                             went_quiet.fetch_add(1, Ordering::Release);

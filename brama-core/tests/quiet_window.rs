@@ -1,4 +1,5 @@
-//! The quiet path of a handle success into a time window (`success_if_quiet` under a
+//! The quiet path of a handle success into a time window
+//! (`time_window_success_if_quiet`, tried before a full report, under a
 //! `failure_rate` policy over `Window::time`): recorded in the window and counted,
 //! never for a permit of an earlier cycle, and a success that the window's rates call
 //! for a change on still changes the state. In a process of its own: the path needs
@@ -57,7 +58,7 @@ fn quiet_successes_are_recorded_in_the_window_and_a_stale_permit_is_not() {
     assert_eq!(before.state, State::Closed);
     for i in 0..100 {
         assert!(
-            db.success_if_quiet(&cx, None),
+            db.time_window_success_if_quiet(&cx, None),
             "success {i} took the full path"
         );
     }
@@ -68,8 +69,8 @@ fn quiet_successes_are_recorded_in_the_window_and_a_stale_permit_is_not() {
     // A permit of this cycle goes quiet too; one of another cycle does not, and has
     // written nothing.
     let gen = db.acquire(&cx).unwrap().gen;
-    assert!(db.success_if_quiet(&cx, Some(gen)));
-    assert!(!db.success_if_quiet(&cx, Some(gen.wrapping_add(1))));
+    assert!(db.time_window_success_if_quiet(&cx, Some(gen)));
+    assert!(!db.time_window_success_if_quiet(&cx, Some(gen.wrapping_add(1))));
     let last = db.status(&cx);
     assert_eq!(last.window_calls, after.window_calls + 1);
     assert_eq!(last.total_successes, after.total_successes + 1);
@@ -93,7 +94,7 @@ fn a_quiet_success_that_completes_the_minimum_trips_the_circuit() {
         "{status:?}"
     );
     assert!(
-        db.success_if_quiet(&cx, None),
+        db.time_window_success_if_quiet(&cx, None),
         "the stamp is still the published one"
     );
     let status = db.status(&cx);
@@ -120,7 +121,7 @@ fn concurrent_quiet_successes_are_each_recorded_once() {
                 s.spawn(|| {
                     let mut quiet = 0;
                     for _ in 0..EACH {
-                        if db.success_if_quiet(&cx, None) {
+                        if db.time_window_success_if_quiet(&cx, None) {
                             quiet += 1;
                         } else {
                             db.success(&cx, None).unwrap();

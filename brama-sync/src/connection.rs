@@ -78,7 +78,7 @@ impl Connection {
     /// [`Error::NotFound`] if the connection was unregistered.
     #[inline]
     pub fn success(&self) -> Result<(), Error> {
-        if self.handle.cell.success_if_quiet(&self.handle.cx, None) {
+        if self.handle.cell.handle_success_if_quiet(&self.handle.cx) {
             Ok(())
         } else {
             self.success_reported()

@@ -227,11 +227,8 @@ impl Permit<'_> {
     /// Closed). True if it was counted, the permit then finished.
     #[inline(always)]
     fn quiet_success(&mut self, outcome: Outcome) -> bool {
-        let quiet = outcome == Outcome::Success
-            && self
-                .conn
-                .cell()
-                .success_if_quiet(self.conn.cx(), Some(self.gen));
+        let quiet =
+            outcome == Outcome::Success && self.conn.cell().success_if_quiet(self.conn.cx());
         if quiet {
             self.finish();
         }
@@ -266,7 +263,11 @@ impl Permit<'_> {
         if self.started != UNTIMED {
             return self.timed_report(EngineOutcome::Success, ticket);
         }
-        self.conn.cell().success(self.conn.cx(), Some(ticket))
+        let (cell, cx) = (self.conn.cell(), self.conn.cx());
+        if cell.time_window_success_if_quiet(cx, Some(ticket.gen)) {
+            return Ok(());
+        }
+        cell.success(cx, Some(ticket))
     }
 
     /// A report with the call's duration, for a rate policy's slow-call rule.

@@ -365,7 +365,7 @@ impl ConnectionCell {
         if !(w.is_clean_closed() || self.absorbs_success(w)) || cx.bus.wants(EventType::Success) {
             // A success into a time window: the handle's quiet path when it applies
             // (false: nothing written, or a count no live total holds, as there).
-            return match self.time_window_success_if_quiet(cx, w) {
+            return match self.time_window_success_if_quiet(cx, None) {
                 true => Fast::Counted,
                 false => Fast::Slow,
             };
