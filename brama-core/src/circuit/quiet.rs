@@ -34,33 +34,36 @@ impl ConnectionCell {
     #[inline(always)]
     pub fn success_if_quiet(&self, cx: &Context) -> bool {
         let w = self.word();
-        (w.is_clean_closed() || self.absorbs_success(w))
-            // Relaxed: as in `touch`; the quiet stamp's load is explained at
-            // `EventBus::quiet`.
-            && self.last_success.load(Ordering::Relaxed) == cx.bus.quiet()
-            && self.tally.incr_if_owned(SUCCESSES)
-            // A removal that raced the count and missed it: the caller's fallback
-            // finds the removal and reports NotFound (the dead count is in no total).
-            && !self.removed_since_counting(SUCCESSES)
+        (w.is_clean_closed() || self.absorbs_success(w)) && self.count_if_quiet(cx)
     }
 
     /// A handle's plain success: [`success_if_quiet`](Self::success_if_quiet), else
     /// [`time_window_success_if_quiet`](Self::time_window_success_if_quiet) (one call,
     /// out of line). A permit's success takes the first only and tries the second in
-    /// its fallback, with its cycle: this one in a permit's `report` kept that from
-    /// being inlined (`sync_permit` 4.4 -> 5.6 ns), and in the handle's fallback instead
-    /// it cost a time-window success 9.7 -> 12.3 ns.
+    /// its fallback, with its cycle. With the call inside `success_if_quiet`, a
+    /// permit's `report`, which inlines it, was no longer inlined itself (`sync_permit`
+    /// 4.4 -> 5.6 ns); in the handle's cold fallback instead, a time-window success
+    /// cost 9.7 -> 12.3 ns.
     #[inline(always)]
     pub fn handle_success_if_quiet(&self, cx: &Context) -> bool {
         let w = self.word();
         if w.is_clean_closed() || self.absorbs_success(w) {
-            // Relaxed: as in `touch`; see `success_if_quiet`.
-            self.last_success.load(Ordering::Relaxed) == cx.bus.quiet()
-                && self.tally.incr_if_owned(SUCCESSES)
-                && !self.removed_since_counting(SUCCESSES)
+            self.count_if_quiet(cx)
         } else {
             self.time_window_success_if_quiet(cx, None)
         }
+    }
+
+    /// The tests and the one write of a quiet success, once the word allows it.
+    #[inline(always)]
+    fn count_if_quiet(&self, cx: &Context) -> bool {
+        // Relaxed: as in `touch`; the quiet stamp's load is explained at
+        // `EventBus::quiet`.
+        self.last_success.load(Ordering::Relaxed) == cx.bus.quiet()
+            && self.tally.incr_if_owned(SUCCESSES)
+            // A removal that raced the count and missed it: the caller's fallback
+            // finds the removal and reports NotFound (the dead count is in no total).
+            && !self.removed_since_counting(SUCCESSES)
     }
 
     /// [`success_if_quiet`](Self::success_if_quiet) for a success into a time window:
@@ -93,9 +96,9 @@ impl ConnectionCell {
     /// thread's lane) before anything is written, then the report the lock-free path
     /// makes ([`Buckets::record_unless_clean`] at the quiet stamp, which is the clock's
     /// cached reading), without its calls and re-checks (`handle_success_rate_time60s`
-    /// 10.4 -> 8.7 ns). A success that
-    /// leaves the window's rates calling for a change goes on to the locked path, as a
-    /// report already recorded; false if that finds the connection removed.
+    /// 10.4 -> 8.7 ns). A success that leaves the window's rates calling for a change
+    /// goes on to the locked path, as a report already recorded; false if that finds
+    /// the connection removed.
     #[inline]
     fn success_in_time_window(
         &self,
