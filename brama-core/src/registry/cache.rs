@@ -478,7 +478,8 @@ mod tests {
                 if let Some((r, seen)) = self.0.take() {
                     let k = Key::new("torn");
                     let ok = r.available(k) && r.available(k) && r.success(k).is_ok();
-                    seen.lock().unwrap().push(ok);
+                    // No unwrap in a thread-local destructor: a panic there aborts.
+                    seen.lock().unwrap_or_else(|e| e.into_inner()).push(ok);
                 }
             }
         }
@@ -490,21 +491,22 @@ mod tests {
         let r = Arc::new(registry());
         r.register(Key::new("torn"), &Options::new()).unwrap();
         let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                // Registered before and after the cache is first touched, so that one
-                // destructor is likely to run on each side of the cache's.
-                BEFORE.with(|b| {
-                    *b.borrow_mut() = CheckOnDrop(Some((Arc::clone(&r), Arc::clone(&seen))))
-                });
-                for _ in 0..3 {
-                    assert!(r.available(Key::new("torn"))); // fills this thread's slot
-                }
-                AFTER.with(|a| {
-                    *a.borrow_mut() = CheckOnDrop(Some((Arc::clone(&r), Arc::clone(&seen))))
-                });
-            });
-        });
+        // A thread joined by its handle, not a scoped one: a scope ends when the
+        // closure returns, before the thread's destructors have run; `join` waits for
+        // the thread itself.
+        let (tr, ts) = (Arc::clone(&r), Arc::clone(&seen));
+        std::thread::spawn(move || {
+            // Registered before and after the cache is first touched, so that one
+            // destructor is likely to run on each side of the cache's.
+            BEFORE
+                .with(|b| *b.borrow_mut() = CheckOnDrop(Some((Arc::clone(&tr), Arc::clone(&ts)))));
+            for _ in 0..3 {
+                assert!(tr.available(Key::new("torn"))); // fills this thread's slot
+            }
+            AFTER.with(|a| *a.borrow_mut() = CheckOnDrop(Some((tr, ts))));
+        })
+        .join()
+        .unwrap();
         assert_eq!(*seen.lock().unwrap(), [true, true]);
         assert_eq!(r.status(Key::new("torn")).unwrap().total_successes, 2);
     }
