@@ -3,7 +3,7 @@
 //!
 //! Together they give what two `SeqCst` fences give (a store-then-load on each side, and
 //! of the two loads at least one sees the other side's store), which is what a handle
-//! report needs against `unregister` (issue #20, defect 6; `circuit/counter.rs`,
+//! report needs against `unregister` (issue #20, defect 6; `circuit/counter/mod.rs`,
 //! "Removal"). A `SeqCst` fence on every report would cost a locked instruction (about
 //! 6 ns on the EPYC we measure on, more than the report itself); `unregister` is rare.
 //!
@@ -13,7 +13,7 @@
 //!   process before it returns (the kernel's interrupt does for the light side what its
 //!   missing fence would have).
 //! - Anywhere else, or if the kernel refuses, [`expedited`] is false and the light fence
-//!   must not be relied on: no thread then owns a counter lane (`counter.rs`, `claim`),
+//!   must not be relied on: no thread then owns a counter lane (`counter/current.rs`, `claim`),
 //!   every report counts on the shared lane, whose read-modify-write is exact against
 //!   the removal by itself, and [`heavy`] is a plain `SeqCst` fence. The light fence's
 //!   only callers run after counting on an owned lane, so it costs the hot path no

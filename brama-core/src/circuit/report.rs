@@ -351,7 +351,7 @@ impl ConnectionCell {
     /// failures or a rate window that absorbs it, nobody subscribed to `Success`), and
     /// counts it in this thread's own lane if the connection has lanes (given when a
     /// thread caches it: [`prepare_lanes`](Self::prepare_lanes)), exact against removal
-    /// by the lane protocol (`counter.rs`, "Removal"), else with
+    /// by the lane protocol (`counter/mod.rs`, "Removal"), else with
     /// [`Tally::incr_unless_sealed`], which `mark_removed` seals (one read-modify-write).
     /// Either way it counted before the seal and the removal's counts include it, or it
     /// returns [`Fast::Removed`]. Anything
@@ -453,7 +453,7 @@ impl ConnectionCell {
 
     /// After counting `kind` through this thread's lane: whether a removal came first
     /// and its sealed totals miss the count. The light fence pairs with the seal's
-    /// heavy one (`counter.rs`, "Removal"): if this load does not see the removal, the
+    /// heavy one (`counter/mod.rs`, "Removal"): if this load does not see the removal, the
     /// seal's copy sees the count. Free on the hot path (a compiler fence where
     /// `membarrier` is available, one load of the word already in cache, a branch).
     #[inline(always)]
