@@ -78,10 +78,13 @@ impl ConnectionCell {
         if !w.is_untimed_rate_closed() || gen.is_some_and(|g| g != w.gen()) {
             return false;
         }
-        match self.window.get().map(|win| (win, win.store())) {
-            Some((win, Store::Time(buckets))) => self.success_in_time_window(cx, win, buckets, gen),
-            _ => false,
-        }
+        let Some(win) = self.window.get() else {
+            return false;
+        };
+        let Store::Time(buckets) = win.store() else {
+            return false;
+        };
+        self.success_in_time_window(cx, win, buckets, gen)
     }
 
     /// Whether the rate window absorbs a plain success on word `w` (see

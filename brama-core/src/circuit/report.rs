@@ -365,9 +365,10 @@ impl ConnectionCell {
         if !(w.is_clean_closed() || self.absorbs_success(w)) || cx.bus.wants(EventType::Success) {
             // A success into a time window: the handle's quiet path when it applies
             // (false: nothing written, or a count no live total holds, as there).
-            return match self.time_window_success_if_quiet(cx, None) {
-                true => Fast::Counted,
-                false => Fast::Slow,
+            return if self.time_window_success_if_quiet(cx, None) {
+                Fast::Counted
+            } else {
+                Fast::Slow
             };
         }
         // Read before counting, so a custom clock that panics counts nothing.

@@ -53,7 +53,7 @@ impl Slot {
 thread_local! {
     // Const-initialised and inline (no lazy initialisation, no pointer to a heap
     // buffer): an access is the thread pointer plus an offset and one state check.
-    static CACHE: RefCell<[Slot; SLOTS]> = const { RefCell::new([const { Slot::EMPTY }; SLOTS]) };
+    static CACHE: Slots = const { RefCell::new([const { Slot::EMPTY }; SLOTS]) };
 }
 
 type Slots = RefCell<[Slot; SLOTS]>;

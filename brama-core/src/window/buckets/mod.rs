@@ -3,9 +3,10 @@
 //! Time is cut into epochs of `d / 10`; epoch `e` lives in bucket `e % 10`, one packed
 //! word: a tag naming the epoch (`e % 1023 + 1`; 0 is a bucket never written), and its
 //! calls, failures and slow calls, 18 bits each ([`Layout`]), or 27 bits each of calls
-//! and failures under a policy with no slow-call rule. A report adds to its epoch's bucket with one CAS;
-//! the first report of a new epoch replaces the old epoch's word in the same CAS (the
-//! rollover), so an outcome is counted in exactly one epoch or evicted, never both.
+//! and failures under a policy with no slow-call rule. A report adds to its epoch's
+//! bucket with one CAS; the first report of a new epoch replaces the old epoch's word
+//! in the same CAS (the rollover), so an outcome is counted in exactly one epoch or
+//! evicted, never both.
 //! The window is the buckets of the current epoch and the nine before it: an outcome
 //! counts for between `0.9 d` and `d` (precision: one bucket).
 //!
@@ -55,12 +56,6 @@ use std::time::Duration;
 const N: u64 = TIME_WINDOW_BUCKETS as u64;
 const TAG_BITS: u32 = 10;
 const TAG_MOD: u64 = (1 << TAG_BITS) - 1;
-/// The most calls one bucket counts with a slow-call field (262,143).
-#[cfg(test)]
-const MAX_BUCKET_CALLS: u32 = Layout::WITH_SLOW.max_calls();
-/// The most calls one bucket counts without a slow-call field (134,217,727).
-#[cfg(test)]
-const MAX_BUCKET_CALLS_WITHOUT_SLOW: u32 = Layout::WITHOUT_SLOW.max_calls();
 
 /// How a bucket's word holds its tallies: after the tag, calls and failures, and slow
 /// calls if the policy has a slow-call rule, `bits` each. Failures and slow calls never

@@ -3,6 +3,10 @@
 use super::*;
 
 const S: Nanos = 1_000_000_000;
+/// The most calls one bucket counts with a slow-call field (262,143).
+const MAX_BUCKET_CALLS: u32 = Layout::WITH_SLOW.max_calls();
+/// The most calls one bucket counts without a slow-call field (134,217,727).
+const MAX_BUCKET_CALLS_WITHOUT_SLOW: u32 = Layout::WITHOUT_SLOW.max_calls();
 
 #[test]
 fn outcomes_leave_after_the_window() {
