@@ -177,3 +177,47 @@ fn quiet_successes_by_key_are_recorded_once() {
     assert_eq!(removed.total_successes, after.total_successes);
     assert!(r.success(k).is_err());
 }
+
+/// Successes counted in a thread's lane of the window (once the window is open at the
+/// stamp, `window/buckets/quiet.rs`) count towards the minimum and the rate the
+/// failures that follow are decided on.
+#[test]
+fn quiet_successes_count_in_the_rate_the_next_failures_decide_on() {
+    let _serial = serial();
+    let cx = context(10);
+    let db = closed_and_stamped(&cx);
+    let recorded = db.status(&cx).window_calls;
+    while db.status(&cx).window_calls < 5 {
+        assert!(db.time_window_success_if_quiet(&cx, None));
+    }
+    let status = db.status(&cx);
+    assert_eq!(status.window_calls, 5);
+    assert!(status.window_calls > recorded, "successes went quiet");
+    // Four failures: nine calls, short of the minimum of ten.
+    for _ in 0..4 {
+        db.failure(&cx, None, None).unwrap();
+    }
+    assert_eq!(db.status(&cx).state, State::Closed);
+    // The fifth: five failures in ten calls, the rate of 0.5.
+    db.failure(&cx, None, None).unwrap();
+    let status = db.status(&cx);
+    assert_eq!(status.state, State::Open, "{status:?}");
+    assert_eq!((status.total_successes, status.total_failures), (5, 5));
+}
+
+/// A removed connection's final totals hold every quiet success, and a success after
+/// the removal is not counted.
+#[test]
+fn a_removed_connections_totals_hold_its_quiet_successes() {
+    let _serial = serial();
+    let cx = context(10);
+    let db = closed_and_stamped(&cx);
+    for _ in 0..100 {
+        assert!(db.time_window_success_if_quiet(&cx, None));
+    }
+    let before = db.status(&cx).total_successes;
+    assert!(db.mark_removed());
+    assert!(!db.time_window_success_if_quiet(&cx, None));
+    assert_eq!(db.status(&cx).total_successes, before);
+    assert_eq!(before, 102);
+}

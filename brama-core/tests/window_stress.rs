@@ -172,3 +172,58 @@ fn reports_that_skip_the_sum_of_a_clean_window_are_counted_once() {
         clean
     );
 }
+
+#[test]
+fn quiet_successes_racing_failures_and_rollovers_are_counted_once() {
+    // Successes as `ConnectionCell::success_in_time_window` makes them: counted in the
+    // thread's lane while the window is open at their stamp (the threads that got a
+    // lane), else recorded and the window opened. Thread 0 reports a failure every
+    // 5,000 reports, which closes the window for the next 10 ms of the clock. The
+    // reporters move the clock themselves, 0.1 ms every 20 reports each, so that
+    // thread 0's own reports take it 25 ms past each of its failures: the window is
+    // clean, and open to quiet successes, for a good part of the run, however the
+    // threads are scheduled.
+    let buckets = Buckets::new(Duration::from_millis(10)); // 1 ms buckets
+    let clock = AtomicU64::new(0);
+    let start = Barrier::new(THREADS as usize);
+    let quiet: u64 = thread::scope(|s| {
+        let handles: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let (buckets, clock, start) = (&buckets, &clock, &start);
+                s.spawn(move || {
+                    let _ = brama_core::engine::counter::lane(); // a lane, if one is free
+                    start.wait();
+                    let mut quiet = 0u64;
+                    for i in 0..REPORTS {
+                        if i % 20 == 0 {
+                            clock.fetch_add(100_000, Ordering::Relaxed);
+                        }
+                        let stamp = clock.load(Ordering::Relaxed);
+                        if t == 0 && i % 5_000 == 0 {
+                            buckets.record_unless_clean(true, false, stamp);
+                        } else if let Some(lane) = buckets.quiet_lane(stamp) {
+                            lane.incr(Buckets::QUIET);
+                            quiet += 1;
+                            if !buckets.still_quiet(stamp) {
+                                buckets.settle_quiet(stamp);
+                            }
+                        } else if buckets.record_unless_clean(false, false, stamp).is_none() {
+                            buckets.open_quiet(stamp);
+                        }
+                    }
+                    quiet
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    assert!(quiet > 0, "no success went quiet");
+    assert_eq!(buckets.quiet_successes(), quiet);
+    assert_eq!(
+        THREADS * REPORTS,
+        buckets.held() + buckets.evicted(),
+        "threads × reports == held + evicted"
+    );
+    let t: Tallies = buckets.tallies(clock.load(Ordering::Relaxed));
+    assert!(u64::from(t.calls) <= buckets.held());
+}

@@ -69,6 +69,8 @@ impl ConnectionCell {
                     // dropped handle's release is Acquired by `handles`), so only then
                     // does the seal need its heavy fence (one `membarrier`).
                     self.tally.seal(self.handles() > 0);
+                    // The time windows' quiet counts, ordered by that seal's fence.
+                    self.window.seal_quiet();
                     return true;
                 }
                 Err(c) => w = Word(c),
@@ -163,7 +165,7 @@ impl ConnectionCell {
         };
         Counts {
             consecutive_failures: consecutive,
-            total_successes: self.tally.sum(SUCCESSES),
+            total_successes: self.tally.sum(SUCCESSES) + self.window.quiet_successes(),
             total_failures: self.tally.sum(FAILURES),
             total_rejected: self.tally.sum(REJECTED),
             // Relaxed: a snapshot.

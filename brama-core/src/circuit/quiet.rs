@@ -2,6 +2,7 @@
 //! path with nothing written but the count (and, under a time window, its bucket).
 
 use super::cell::*;
+use super::transition::Done;
 use crate::circuit::word::Word;
 use crate::context::Context;
 use crate::policy::Verdict;
@@ -95,13 +96,16 @@ impl ConnectionCell {
     }
 
     /// [`success_if_quiet`](Self::success_if_quiet) into the time window `win` of a
-    /// `Closed` circuit, of the current cycle: the same tests (the quiet stamp, this
-    /// thread's lane) before anything is written, then the report the lock-free path
-    /// makes ([`Buckets::record_unless_clean`] at the quiet stamp, which is the clock's
-    /// cached reading), without its calls and re-checks (`handle_success_rate_time60s`
-    /// 10.4 -> 8.7 ns). A success that leaves the window's rates calling for a change
-    /// goes on to the locked path, as a report already recorded; false if that finds
-    /// the connection removed.
+    /// `Closed` circuit, of the current cycle, after the same test of the quiet stamp.
+    /// While the window is clean and open at that stamp, the success is counted in
+    /// this thread's lane of the window's quiet count and nowhere else
+    /// (`window/buckets/quiet.rs`: `handle_success_rate_time60s` 9.1 -> see
+    /// docs/benchmarks.md). Otherwise, if this thread owns a lane here, it is
+    /// recorded in its bucket ([`Buckets::record_unless_clean`] at the quiet stamp,
+    /// which is the clock's cached reading) and counted, and a clean window is opened
+    /// at the stamp for the successes that follow. A success that leaves the window's
+    /// rates calling for a change goes on to the locked path; false if that finds the
+    /// connection removed.
     #[inline]
     fn success_in_time_window(
         &self,
@@ -115,16 +119,67 @@ impl ConnectionCell {
         if self.last_success.load(Ordering::Relaxed) != now {
             return false;
         }
+        if let Some(lane) = buckets.quiet_lane(now) {
+            lane.incr(Buckets::QUIET);
+            if !buckets.still_quiet(now) {
+                self.settle_quiet_success(cx, win, buckets, now, gen);
+            }
+            return !self.removed_since_quiet_count(buckets);
+        }
         let Some(lane) = self.tally.owned_here() else {
             return false;
         };
-        if let Some(t) = buckets.record_unless_clean(false, false, now) {
-            if win.rate.on_window(t) != Verdict::Stay {
-                return self.decide_recorded_success(cx, gen);
-            }
+        let tallies = match buckets.record_unless_clean(false, false, now) {
+            Some(t) => Some(t),
+            None => buckets.open_quiet(now),
+        };
+        if tallies.is_some_and(|t| win.rate.on_window(t) != Verdict::Stay) {
+            return self.decide_recorded_success(cx, gen);
         }
         lane.incr(SUCCESSES);
         !self.removed_since_counting(SUCCESSES)
+    }
+
+    /// A quiet success counted at `stamp` whose window closed since it looked: the
+    /// closer may have decided without it, so it puts its count in the window and
+    /// decides on the window, as any report would (`window/buckets/quiet.rs`).
+    #[cold]
+    #[inline(never)]
+    fn settle_quiet_success(
+        &self,
+        cx: &Context,
+        win: &RateWindow,
+        buckets: &Buckets,
+        stamp: crate::clock::Nanos,
+        gen: Option<u32>,
+    ) {
+        let Some(t) = buckets.settle_quiet(stamp) else {
+            return;
+        };
+        if win.rate.on_window(t) != Verdict::Stay {
+            // Not a probe: a probe's cycle ended when the circuit closed. Counted
+            // already: a removal found first is the caller's to report.
+            let ticket = gen.map(|gen| Ticket { gen, probe: false });
+            let input = crate::rules::Input::Success(ticket.map(|t| t.gen), false);
+            let _ = self.locked_report(cx, input, None, None, Done::Counted);
+        }
+    }
+
+    /// [`removed_since_counting`](Self::removed_since_counting) for a count in the
+    /// quiet count of `buckets`.
+    #[inline(always)]
+    fn removed_since_quiet_count(&self, buckets: &Buckets) -> bool {
+        crate::barrier::light();
+        self.word().removed() && !self.kept_quiet(buckets)
+    }
+
+    /// [`kept`](Self::kept) for a quiet count: the transition lock waits for the
+    /// removal, which seals every window's quiet count under it.
+    #[cold]
+    #[inline(never)]
+    fn kept_quiet(&self, buckets: &Buckets) -> bool {
+        let _sealed = crate::sync::lock(&self.transition);
+        buckets.kept_quiet()
     }
 
     /// A quiet success whose window now calls for a change: the locked path counts it

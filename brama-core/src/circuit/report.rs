@@ -1,6 +1,7 @@
 //! Reports: successes and failures, their lock-free fast paths and the release of a permit.
 
 use super::cell::*;
+use super::transition::Done;
 use crate::circuit::word::Word;
 use crate::clock::Nanos;
 use crate::context::Context;
@@ -342,7 +343,12 @@ impl ConnectionCell {
             Outcome::Success => Input::Success(gen, false),
             _ => Input::Failure(gen, false),
         };
-        self.locked_report(cx, input, reason, elapsed, recorded)
+        let done = if recorded {
+            Done::Recorded
+        } else {
+            Done::Nothing
+        };
+        self.locked_report(cx, input, reason, elapsed, done)
             .map(|_| ())
     }
 

@@ -15,6 +15,18 @@ use crate::state::{Cause, State};
 use crate::sync::{lock, Ordering};
 use crate::window::RateWindow;
 
+/// What the lock-free path did with a report before handing it to the locked one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Done {
+    /// Nothing: the locked path records and counts it.
+    Nothing,
+    /// Recorded it in the rate window: the locked path counts it.
+    Recorded,
+    /// Recorded and counted it (a quiet success, `window/buckets/quiet.rs`): the locked
+    /// path only decides.
+    Counted,
+}
+
 impl ConnectionCell {
     // ----- manual actions ------------------------------------------------------------
 
@@ -104,7 +116,7 @@ impl ConnectionCell {
         input: Input,
         reason: Option<&str>,
     ) -> Result<(Effects, Machine, Nanos), Error> {
-        self.locked_report(cx, input, reason, None, false)
+        self.locked_report(cx, input, reason, None, Done::Nothing)
     }
 
     /// [`locked`](Self::locked), the state changes of a manual action reported with
@@ -120,15 +132,15 @@ impl ConnectionCell {
         self.step_held(cx, input, reason, cause)
     }
 
-    /// [`locked`](Self::locked) for a report of a call that took `elapsed`, which the
-    /// lock-free path may have `recorded` in the rate window already.
+    /// [`locked`](Self::locked) for a report of a call that took `elapsed`, of which the
+    /// lock-free path may have `done` part already.
     pub(super) fn locked_report(
         &self,
         cx: &Context,
         input: Input,
         reason: Option<&str>,
         elapsed: Option<Nanos>,
-        recorded: bool,
+        done: Done,
     ) -> Result<(Effects, Machine, Nanos), Error> {
         let _guard = lock(&self.transition);
         if matches!(input, Input::Success(..) | Input::Failure(..))
@@ -138,9 +150,9 @@ impl ConnectionCell {
             // A rate policy's timed-out probes may decide the cycle (and close it)
             // before this report applies: the clock's rules first, as a step of their
             // own, so that the report finds the window of the state they leave.
-            self.locked_held(cx, Input::Tick, None, None, false, None)?;
+            self.locked_held(cx, Input::Tick, None, None, Done::Nothing, None)?;
         }
-        self.locked_held(cx, input, reason, elapsed, recorded, None)
+        self.locked_held(cx, input, reason, elapsed, done, None)
     }
 
     /// The body of [`ConnectionCell::locked`], for a caller that holds the transition
@@ -153,7 +165,7 @@ impl ConnectionCell {
         reason: Option<&str>,
         cause: Option<Cause>,
     ) -> Result<(Effects, Machine, Nanos), Error> {
-        self.locked_held(cx, input, reason, None, false, cause)
+        self.locked_held(cx, input, reason, None, Done::Nothing, cause)
     }
 
     /// [`locked_report`](Self::locked_report) with the transition lock held; `cause`
@@ -165,7 +177,7 @@ impl ConnectionCell {
         input: Input,
         reason: Option<&str>,
         elapsed: Option<Nanos>,
-        recorded: bool,
+        done: Done,
         cause: Option<Cause>,
     ) -> Result<(Effects, Machine, Nanos), Error> {
         let cfg = self.config(cx);
@@ -182,6 +194,7 @@ impl ConnectionCell {
         // the probe tally.
         let window = self.window.serve(rate, now, true);
         let probes = window.map(|w| w.probes()).unwrap_or_default();
+        let recorded = done != Done::Nothing;
         let (input, window_tallies) = self.record_report(window, input, now, elapsed, recorded);
         loop {
             let w = self.word();
@@ -247,7 +260,7 @@ impl ConnectionCell {
                     win.set_probes(m2.probes);
                 }
             }
-            self.account(cx, &m, &m2, &fx, now, reason);
+            self.account(cx, &m, &m2, &fx, now, reason, done == Done::Counted);
             return Ok((fx, m2, now));
         }
     }
@@ -307,7 +320,9 @@ impl ConnectionCell {
         (input, tallies)
     }
 
-    /// Counters, timestamps and events for one applied step (under the transition lock).
+    /// Counters, timestamps and events for one applied step (under the transition lock);
+    /// a success `counted` already is only reported.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn account(
         &self,
         cx: &Context,
@@ -316,6 +331,7 @@ impl ConnectionCell {
         fx: &Effects,
         now: Nanos,
         reason: Option<&str>,
+        counted: bool,
     ) {
         let before = self.counts_of(m);
         let mut after = before;
@@ -328,9 +344,11 @@ impl ConnectionCell {
         match fx.outcome {
             Outcome::Success => {
                 self.emit_report(cx, Outcome::Success, None, before, pre_state, now);
-                self.tally.incr(SUCCESSES, lane());
-                touch(&self.last_success, now);
-                after.total_successes += 1;
+                if !counted {
+                    self.tally.incr(SUCCESSES, lane());
+                    touch(&self.last_success, now);
+                    after.total_successes += 1;
+                }
             }
             Outcome::Failure => {
                 self.emit_report(cx, Outcome::Failure, reason, before, pre_state, now);

@@ -90,6 +90,34 @@ impl WindowSlot {
         self.deref(win)
     }
 
+    /// Every success counted quietly in any of the connection's time windows
+    /// (`buckets/quiet.rs`): part of its total successes.
+    pub fn quiet_successes(&self) -> u64 {
+        let mut total = 0;
+        self.each_time_window(|b| total += b.quiet_successes());
+        total
+    }
+
+    /// Freezes the quiet counts of every time window (the connection was removed),
+    /// after the caller's own seal ran the heavy fence that orders these reads.
+    pub fn seal_quiet(&self) {
+        self.each_time_window(|b| b.seal_quiet(false));
+    }
+
+    fn each_time_window(&self, mut f: impl FnMut(&super::Buckets)) {
+        let Some(home) = self.home() else {
+            return;
+        };
+        for w in lock(&home.all).iter() {
+            // Relaxed: written once, under the transition lock.
+            if let Some(super::Store::Time(b)) =
+                self.deref(w.load(Ordering::Relaxed)).map(RateWindow::store)
+            {
+                f(b);
+            }
+        }
+    }
+
     /// The windows the connection has (for tests and memory figures).
     pub fn windows(&self) -> usize {
         self.home().map_or(0, |h| lock(&h.all).len())

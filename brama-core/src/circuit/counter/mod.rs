@@ -298,6 +298,17 @@ impl<const N: usize> Tally<N> {
         })
     }
 
+    /// The heap bytes of the owned lanes: none until they are allocated.
+    pub fn lanes_heap_bytes(&self) -> usize {
+        #[cfg(not(brama_loom))]
+        return self
+            .lanes
+            .get()
+            .map_or(0, |_| std::mem::size_of::<LaneCells>());
+        #[cfg(brama_loom)]
+        return std::mem::size_of::<LaneCells>();
+    }
+
     /// Allocates the owned lanes now if the calling thread owns a lane (claiming one
     /// if it has none yet), so that [`incr_if_owned`](Self::incr_if_owned) counts
     /// there from then on. For a connection a thread is about to count on often

@@ -47,11 +47,14 @@
 //! is evicted; one racing the clear in the current epoch may land after it (the race
 //! every transition has with a report in flight, docs/guarantees.md).
 
-use crate::clock::Nanos;
+use crate::circuit::counter::Tally;
+use crate::clock::{Nanos, NOT_A_READING};
 use crate::config::TIME_WINDOW_BUCKETS;
 use crate::policy::Tallies;
 use crate::sync::{AtomicU64, Ordering};
 use std::time::Duration;
+
+mod quiet;
 
 const N: u64 = TIME_WINDOW_BUCKETS as u64;
 const TAG_BITS: u32 = 10;
@@ -132,6 +135,19 @@ pub struct Buckets {
     dirty: AtomicU64,
     evicted: AtomicU64,
     slots: [AtomicU64; TIME_WINDOW_BUCKETS as usize],
+    // Quiet successes (`quiet.rs`): the stamp they may count at (`NOT_A_READING`:
+    // none), their count, and how much of it the buckets hold.
+    quiet: AtomicU64,
+    quiet_count: Tally<1>,
+    flushed: AtomicU64,
+}
+
+/// Whether a window ending at `epoch`, cleared at `floor`, holds no failure and no
+/// slow call, by the mark `dirty` (one more than the newest epoch that had one; 0:
+/// none).
+#[inline]
+fn is_clean(dirty: u64, epoch: u64, floor: u64) -> bool {
+    dirty == 0 || dirty + (N - 1) <= epoch || dirty <= floor
 }
 
 #[inline]
@@ -166,6 +182,9 @@ impl Buckets {
             dirty: AtomicU64::new(0),
             evicted: AtomicU64::new(0),
             slots: std::array::from_fn(|_| AtomicU64::new(0)),
+            quiet: AtomicU64::new(NOT_A_READING),
+            quiet_count: Tally::new(),
+            flushed: AtomicU64::new(0),
         }
     }
 
@@ -205,12 +224,14 @@ impl Buckets {
             self.evict(1);
             return Some(self.tallies_at(epoch));
         }
+        let mut dirtied = false;
         if failure || slow {
             // Relaxed load: `dirty` only grows, so a report that acquires ours sees
             // this value or a later one (coherence); Relaxed RMW: our bucket CAS below
             // (Release) publishes it.
             if self.dirty.load(Ordering::Relaxed) <= epoch {
-                self.dirty.fetch_max(epoch + 1, Ordering::Relaxed);
+                let was = self.dirty.fetch_max(epoch + 1, Ordering::Relaxed);
+                dirtied = is_clean(was, epoch, floor);
             }
         }
         // Acquire: a report that later sees this report's bucket sees `head` at least
@@ -223,10 +244,14 @@ impl Buckets {
             self.advance(epoch);
         }
         self.add(epoch, failure, slow);
+        if dirtied {
+            // This report ended a clean spell: quiet successes stop (`quiet.rs`).
+            self.end_quiet_spell();
+        }
         // Acquire: after our bucket CAS (AcqRel), so it sees the `dirty` of every
         // failure whose bucket word that CAS read (module docs).
         let dirty = self.dirty.load(Ordering::Acquire);
-        if dirty == 0 || dirty + (N - 1) <= epoch || dirty <= floor {
+        if is_clean(dirty, epoch, floor) {
             return None;
         }
         Some(self.tallies_at(epoch))
@@ -236,33 +261,48 @@ impl Buckets {
     /// epoch; evicts it instead if the bucket is full or holds a newer epoch.
     #[inline]
     fn add(&self, epoch: u64, failure: bool, slow: bool) {
+        self.add_tallies(
+            epoch,
+            Tallies {
+                calls: 1,
+                failures: u32::from(failure),
+                slow: u32::from(slow),
+            },
+        );
+    }
+
+    /// [`add`](Self::add) for `add`'s calls at once (a flush of quiet successes is
+    /// many, with no failure): what the bucket has no room for is evicted.
+    #[inline]
+    fn add_tallies(&self, epoch: u64, add: Tallies) {
         let slot = &self.slots[(epoch % N) as usize];
         let tag = tag_of(epoch);
-        let add = Tallies {
-            calls: 1,
-            failures: u32::from(failure),
-            slow: u32::from(slow),
-        };
         // Acquire: pairs with the AcqRel CAS of the report that wrote the bucket.
         let mut current = slot.load(Ordering::Acquire);
         loop {
             let (current_tag, t) = self.layout.unpack(current);
-            let next = if current_tag == tag {
-                if t.calls >= self.layout.max_calls() {
-                    self.evict(1);
-                    return;
-                }
-                self.layout.pack(tag, t.plus(add))
+            let (held, room) = if current_tag == tag {
+                (t, self.layout.max_calls() - t.calls)
             } else {
                 // Another epoch's word: older than ours unless ours is out of the
                 // window already (this writer stalled behind a rollover).
                 // Acquire: see `head` above.
                 if epoch + N <= self.head.load(Ordering::Acquire) {
-                    self.evict(1);
+                    self.evict(u64::from(add.calls));
                     return;
                 }
-                self.layout.pack(tag, add)
+                (Tallies::default(), self.layout.max_calls())
             };
+            if room == 0 {
+                self.evict(u64::from(add.calls));
+                return;
+            }
+            // Only a flush adds more than one call, and it adds no failure.
+            let taken = Tallies {
+                calls: add.calls.min(room),
+                ..add
+            };
+            let next = self.layout.pack(tag, held.plus(taken));
             // AcqRel: publishes the bucket (and, through `head`'s order, the epoch, and
             // a failure's `dirty`); acquires those of the word it replaces.
             match slot.compare_exchange_weak(current, next, Ordering::AcqRel, Ordering::Acquire) {
@@ -270,6 +310,7 @@ impl Buckets {
                     if current_tag != tag {
                         self.evict(u64::from(t.calls));
                     }
+                    self.evict(u64::from(add.calls - taken.calls));
                     return;
                 }
                 Err(c) => current = c,
@@ -329,6 +370,9 @@ impl Buckets {
         let epoch = self.epoch(now);
         // AcqRel: a report that sees the floor (Acquire) sees what came before it.
         self.floor.fetch_max(epoch, Ordering::AcqRel);
+        // Quiet successes stop, and those counted go into the window first, to be
+        // evicted by the clear with the rest (a straggler lands after it, `quiet.rs`).
+        self.clear_quiet(epoch);
         let slot = &self.slots[(epoch % N) as usize];
         let tag = tag_of(epoch);
         // Acquire: as in `record`.
@@ -377,11 +421,13 @@ impl Buckets {
     #[inline]
     fn sum(&self, epoch: u64, newest: u64) -> Tallies {
         // One loop for each layout, its shifts constants.
-        if self.layout.slow {
+        let mut sum = if self.layout.slow {
             self.sum_in(Layout::WITH_SLOW, epoch, newest)
         } else {
             self.sum_in(Layout::WITHOUT_SLOW, epoch, newest)
-        }
+        };
+        sum.calls += self.pending(epoch);
+        sum
     }
 
     #[inline(always)]
@@ -427,7 +473,8 @@ impl Buckets {
             .iter()
             // Relaxed: a test reads this with no report in flight.
             .map(|s| u64::from(self.layout.unpack(s.load(Ordering::Relaxed)).1.calls))
-            .sum()
+            .sum::<u64>()
+            + self.unflushed()
     }
 }
 
