@@ -1,5 +1,6 @@
 //! Quiet successes: a success on a healthy circuit, counted on the handle's inlined
-//! path with nothing written but the count (and, under a time window, its bucket).
+//! path with nothing written but the count (under a time window, the window's own
+//! count, `window/buckets/quiet.rs`).
 
 use super::cell::*;
 use super::transition::Done;
@@ -38,20 +39,29 @@ impl ConnectionCell {
         (w.is_clean_closed() || self.absorbs_success(w)) && self.count_if_quiet(cx)
     }
 
-    /// A handle's plain success: [`success_if_quiet`](Self::success_if_quiet), else
-    /// [`time_window_success_if_quiet`](Self::time_window_success_if_quiet) (one call,
-    /// out of line). A permit's success takes the first only and tries the second in
-    /// its fallback, with its cycle. With the call inside `success_if_quiet`, a
-    /// permit's `report`, which inlines it, was no longer inlined itself (`sync_permit`
-    /// 4.4 -> 5.6 ns); in the handle's cold fallback instead, a time-window success
-    /// cost 9.7 -> 12.3 ns.
+    /// A handle's plain success: [`success_if_quiet`](Self::success_if_quiet), and a
+    /// success into a time window in line too (its quiet count, else the out-of-line
+    /// recording). A permit's success takes the first only and tries the time window
+    /// in its fallback, with its cycle
+    /// ([`time_window_success_if_quiet`](Self::time_window_success_if_quiet)): with
+    /// that call inside `success_if_quiet`, a permit's `report`, which inlines it, was
+    /// no longer inlined itself (`sync_permit` 4.4 -> 5.6 ns). Through that same call
+    /// here, a time-window success cost 4.2 ns; in line, 2.3 (docs/benchmarks.md).
     #[inline(always)]
     pub fn handle_success_if_quiet(&self, cx: &Context) -> bool {
         let w = self.word();
-        if w.is_clean_closed() || self.absorbs_success(w) {
-            self.count_if_quiet(cx)
-        } else {
-            self.time_window_success_if_quiet(cx, None)
+        if w.is_clean_closed() {
+            return self.count_if_quiet(cx);
+        }
+        if !w.is_untimed_rate_closed() {
+            return false;
+        }
+        let Some(win) = self.window.get() else {
+            return false;
+        };
+        match win.store() {
+            Store::Count(_) => win.absorbs_success() && self.count_if_quiet(cx),
+            Store::Time(buckets) => self.success_in_time_window(cx, win, buckets, None),
         }
     }
 
@@ -99,14 +109,14 @@ impl ConnectionCell {
     /// `Closed` circuit, of the current cycle, after the same test of the quiet stamp.
     /// While the window is clean and open at that stamp, the success is counted in
     /// this thread's lane of the window's quiet count and nowhere else
-    /// (`window/buckets/quiet.rs`: `handle_success_rate_time60s` 9.1 -> see
-    /// docs/benchmarks.md). Otherwise, if this thread owns a lane here, it is
+    /// (`window/buckets/quiet.rs`: `handle_success_rate_time60s` 9.7 -> 2.3 ns, with
+    /// the handle's test in line). Otherwise, if this thread owns a lane here, it is
     /// recorded in its bucket ([`Buckets::record_unless_clean`] at the quiet stamp,
     /// which is the clock's cached reading) and counted, and a clean window is opened
     /// at the stamp for the successes that follow. A success that leaves the window's
     /// rates calling for a change goes on to the locked path; false if that finds the
     /// connection removed.
-    #[inline]
+    #[inline(always)]
     fn success_in_time_window(
         &self,
         cx: &Context,
@@ -126,6 +136,20 @@ impl ConnectionCell {
             }
             return !self.removed_since_quiet_count(buckets);
         }
+        self.record_time_window_success(cx, win, buckets, now, gen)
+    }
+
+    /// The rest of [`success_in_time_window`](Self::success_in_time_window), out of
+    /// line: recorded in its bucket and counted, the window opened at `now`.
+    #[inline(never)]
+    fn record_time_window_success(
+        &self,
+        cx: &Context,
+        win: &RateWindow,
+        buckets: &Buckets,
+        now: crate::clock::Nanos,
+        gen: Option<u32>,
+    ) -> bool {
         let Some(lane) = self.tally.owned_here() else {
             return false;
         };

@@ -17,6 +17,11 @@
 //! are evicted (documented limit: a bucket keeps its first calls, so its rates are
 //! those of its first 262,143 or 134,217,727 calls).
 //!
+//! Plain successes into a clean window usually skip all of this: they are counted in
+//! the calling thread's lane of the window's quiet count, with no compare-and-swap
+//! here, and put into their epoch's bucket in bulk later (`quiet.rs`). Every sum adds
+//! the ones not yet in a bucket.
+//!
 //! `dirty` is one more than the newest epoch a failure or slow call was recorded in,
 //! raised before that report's CAS. A report that finds it out of the window knows the
 //! window holds only plain successes, so no rate can be crossed and the ten buckets
