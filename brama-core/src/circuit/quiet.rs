@@ -39,18 +39,21 @@ impl ConnectionCell {
         (w.is_clean_closed() || self.absorbs_success(w)) && self.count_if_quiet(cx)
     }
 
-    /// A handle's plain success: [`success_if_quiet`](Self::success_if_quiet), and a
-    /// success into a time window in line too (its quiet count, else the out-of-line
-    /// recording). A permit's success takes the first only and tries the time window
-    /// in its fallback, with its cycle
+    /// A handle's plain success: [`success_if_quiet`](Self::success_if_quiet), then a
+    /// success into a time window, in line too (its quiet count; the recording is out
+    /// of line). A permit's success takes the first only and tries the time window in
+    /// its fallback, with its cycle
     /// ([`time_window_success_if_quiet`](Self::time_window_success_if_quiet)): with
     /// that call inside `success_if_quiet`, a permit's `report`, which inlines it, was
     /// no longer inlined itself (`sync_permit` 4.4 -> 5.6 ns). Through that same call
-    /// here, a time-window success cost 4.2 ns; in line, 2.3 (docs/benchmarks.md).
+    /// here, a time-window success cost 4.2 ns; in line, 2.6. The healthy case is
+    /// tested first, on its own: testing it with the time window's word test (one
+    /// `and` feeding two branches) cost `sync_handle_pair` 1.1 -> 1.6 ns
+    /// (docs/benchmarks.md).
     #[inline(always)]
     pub fn handle_success_if_quiet(&self, cx: &Context) -> bool {
         let w = self.word();
-        if w.is_clean_closed() {
+        if w.is_clean_closed() || self.absorbs_success(w) {
             return self.count_if_quiet(cx);
         }
         if !w.is_untimed_rate_closed() {
@@ -59,10 +62,10 @@ impl ConnectionCell {
         let Some(win) = self.window.get() else {
             return false;
         };
-        match win.store() {
-            Store::Count(_) => win.absorbs_success() && self.count_if_quiet(cx),
-            Store::Time(buckets) => self.success_in_time_window(cx, win, buckets, None),
-        }
+        let Store::Time(buckets) = win.store() else {
+            return false;
+        };
+        self.success_in_time_window(cx, win, buckets, None)
     }
 
     /// The tests and the one write of a quiet success, once the word allows it.
@@ -109,7 +112,7 @@ impl ConnectionCell {
     /// `Closed` circuit, of the current cycle, after the same test of the quiet stamp.
     /// While the window is clean and open at that stamp, the success is counted in
     /// this thread's lane of the window's quiet count and nowhere else
-    /// (`window/buckets/quiet.rs`: `handle_success_rate_time60s` 9.7 -> 2.3 ns, with
+    /// (`window/buckets/quiet.rs`: `handle_success_rate_time60s` 9.7 -> 2.6 ns, with
     /// the handle's test in line). Otherwise, if this thread owns a lane here, it is
     /// recorded in its bucket ([`Buckets::record_unless_clean`] at the quiet stamp,
     /// which is the clock's cached reading) and counted, and a clean window is opened
