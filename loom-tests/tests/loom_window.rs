@@ -380,6 +380,56 @@ fn flushes_racing_add_each_quiet_success_once() {
     });
 }
 
+#[test]
+fn a_failure_deciding_while_another_closes_counts_the_quiet_successes() {
+    support::check("window/quiet second failure", || {
+        // A quiet success counted before two failures race: the one that ends the
+        // clean spell closes and flushes; the other, finding the window dirty, sums
+        // meanwhile. Neither decides on a window without the success.
+        let b = opened_at_5();
+        b.count_quiet(Lane::SHARED);
+        let failure = |b: Arc<Buckets>| {
+            thread::spawn(move || b.record_unless_clean(true, false, 5).expect("dirty"))
+        };
+        let first = failure(Arc::clone(&b));
+        let second = failure(Arc::clone(&b));
+        for t in [first.join().unwrap(), second.join().unwrap()] {
+            assert!(
+                t.calls - t.failures >= 2,
+                "a failure decided without the quiet success: {t:?}"
+            );
+        }
+        assert_eq!(4, b.held() + b.evicted(), "none lost, none twice");
+    });
+}
+
+#[test]
+fn a_quiet_success_racing_a_clear_is_in_the_window_or_evicted() {
+    support::check("window/quiet clear", || {
+        let b = opened_at_5();
+        let success = {
+            let b = Arc::clone(&b);
+            thread::spawn(move || {
+                quiet_success(&b, Look::Fenced);
+            })
+        };
+        let clear = {
+            let b = Arc::clone(&b);
+            thread::spawn(move || b.clear(5))
+        };
+        success.join().unwrap();
+        clear.join().unwrap();
+        // Once both are done nothing is left unflushed: the success is in the
+        // window's sums (it landed after the clear) or evicted with the rest.
+        assert_eq!(
+            2,
+            u64::from(b.tallies(5).calls) + b.evicted(),
+            "the success is in the window or evicted"
+        );
+        assert_eq!(2, b.held() + b.evicted(), "none lost, none twice");
+    });
+}
+
 // ----- the broken twins ---------------------------------------------------------------
 
 /// A count slot replaced by load-then-store instead of a compare-and-swap, with the

@@ -99,7 +99,10 @@ impl WindowSlot {
     }
 
     /// Freezes the quiet counts of every time window (the connection was removed),
-    /// after the caller's own seal ran the heavy fence that orders these reads.
+    /// after the caller's own seal of the cell's counters: its heavy fence, run when a
+    /// handle may be reporting, orders these reads too. Successes by key through a
+    /// thread's per-thread cache hold no handle, so that fence does not run for them:
+    /// the same holds for the cell's own counters.
     pub fn seal_quiet(&self) {
         self.each_time_window(|b| b.seal_quiet(false));
     }

@@ -53,7 +53,7 @@
 //! every transition has with a report in flight, docs/guarantees.md).
 
 use crate::circuit::counter::Tally;
-use crate::clock::{Nanos, NOT_A_READING};
+use crate::clock::Nanos;
 use crate::config::TIME_WINDOW_BUCKETS;
 use crate::policy::Tallies;
 use crate::sync::{AtomicU64, Ordering};
@@ -140,10 +140,12 @@ pub struct Buckets {
     dirty: AtomicU64,
     evicted: AtomicU64,
     slots: [AtomicU64; TIME_WINDOW_BUCKETS as usize],
-    // Quiet successes (`quiet.rs`): the stamp they may count at (`NOT_A_READING`:
-    // none), their count, and how much of it the buckets hold.
+    // Quiet successes (`quiet.rs`): the stamp they may count at (or `CLOSED`,
+    // `CLOSING`), their count, how much of it flushes have claimed, and how much the
+    // buckets hold.
     quiet: AtomicU64,
     quiet_count: Tally<1>,
+    claimed: AtomicU64,
     flushed: AtomicU64,
 }
 
@@ -187,8 +189,9 @@ impl Buckets {
             dirty: AtomicU64::new(0),
             evicted: AtomicU64::new(0),
             slots: std::array::from_fn(|_| AtomicU64::new(0)),
-            quiet: AtomicU64::new(NOT_A_READING),
+            quiet: AtomicU64::new(quiet::CLOSED),
             quiet_count: Tally::new(),
+            claimed: AtomicU64::new(0),
             flushed: AtomicU64::new(0),
         }
     }
@@ -425,13 +428,17 @@ impl Buckets {
     /// names its epoch; see `advance`).
     #[inline]
     fn sum(&self, epoch: u64, newest: u64) -> Tallies {
+        // What the buckets hold of the quiet count is read first (`quiet.rs`).
+        let pending = self.pending_from(epoch);
         // One loop for each layout, its shifts constants.
         let mut sum = if self.layout.slow {
             self.sum_in(Layout::WITH_SLOW, epoch, newest)
         } else {
             self.sum_in(Layout::WITHOUT_SLOW, epoch, newest)
         };
-        sum.calls += self.pending(epoch);
+        if let Some(flushed) = pending {
+            sum.calls += self.pending_since(flushed);
+        }
         sum
     }
 

@@ -21,31 +21,56 @@
 //! **Closing** ([`Buckets::end_quiet_spell`]). The failure or slow call that makes a
 //! clean window dirty runs a `SeqCst` fence after raising `dirty`, then loads the
 //! quiet stamp: with the opener's fence, either the opener sees the mark (and closes
-//! again) or the failure sees the stamp and closes it. Closing swaps the stamp out,
-//! runs a heavy fence ([`crate::barrier::heavy`]) and flushes the count into the open
-//! stamp's bucket; the failure sums the window after that.
+//! again) or the failure sees the stamp and closes it. Closing replaces the stamp with
+//! `CLOSING` (a compare-and-swap: one closer), runs a heavy fence
+//! ([`crate::barrier::heavy`]), flushes the count into the open stamp's bucket and
+//! stores `CLOSED`; the failure sums the window after that. While `CLOSING`, every sum
+//! still adds the count not yet flushed, so a second failure deciding meanwhile (one
+//! that found the window dirty already) counts the quiet successes too.
 //!
 //! **Why no success is missed.** A quiet success counts, runs a light fence, and loads
 //! the stamp again ([`Buckets::still_quiet`]). That is the store-then-load pair the
-//! closer's swap, heavy fence and flush make on the other side: either the flush (and
-//! so the failure's sum) sees the count, or the success sees the stamp gone and, in
-//! [`Buckets::settle_quiet`], flushes its count itself and decides on the window,
-//! failure included. As with two reports into one bucket (module docs), of a success
-//! and a failure racing, the later decides on both.
+//! closer's compare-and-swap, heavy fence and flush make on the other side: either the
+//! flush (and so the failure's sum) sees the count, or the success sees the stamp gone
+//! and, in [`Buckets::settle_quiet`], flushes its count itself and decides on the
+//! window, failure included. As with two reports into one bucket (module docs), of a
+//! success and a failure racing in one epoch, the later decides on both (reports racing
+//! across an epoch boundary may each miss the other, as any two may).
 //!
-//! **Clears.** A clear (under the transition lock) closes the quiet stamp and flushes
-//! the count into the window before emptying it, so those successes are evicted with
-//! the rest. A success that loaded the stamp before the clear and counts after it is a
-//! report racing the clear, and lands after it, as one into a bucket may.
+//! **Clears.** A clear (under the transition lock) closes the window the same way,
+//! heavy fence included, before emptying it, so the quiet successes are evicted with
+//! the rest, and one that counted without seeing the clear is in the flush. A success
+//! that saw the close settles its count itself, after the clear: a report racing the
+//! clear lands after it, as one into a bucket may.
+//!
+//! **Precision.** The count is put into the bucket of the stamp it was open at when
+//! the next epoch opens the window, or when it is closed. A success that stalls between
+//! its count and its settle puts into its own stamp's bucket whatever is unflushed then
+//! (counts of later stamps too, which then leave the window early), and counts made
+//! between an opening's flush and its compare-and-swap go into the new stamp's bucket:
+//! both only around a stall or an epoch boundary, never a count lost or made twice.
 //!
 //! The cost: a `SeqCst` fence per opening (once per stamp, a millisecond, per busy
-//! connection), and a fence and a `membarrier` per clean spell a failure ends.
+//! connection), and a `membarrier` per clean spell a failure or a clear ends.
 
 use super::{is_clean, Buckets, N};
 use crate::circuit::counter::{Lane, OwnedLane};
 use crate::clock::{Nanos, NOT_A_READING};
 use crate::policy::Tallies;
 use crate::sync::{fence, Ordering};
+
+/// The quiet stamp of a window closed to quiet successes, with nothing counted there
+/// that is not in its buckets (but a straggler's, see `settle_quiet`).
+pub(super) const CLOSED: Nanos = NOT_A_READING;
+/// The quiet stamp of a window being closed: its count is being flushed, and every sum
+/// still adds what is not in the buckets yet. No reading takes either value.
+const CLOSING: Nanos = NOT_A_READING + 1;
+
+/// Whether a quiet stamp is a reading: the window is open at it.
+#[inline]
+fn is_open(stamp: Nanos) -> bool {
+    stamp < NOT_A_READING
+}
 
 impl Buckets {
     /// The quiet count's one counter, in a [`quiet_lane`](Self::quiet_lane).
@@ -64,8 +89,11 @@ impl Buckets {
     }
 
     /// Whether the window is open to quiet successes at `stamp` (one load, no fence).
+    /// `stamp` is a clock reading: the callers compare it with a success stamp first,
+    /// which never holds `NOT_A_READING`.
     #[inline(always)]
     pub fn is_quiet(&self, stamp: Nanos) -> bool {
+        debug_assert!(is_open(stamp), "a quiet stamp that is not a reading");
         // Relaxed: the success writes nothing the opener's state guards; what orders
         // it against a closer is the fence pair in `still_quiet`.
         self.quiet.load(Ordering::Relaxed) == stamp
@@ -119,17 +147,17 @@ impl Buckets {
     #[cold]
     #[inline(never)]
     pub fn open_quiet(&self, stamp: Nanos) -> Option<Tallies> {
-        if stamp == NOT_A_READING {
+        if !is_open(stamp) {
             return None;
         }
         // Acquire: as in `still_quiet`.
         let seen = self.quiet.load(Ordering::Acquire);
-        if seen == stamp || (seen != NOT_A_READING && seen > stamp) {
-            // Open already, or at a later stamp than this report's.
+        if seen == stamp || seen == CLOSING || (is_open(seen) && seen > stamp) {
+            // Open already, being closed, or open at a later stamp than this report's.
             return None;
         }
         let epoch = self.epoch(stamp);
-        if seen != NOT_A_READING && self.epoch(seen) < epoch {
+        if is_open(seen) && self.epoch(seen) < epoch {
             // Successes counted at an earlier epoch's stamp go into its bucket.
             self.flush(self.epoch(seen));
         }
@@ -170,22 +198,38 @@ impl Buckets {
     pub(super) fn end_quiet_spell(&self) {
         // The store-load pair with `open_quiet`.
         fence(Ordering::SeqCst);
-        // Relaxed: the fence orders it; only an open stamp needs the swap.
-        if self.quiet.load(Ordering::Relaxed) != NOT_A_READING {
-            self.close_quiet();
-        }
+        self.close_quiet();
     }
 
-    /// Closes the window to quiet successes and, if it was open, puts what they
-    /// counted into the open stamp's bucket once every count a success did not see
-    /// the close after is visible (the heavy fence).
-    fn close_quiet(&self) {
-        // AcqRel: a success that sees the close (Acquire) sees what came before it.
-        let was = self.quiet.swap(NOT_A_READING, Ordering::AcqRel);
-        if was != NOT_A_READING {
-            crate::barrier::heavy();
-            self.flush(self.epoch(was));
+    /// Closes the window to quiet successes if it is open: marks it `CLOSING` (every
+    /// sum keeps adding the count meanwhile), runs the heavy fence, after which every
+    /// count a success made without seeing the close is visible, puts the count into
+    /// the open stamp's bucket, and marks it `CLOSED`. Returns the stamp it was open
+    /// at, if it was.
+    fn close_quiet(&self) -> Option<Nanos> {
+        // Relaxed: the CAS below decides; a stale value only costs a retry.
+        let mut was = self.quiet.load(Ordering::Relaxed);
+        while is_open(was) {
+            // AcqRel: a success that sees the close (Acquire) sees what came before
+            // it; Relaxed on failure: retried from the value found.
+            match self.quiet.compare_exchange_weak(
+                was,
+                CLOSING,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    crate::barrier::heavy();
+                    self.flush(self.epoch(was));
+                    // Release: the flush is seen by whoever sees `CLOSED`. Only this
+                    // closer leaves `CLOSING` (openers and closers skip it).
+                    self.quiet.store(CLOSED, Ordering::Release);
+                    return Some(was);
+                }
+                Err(now) => was = now,
+            }
         }
+        None
     }
 
     /// For a quiet success at `stamp` that found the window no longer open at it:
@@ -195,11 +239,14 @@ impl Buckets {
     #[inline(never)]
     pub fn settle_quiet(&self, stamp: Nanos) -> Option<Tallies> {
         // Acquire: as in `still_quiet`.
-        if self.quiet.load(Ordering::Acquire) != NOT_A_READING {
-            // Opened again at a later stamp: the window was clean then, and only a
-            // clear or a whole window without failures makes it so.
+        if is_open(self.quiet.load(Ordering::Acquire)) {
+            // Opened again (at a later stamp, or at this one after a clear): the
+            // window was clean then, and only a clear or a whole window without
+            // failures makes it so. The count is in that opening's.
             return None;
         }
+        // Being closed or closed: the closer's flush may have missed this count (this
+        // success saw the close), so it goes into the window here.
         let epoch = self.epoch(stamp);
         self.flush(epoch);
         // Acquire (both): as in `record_unless_clean`.
@@ -214,85 +261,115 @@ impl Buckets {
     /// A clear at `epoch`: the quiet successes stop and what they counted goes into
     /// the window, which the clear then empties (under the transition lock).
     pub(super) fn clear_quiet(&self, epoch: u64) {
-        // AcqRel: as in `close_quiet`.
-        let was = self.quiet.swap(NOT_A_READING, Ordering::AcqRel);
-        let at = if was == NOT_A_READING {
-            epoch
-        } else {
-            self.epoch(was)
-        };
-        self.flush(at);
+        if self.close_quiet().is_none() {
+            // Closed already (or being closed by a failure, whose flush goes before
+            // the floor, evicted): a straggler's count, if any, goes in now.
+            self.flush(epoch);
+        }
     }
 
     /// Moves the quiet successes not yet in the buckets into `epoch`'s bucket (or
     /// evicts them if `epoch` is out of the window): claimed by a compare-and-swap of
     /// `flushed`, so each is added once.
+    ///
+    /// A flush claims its part first (`claimed`, so two flushes never add the same
+    /// successes), adds it to the bucket, and only then counts it in `flushed`, which a
+    /// sum reads before the buckets: a sum racing a flush may count its successes twice
+    /// (more calls, for an instant: a decision then can only come later), never miss
+    /// them.
     fn flush(&self, epoch: u64) {
-        // Acquire: the flush that set it read every lane it counted, and so does ours
-        // after it (each lane only grows).
-        let mut done = self.flushed.load(Ordering::Acquire);
+        // Acquire: the flush that claimed it read every lane it counted, and so does
+        // ours after it (each lane only grows).
+        let mut done = self.claimed.load(Ordering::Acquire);
         loop {
             let total = self.quiet_count.sum(Self::QUIET);
-            let n = total.wrapping_sub(done);
-            if n == 0 || n > u64::from(u32::MAX) {
-                // Nothing new (or a sum older than the claim: another flusher's).
+            let Some(n) = ahead(total, done) else {
+                // Nothing new (or a sum older than another flusher's claim).
                 return;
-            }
+            };
             // AcqRel: as the load above; Acquire on failure: retry from the newer claim.
-            match self.flushed.compare_exchange_weak(
+            match self.claimed.compare_exchange_weak(
                 done,
                 total,
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
-                Ok(_) => break self.add_flushed(epoch, n as u32),
+                Ok(_) => {
+                    self.add_flushed(epoch, n);
+                    // Release: a sum that reads this (Acquire) sees the bucket add.
+                    self.flushed.fetch_add(n, Ordering::Release);
+                    return;
+                }
                 Err(d) => done = d,
             }
         }
     }
 
-    /// `n` flushed successes into `epoch`'s bucket, or evicted if a clear came after
-    /// that epoch.
-    fn add_flushed(&self, epoch: u64, n: u32) {
+    /// `n` flushed successes into `epoch`'s bucket (what it has no room for evicted),
+    /// or evicted if a clear came after that epoch.
+    fn add_flushed(&self, epoch: u64, n: u64) {
         // Acquire: as in `record_unless_clean`.
         if epoch < self.floor.load(Ordering::Acquire) {
-            self.evict(u64::from(n));
+            self.evict(n);
             return;
         }
+        // More than a bucket holds is evicted anyway; a u32 of it goes to the bucket.
+        let calls = u32::try_from(n).unwrap_or(u32::MAX);
+        self.evict(n - u64::from(calls));
         self.add_tallies(
             epoch,
             Tallies {
-                calls: n,
+                calls,
                 ..Tallies::default()
             },
         );
     }
 
     /// The quiet successes not yet in the buckets that the window ending at `epoch`
-    /// holds: while the window is open, those counted at the open stamp if its epoch
-    /// is in that window. While it is closed, none: its closer flushed them, and a
-    /// success that counted after that (it loaded the stamp before the close) is a
-    /// report in flight until it flushes its count itself (`settle_quiet`). One load
-    /// on a dirty window's sums.
+    /// holds (at most a bucket's capacity): while the window is open, those counted at
+    /// the open stamp unless its epoch is older than that window (a stamp newer than
+    /// `epoch` is a report racing this sum: counted); while it is being closed, all of
+    /// them, until the closer has flushed them. Once it is closed, none: the closer
+    /// flushed them, and a success that counted after that (it loaded the stamp before
+    /// the close) is a report in flight until it flushes its count itself
+    /// (`settle_quiet`). One load on a dirty window's sums.
+    ///
+    /// In two steps around the bucket sum: [`pending_from`](Self::pending_from) before
+    /// it (`flushed`, if the window holds any pending successes), then
+    /// [`pending_since`](Self::pending_since) after it (the count since).
     #[inline]
-    pub(super) fn pending(&self, epoch: u64) -> u32 {
+    pub(super) fn pending_from(&self, epoch: u64) -> Option<u64> {
         // Acquire: as in `still_quiet`.
         let open = self.quiet.load(Ordering::Acquire);
-        if open == NOT_A_READING || self.epoch(open) + N <= epoch {
-            return 0;
+        if open == CLOSED || (is_open(open) && self.epoch(open) + N <= epoch) {
+            return None;
         }
-        self.unflushed().min(u64::from(self.layout.max_calls())) as u32
+        // Acquire: pairs with the flushes' Release, so the buckets read after this hold
+        // every flush it counts.
+        Some(self.flushed.load(Ordering::Acquire))
     }
 
-    /// The quiet successes not yet in the buckets.
-    pub(super) fn unflushed(&self) -> u64 {
-        // Acquire: as in `flush`; the lanes are read after it.
-        let done = self.flushed.load(Ordering::Acquire);
-        let n = self.quiet_count.sum(Self::QUIET).wrapping_sub(done);
-        if n > u64::from(u32::MAX) {
-            0
-        } else {
-            n
-        }
+    /// The second step of [`pending_from`](Self::pending_from): the quiet count past
+    /// `flushed`, at most a bucket's capacity.
+    #[inline]
+    pub(super) fn pending_since(&self, flushed: u64) -> u32 {
+        let n = ahead(self.quiet_count.sum(Self::QUIET), flushed).unwrap_or(0);
+        n.min(u64::from(self.layout.max_calls())) as u32
     }
+
+    /// The quiet successes not yet in the buckets (for tests, with no report in
+    /// flight).
+    pub(super) fn unflushed(&self) -> u64 {
+        // Acquire: as in `pending_from`.
+        let done = self.flushed.load(Ordering::Acquire);
+        ahead(self.quiet_count.sum(Self::QUIET), done).unwrap_or(0)
+    }
+}
+
+/// How far a quiet total is past a flushed one, if it is: the count only grows, so a
+/// total "behind" the flushed one (read before another flusher's claim) is none.
+#[inline]
+fn ahead(total: u64, done: u64) -> Option<u64> {
+    let n = total.wrapping_sub(done);
+    (n != 0 && n < 1 << 63).then_some(n)
 }
