@@ -106,7 +106,7 @@ impl Buckets {
     pub fn still_quiet(&self, stamp: Nanos) -> bool {
         // Pairs with the closer's heavy fence (module docs).
         crate::barrier::light();
-        // Acquire: a closer's swap is seen with what it did before (its failure's
+        // Acquire: a close is seen with what its closer did before (its failure's
         // bucket), for the settle that follows.
         self.quiet.load(Ordering::Acquire) == stamp
     }
@@ -123,7 +123,7 @@ impl Buckets {
         self.quiet_count.sum(Self::QUIET)
     }
 
-    /// The heap bytes of the quiet count's lanes, once a success counted there.
+    /// The heap bytes of the quiet count's lanes, once an opening made them.
     pub fn quiet_heap_bytes(&self) -> usize {
         self.quiet_count.lanes_heap_bytes()
     }
@@ -170,8 +170,8 @@ impl Buckets {
         }
         // The lanes the quiet successes will count in, made now (once per window).
         self.quiet_count.prepare_lanes();
-        // AcqRel: acquires a closer's swap it replaces (and what came before it);
-        // Relaxed on failure: another report opened or closed it meanwhile.
+        // AcqRel: acquires the close it replaces (and its flush before it); Relaxed on
+        // failure: another report opened or closed it meanwhile.
         if self
             .quiet
             .compare_exchange(seen, stamp, Ordering::AcqRel, Ordering::Relaxed)
@@ -270,7 +270,7 @@ impl Buckets {
 
     /// Moves the quiet successes not yet in the buckets into `epoch`'s bucket (or
     /// evicts them if `epoch` is out of the window): claimed by a compare-and-swap of
-    /// `flushed`, so each is added once.
+    /// `claimed`, so each is added once.
     ///
     /// A flush claims its part first (`claimed`, so two flushes never add the same
     /// successes), adds it to the bucket, and only then counts it in `flushed`, which a
