@@ -146,7 +146,7 @@ fn broken_relaxed_hand_off_is_caught() {
 /// every owned cell). Whatever the interleaving, the report returns Ok exactly when the
 /// removal's final total includes it. (`removed` and `lock` stand for the cell's word and
 /// transition lock; `ConnectionCell::count` and `mark_removed_if` are the real code.)
-fn owned_report_racing_removal(fenced: bool) {
+fn owned_report_racing_removal(fenced: bool, heavy: bool) {
     use brama_core::engine::barrier;
     use brama_core::engine::counter::Tally;
     use loom::sync::atomic::{AtomicBool, Ordering};
@@ -184,7 +184,7 @@ fn owned_report_racing_removal(fenced: bool) {
         let final_total = {
             let _guard = lock.lock().unwrap();
             removed.store(true, Ordering::Release);
-            tally.seal(true);
+            tally.seal(heavy);
             tally.sum(0)
         };
         let ok = reporter.join().unwrap();
@@ -198,7 +198,7 @@ fn owned_report_racing_removal(fenced: bool) {
 
 #[test]
 fn an_owned_report_racing_removal_is_in_the_final_total_iff_it_returned_ok() {
-    owned_report_racing_removal(true);
+    owned_report_racing_removal(true, true);
 }
 
 /// The twin without the light fence: the reporter's re-check can miss the removal while
@@ -207,5 +207,15 @@ fn an_owned_report_racing_removal_is_in_the_final_total_iff_it_returned_ok() {
 #[test]
 #[should_panic(expected = "Ok must mean counted")]
 fn broken_owned_report_without_the_fence_is_caught() {
-    owned_report_racing_removal(false);
+    owned_report_racing_removal(false, true);
+}
+
+/// The twin whose seal skips its heavy fence, as `mark_removed_if` did whenever no
+/// handle lived, although a success by key through a thread's per-thread cache counts
+/// on an owned lane with no handle: the reporter's Ok can again lack a count in the
+/// final total. (The seal now fences whenever the cell has lanes.)
+#[test]
+#[should_panic(expected = "Ok must mean counted")]
+fn broken_seal_without_the_heavy_fence_is_caught() {
+    owned_report_racing_removal(true, false);
 }

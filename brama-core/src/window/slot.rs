@@ -99,12 +99,19 @@ impl WindowSlot {
     }
 
     /// Freezes the quiet counts of every time window (the connection was removed),
-    /// after the caller's own seal of the cell's counters: its heavy fence, run when a
-    /// handle may be reporting, orders these reads too. Successes by key through a
-    /// thread's per-thread cache hold no handle, so that fence does not run for them:
-    /// the same holds for the cell's own counters.
+    /// after the caller's own seal of the cell's counters: its heavy fence, run when
+    /// any of these counts has lanes ([`has_quiet_lanes`](Self::has_quiet_lanes)),
+    /// orders these reads too.
     pub fn seal_quiet(&self) {
         self.each_time_window(|b| b.seal_quiet(false));
+    }
+
+    /// Whether any time window's quiet count has lanes, where a thread may be
+    /// counting with a plain store.
+    pub fn has_quiet_lanes(&self) -> bool {
+        let mut any = false;
+        self.each_time_window(|b| any |= b.quiet_heap_bytes() > 0);
+        any
     }
 
     fn each_time_window(&self, mut f: impl FnMut(&super::Buckets)) {

@@ -298,6 +298,12 @@ impl<const N: usize> Tally<N> {
         })
     }
 
+    /// Whether the owned lanes are allocated: only then can a thread count here with a
+    /// plain store (the seal's heavy fence is needed for such counts, see "Removal").
+    pub fn has_lanes(&self) -> bool {
+        self.lanes_if_any().is_some()
+    }
+
     /// The heap bytes of the owned lanes: none until they are allocated.
     pub fn lanes_heap_bytes(&self) -> usize {
         #[cfg(not(brama_loom))]
