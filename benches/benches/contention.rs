@@ -163,6 +163,19 @@ fn brama_entries(c: &mut Criterion) {
         brama.success(n.as_str()).expect("registered");
     }
     let rate_keys: Vec<&str> = rate_names.iter().map(String::as_str).collect();
+    // A time window: a healthy one's successes count in each thread's own lane
+    // (`window/buckets/quiet.rs`), so two threads on one key do not share a bucket word.
+    let time = TripPolicy::failure_rate(0.5).window(Window::time(Duration::from_secs(60)));
+    let time_handles: Vec<_> = (0..MAX_THREADS)
+        .map(|i| {
+            let name = format!("time-{i}");
+            brama
+                .register(name.as_str(), Options::new().trip_policy(time))
+                .expect("new key");
+            brama.success(name.as_str()).expect("registered");
+            brama.connection(name.as_str()).expect("registered")
+        })
+        .collect();
     let handles: Vec<_> = keys
         .iter()
         .map(|k| brama.connection(*k).expect("registered"))
@@ -194,6 +207,13 @@ fn brama_entries(c: &mut Criterion) {
             b.iter_custom(|iters| {
                 run_threads(threads, iters, |t| {
                     brama.success(black_box(keys[k.index(t)])).is_ok()
+                })
+            })
+        });
+        g.bench_function(id("brama/handle_success_rate_time60s", k, threads), |b| {
+            b.iter_custom(|iters| {
+                run_threads(threads, iters, |t| {
+                    black_box(&time_handles[k.index(t)]).success().is_ok()
                 })
             })
         });
