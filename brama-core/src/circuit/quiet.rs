@@ -56,16 +56,7 @@ impl ConnectionCell {
         if w.is_clean_closed() || self.absorbs_success(w) {
             return self.count_if_quiet(cx);
         }
-        if !w.is_untimed_rate_closed() {
-            return false;
-        }
-        let Some(win) = self.window.get() else {
-            return false;
-        };
-        let Store::Time(buckets) = win.store() else {
-            return false;
-        };
-        self.success_in_time_window(cx, win, buckets, None)
+        self.time_window_success(cx, w, None)
     }
 
     /// The tests and the one write of a quiet success, once the word allows it.
@@ -82,13 +73,20 @@ impl ConnectionCell {
 
     /// [`success_if_quiet`](Self::success_if_quiet) for a success into a time window:
     /// a `Closed` time window of the cycle `gen` (a permit's; any, if `None`), the
-    /// same tests, then recorded in its bucket and counted. False, having written
-    /// nothing, in every other case (or, as there, if a removal raced the count); the
-    /// caller then reports in full. Out of line (see
-    /// [`handle_success_if_quiet`](Self::handle_success_if_quiet)).
+    /// same stamp test, then counted in the window's quiet count, or recorded in its
+    /// bucket and counted ([`success_in_time_window`](Self::success_in_time_window)).
+    /// False, having written nothing, in every other case (or, as there, if a removal
+    /// raced the count); the caller then reports in full. Out of line, for permits and
+    /// successes by key (see [`handle_success_if_quiet`](Self::handle_success_if_quiet)).
     #[inline(never)]
     pub fn time_window_success_if_quiet(&self, cx: &Context, gen: Option<u32>) -> bool {
-        let w = self.word();
+        self.time_window_success(cx, self.word(), gen)
+    }
+
+    /// [`time_window_success_if_quiet`](Self::time_window_success_if_quiet) on the
+    /// word `w` already loaded, in line.
+    #[inline(always)]
+    fn time_window_success(&self, cx: &Context, w: Word, gen: Option<u32>) -> bool {
         if !w.is_untimed_rate_closed() || gen.is_some_and(|g| g != w.gen()) {
             return false;
         }

@@ -110,7 +110,7 @@ impl WindowSlot {
     /// counting with a plain store.
     pub fn has_quiet_lanes(&self) -> bool {
         let mut any = false;
-        self.each_time_window(|b| any |= b.quiet_heap_bytes() > 0);
+        self.each_time_window(|b| any |= b.has_quiet_lanes());
         any
     }
 

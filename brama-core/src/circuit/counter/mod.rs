@@ -306,13 +306,11 @@ impl<const N: usize> Tally<N> {
 
     /// The heap bytes of the owned lanes: none until they are allocated.
     pub fn lanes_heap_bytes(&self) -> usize {
-        #[cfg(not(brama_loom))]
-        return self
-            .lanes
-            .get()
-            .map_or(0, |_| std::mem::size_of::<LaneCells>());
-        #[cfg(brama_loom)]
-        return std::mem::size_of::<LaneCells>();
+        if self.has_lanes() {
+            std::mem::size_of::<LaneCells>()
+        } else {
+            0
+        }
     }
 
     /// Allocates the owned lanes now if the calling thread owns a lane (claiming one

@@ -128,6 +128,11 @@ impl Buckets {
         self.quiet_count.lanes_heap_bytes()
     }
 
+    /// Whether the quiet count has lanes, where a thread may count with a plain store.
+    pub fn has_quiet_lanes(&self) -> bool {
+        self.quiet_count.has_lanes()
+    }
+
     /// Freezes the quiet count (the connection was removed; see
     /// [`Tally::seal`](crate::circuit::counter::Tally::seal)).
     pub fn seal_quiet(&self, racing: bool) {
