@@ -1,6 +1,7 @@
 //! Zero allocations on the hot paths: a counting global allocator (this test binary
 //! only) around `available`, `success`, `failure`, and `acquire` + report, by handle and
-//! by key, on a closed circuit, with and without a subscriber to state changes. An
+//! by key, on a closed circuit, with and without a subscriber to state changes, and
+//! under the rate policies' count and time windows (SPEC §8). An
 //! error that is returned names its connection (SPEC §10), and that is its only
 //! allocation: the identifier, and the scope when there is one.
 
@@ -8,7 +9,9 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::time::Duration;
 
-use brama_sync::{Brama, EventType, Filter, Key, ManualClock, OpenOptions, Options};
+use brama_sync::{
+    Brama, EventType, Filter, Key, ManualClock, OpenOptions, Options, State, TripPolicy, Window,
+};
 
 #[path = "common/poll.rs"]
 mod poll;
@@ -102,6 +105,71 @@ fn by_key_hot_paths_allocate_nothing() {
         0,
         "unknown key"
     );
+}
+
+/// Reports under a failure-rate policy, over a count window and a time window, by
+/// handle and by key: successes alone, then a success and a failure an iteration, which
+/// keeps the rate at one half (the policy opens at all failures). Under a manual clock every report records
+/// in its window; under the system clock, with the janitor ticking its cached reading, a
+/// time window's successes also take the quiet count (`window/buckets/quiet.rs`), whose
+/// lanes are made by the warm-up's opening.
+#[test]
+fn rate_window_reports_allocate_nothing() {
+    let count = TripPolicy::failure_rate(1.0)
+        .window(Window::count(100))
+        .minimum_calls(10);
+    let time = TripPolicy::failure_rate(1.0)
+        .window(Window::time(Duration::from_secs(60)))
+        .minimum_calls(10);
+    let manual = Brama::builder().clock(ManualClock::new()).build().unwrap();
+    let system = Brama::builder().build().unwrap();
+    for (b, clock) in [(&manual, "manual clock"), (&system, "system clock")] {
+        for (name, policy) in [("count", count), ("time", time)] {
+            // Successes alone first, while the window is clean (a time window's go
+            // quiet under the system clock), then mixed.
+            let key = Key::scoped("rate", name);
+            b.register(key, Options::new().trip_policy(policy)).unwrap();
+            b.success(key).unwrap();
+            let h = b.connection(key).unwrap();
+            // Once per window, not per call: the first opening to quiet successes (the
+            // second success at a stamp; the first writes the stamp) makes the quiet
+            // count's lanes (192 bytes, docs/configuration.md).
+            for _ in 0..3 {
+                h.success().unwrap();
+            }
+            assert_eq!(
+                allocations(|| h.success().unwrap()),
+                0,
+                "{name} window, clean, successes by handle, {clock}"
+            );
+            assert_eq!(
+                allocations(|| {
+                    assert!(b.available(key));
+                    b.success(key).unwrap();
+                }),
+                0,
+                "{name} window, clean, successes by key, {clock}"
+            );
+            assert_eq!(
+                allocations(|| {
+                    h.success().unwrap();
+                    h.failure().unwrap();
+                }),
+                0,
+                "{name} window by handle, {clock}"
+            );
+            assert_eq!(
+                allocations(|| {
+                    assert!(b.available(key));
+                    b.success(key).unwrap();
+                    b.failure(key).unwrap();
+                }),
+                0,
+                "{name} window by key, {clock}"
+            );
+            assert_eq!(b.state(key).unwrap(), State::Closed, "{name}, {clock}");
+        }
+    }
 }
 
 #[test]
