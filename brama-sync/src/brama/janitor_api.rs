@@ -53,7 +53,7 @@ impl Brama {
         self.inner.janitor.wakeups()
     }
 
-    /// Where the janitor runs ([`Builder::janitor`]).
+    /// Where the janitor runs ([`Builder::janitor`](crate::Builder::janitor)).
     pub fn janitor(&self) -> Janitor {
         self.inner.janitor.mode()
     }
