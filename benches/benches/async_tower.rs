@@ -12,6 +12,11 @@
 //! - `async/sync_handle_pair`: `conn.available()` + `conn.success()`, the sync pair the
 //!   async wrapper is held against (target: `call_async_ok − bare_future` at most twice
 //!   this);
+//! - `async/pair_future_floor`: the least any guarding future can do, for scale: a
+//!   hand-written future that calls that same pair around one poll of the same inner
+//!   future (no permit, no classifier, no panic guard), answering an 8-byte output;
+//! - `async/pair_future_floor_wide`: the same answering `call_async`'s output type,
+//!   `Result<T, CallError<E>>` (SPEC §13), 72 bytes here;
 //! - `tower/bare_service`: `ready().await` + `call(req).await` on a `service_fn` that
 //!   answers `Ok(req)` at once;
 //! - `tower/brama_layer`: the same service behind `BramaLayer` (one key, closed);
@@ -36,6 +41,77 @@ use tower::{service_fn, Layer, Service, ServiceExt};
 use tower_resilience_circuitbreaker::CircuitBreakerLayer;
 
 const KEYS: usize = 1024;
+
+pin_project_lite::pin_project! {
+    /// The least a guarding future can do (`async/pair_future_floor`): the sync pair
+    /// around one poll, no permit.
+    struct PairFuture<'a, F> {
+        conn: &'a brama_sync::Connection,
+        #[pin]
+        fut: F,
+    }
+}
+
+impl<F: std::future::Future<Output = Result<u32, Infallible>>> std::future::Future
+    for PairFuture<'_, F>
+{
+    type Output = Result<u32, Option<Infallible>>;
+    #[inline]
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let this = self.project();
+        if !this.conn.available() {
+            return std::task::Poll::Ready(Err(None));
+        }
+        match this.fut.poll(cx) {
+            std::task::Poll::Ready(Ok(v)) => {
+                let _ = this.conn.success();
+                std::task::Poll::Ready(Ok(v))
+            }
+            std::task::Poll::Ready(Err(e)) => std::task::Poll::Ready(Err(Some(e))),
+            std::task::Poll::Pending => std::task::Poll::Pending,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// `PairFuture` answering `call_async`'s output type (`async/pair_future_floor_wide`).
+    struct PairFutureWide<'a, F> {
+        conn: &'a brama_sync::Connection,
+        #[pin]
+        fut: F,
+    }
+}
+
+impl<F: std::future::Future<Output = Result<u32, Infallible>>> std::future::Future
+    for PairFutureWide<'_, F>
+{
+    type Output = Result<u32, brama_sync::CallError<Infallible>>;
+    #[inline]
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let this = self.project();
+        if !this.conn.available() {
+            return std::task::Poll::Ready(Err(brama_sync::CallError::Rejected(
+                brama_sync::Error::CapacityExceeded,
+            )));
+        }
+        match this.fut.poll(cx) {
+            std::task::Poll::Ready(Ok(v)) => {
+                let _ = this.conn.success();
+                std::task::Poll::Ready(Ok(v))
+            }
+            std::task::Poll::Ready(Err(e)) => {
+                std::task::Poll::Ready(Err(brama_sync::CallError::Failed(e)))
+            }
+            std::task::Poll::Pending => std::task::Poll::Pending,
+        }
+    }
+}
 
 fn runtime() -> Runtime {
     Builder::new_current_thread().build().expect("a runtime")
@@ -104,6 +180,42 @@ fn async_entries(c: &mut Criterion) {
                     let out = conn
                         .call_async(async { Ok::<_, Infallible>(black_box(1u32)) })
                         .await;
+                    black_box(out.is_ok());
+                }
+                start.elapsed()
+            })
+        })
+    });
+
+    g.bench_function("async/pair_future_floor", |b| {
+        let conn = black_box(&conn);
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let out = PairFuture {
+                        conn,
+                        fut: async { Ok::<_, Infallible>(black_box(1u32)) },
+                    }
+                    .await;
+                    black_box(out.is_ok());
+                }
+                start.elapsed()
+            })
+        })
+    });
+
+    g.bench_function("async/pair_future_floor_wide", |b| {
+        let conn = black_box(&conn);
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let out = PairFutureWide {
+                        conn,
+                        fut: async { Ok::<_, Infallible>(black_box(1u32)) },
+                    }
+                    .await;
                     black_box(out.is_ok());
                 }
                 start.elapsed()
