@@ -78,7 +78,7 @@ impl Inline {
 
     /// Whether this is the key `(scope, id)`: the split and the length first (one
     /// byte each), then the bytes of each part.
-    #[inline]
+    #[inline(always)]
     pub(super) fn is(&self, scope: Option<&[u8]>, id: &[u8]) -> bool {
         let (split, s) = match scope {
             Some(s) => (s.len(), s),

@@ -119,18 +119,12 @@ impl OwnedKey {
 
     /// Whether this is the key `key`: compares the parts' bytes where they are stored
     /// (no UTF-8 check, no copy of `key`).
-    #[inline]
+    #[inline(always)]
     pub fn is(&self, key: Key<'_>) -> bool {
         let (scope, id) = (key.scope.map(str::as_bytes), key.identifier.as_bytes());
         match &self.0 {
             Repr::Inline(k) => k.is(scope, id),
-            Repr::Heap(bytes) => {
-                let (split, s, i) = heap_parts(bytes);
-                match scope {
-                    None => split == UNSCOPED && i == id,
-                    Some(scope) => split != UNSCOPED && s == scope && i == id,
-                }
-            }
+            Repr::Heap(bytes) => heap_is(bytes, scope, id),
         }
     }
 
@@ -153,6 +147,16 @@ impl OwnedKey {
     #[inline]
     pub(crate) fn key_hash(&self) -> u64 {
         self.as_key().key_hash()
+    }
+}
+
+/// [`OwnedKey::is`] for a key too long to be stored inline, out of line.
+#[inline(never)]
+fn heap_is(bytes: &[u8], scope: Option<&[u8]>, id: &[u8]) -> bool {
+    let (split, s, i) = heap_parts(bytes);
+    match scope {
+        None => split == UNSCOPED && i == id,
+        Some(scope) => split != UNSCOPED && s == scope && i == id,
     }
 }
 
