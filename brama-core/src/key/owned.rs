@@ -128,6 +128,12 @@ impl OwnedKey {
         }
     }
 
+    /// [`is`](Self::is) as a call, for the map's look-up under a shard lock.
+    #[inline(never)]
+    pub(crate) fn is_called(&self, key: Key<'_>) -> bool {
+        self.is(key)
+    }
+
     /// The identifier.
     pub fn identifier(&self) -> &str {
         self.parts().1

@@ -177,7 +177,7 @@ impl Map {
     #[inline(always)]
     pub fn get<R>(&self, hash: u64, key: Key<'_>, f: impl FnOnce(&CellRef) -> R) -> Option<R> {
         match self.inner.get(&hash) {
-            Some(r) if r.key().cell.key().is(key) => Some(f(&r.key().cell)),
+            Some(r) if r.key().cell.key().is_called(key) => Some(f(&r.key().cell)),
             Some(r) => {
                 drop(r);
                 self.get_exact(key, f)
