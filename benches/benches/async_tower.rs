@@ -29,12 +29,15 @@
 //! bare_service`.
 
 use std::convert::Infallible;
-use std::future::{ready, Ready};
+use std::future::{ready, Future, Ready};
 use std::hint::black_box;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
 
 use brama_sync::tower::BramaLayer;
-use brama_sync::{Brama, KeyBuf, Options};
+use brama_sync::{Brama, CallError, KeyBuf, Options};
 use criterion::{criterion_group, criterion_main, Criterion};
 use tokio::runtime::{Builder, Runtime};
 use tower::{service_fn, Layer, Service, ServiceExt};
@@ -43,72 +46,56 @@ use tower_resilience_circuitbreaker::CircuitBreakerLayer;
 const KEYS: usize = 1024;
 
 pin_project_lite::pin_project! {
-    /// The least a guarding future can do (`async/pair_future_floor`): the sync pair
-    /// around one poll, no permit.
-    struct PairFuture<'a, F> {
+    /// The least a guarding future can do (`async/pair_future_floor*`): the sync pair
+    /// around one poll of the inner future, no permit; `O` is its output type.
+    struct PairFuture<'a, F, O> {
         conn: &'a brama_sync::Connection,
         #[pin]
         fut: F,
+        out: PhantomData<O>,
     }
 }
 
-impl<F: std::future::Future<Output = Result<u32, Infallible>>> std::future::Future
-    for PairFuture<'_, F>
-{
-    type Output = Result<u32, Option<Infallible>>;
+/// What a [`PairFuture`] answers: an 8-byte result, or `call_async`'s.
+trait Answer {
+    fn ok(v: u32) -> Self;
+    fn refused() -> Self;
+}
+
+impl Answer for Result<u32, Option<Infallible>> {
+    fn ok(v: u32) -> Self {
+        Ok(v)
+    }
+    fn refused() -> Self {
+        Err(None)
+    }
+}
+
+impl Answer for Result<u32, CallError<Infallible>> {
+    fn ok(v: u32) -> Self {
+        Ok(v)
+    }
+    fn refused() -> Self {
+        Err(CallError::Rejected(brama_sync::Error::CapacityExceeded))
+    }
+}
+
+impl<F: Future<Output = Result<u32, Infallible>>, O: Answer> Future for PairFuture<'_, F, O> {
+    type Output = O;
+
     #[inline]
-    fn poll(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<O> {
         let this = self.project();
         if !this.conn.available() {
-            return std::task::Poll::Ready(Err(None));
+            return Poll::Ready(O::refused());
         }
         match this.fut.poll(cx) {
-            std::task::Poll::Ready(Ok(v)) => {
+            Poll::Ready(Ok(v)) => {
                 let _ = this.conn.success();
-                std::task::Poll::Ready(Ok(v))
+                Poll::Ready(O::ok(v))
             }
-            std::task::Poll::Ready(Err(e)) => std::task::Poll::Ready(Err(Some(e))),
-            std::task::Poll::Pending => std::task::Poll::Pending,
-        }
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// `PairFuture` answering `call_async`'s output type (`async/pair_future_floor_wide`).
-    struct PairFutureWide<'a, F> {
-        conn: &'a brama_sync::Connection,
-        #[pin]
-        fut: F,
-    }
-}
-
-impl<F: std::future::Future<Output = Result<u32, Infallible>>> std::future::Future
-    for PairFutureWide<'_, F>
-{
-    type Output = Result<u32, brama_sync::CallError<Infallible>>;
-    #[inline]
-    fn poll(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        let this = self.project();
-        if !this.conn.available() {
-            return std::task::Poll::Ready(Err(brama_sync::CallError::Rejected(
-                brama_sync::Error::CapacityExceeded,
-            )));
-        }
-        match this.fut.poll(cx) {
-            std::task::Poll::Ready(Ok(v)) => {
-                let _ = this.conn.success();
-                std::task::Poll::Ready(Ok(v))
-            }
-            std::task::Poll::Ready(Err(e)) => {
-                std::task::Poll::Ready(Err(brama_sync::CallError::Failed(e)))
-            }
-            std::task::Poll::Pending => std::task::Poll::Pending,
+            Poll::Ready(Err(e)) => match e {},
+            Poll::Pending => Poll::Pending,
         }
     }
 }
@@ -187,15 +174,18 @@ fn async_entries(c: &mut Criterion) {
         })
     });
 
+    // Each entry writes its loop out: the floors timed through one shared generic
+    // helper read 0.3 ns slower (2.80-2.84 against 2.53-2.54 ns), which a floor must not.
     g.bench_function("async/pair_future_floor", |b| {
         let conn = black_box(&conn);
         b.iter_custom(|iters| {
             rt.block_on(async {
                 let start = Instant::now();
                 for _ in 0..iters {
-                    let out = PairFuture {
+                    let out = PairFuture::<_, Result<u32, Option<Infallible>>> {
                         conn,
                         fut: async { Ok::<_, Infallible>(black_box(1u32)) },
+                        out: PhantomData,
                     }
                     .await;
                     black_box(out.is_ok());
@@ -211,9 +201,10 @@ fn async_entries(c: &mut Criterion) {
             rt.block_on(async {
                 let start = Instant::now();
                 for _ in 0..iters {
-                    let out = PairFutureWide {
+                    let out = PairFuture::<_, Result<u32, CallError<Infallible>>> {
                         conn,
                         fut: async { Ok::<_, Infallible>(black_box(1u32)) },
+                        out: PhantomData,
                     }
                     .await;
                     black_box(out.is_ok());
