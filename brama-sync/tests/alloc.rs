@@ -109,10 +109,10 @@ fn by_key_hot_paths_allocate_nothing() {
 
 /// Reports under a failure-rate policy, over a count window and a time window, by
 /// handle and by key: successes alone, then a success and a failure an iteration, which
-/// keeps the rate at one half (the policy opens at all failures). Under a manual clock every report records
-/// in its window; under the system clock, with the janitor ticking its cached reading, a
-/// time window's successes also take the quiet count (`window/buckets/quiet.rs`), whose
-/// lanes are made by the warm-up's opening.
+/// keeps the rate at one half (the policy opens at all failures). Under a manual clock
+/// every report records in its window; under the system clock, with the janitor ticking
+/// its cached reading, a time window's successes also take the quiet count
+/// (`window/buckets/quiet.rs`), whose lanes are made by the warm-up's opening.
 #[test]
 fn rate_window_reports_allocate_nothing() {
     let count = TripPolicy::failure_rate(1.0)

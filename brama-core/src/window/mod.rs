@@ -15,8 +15,8 @@
 //! the policy, the store's header and the probe tally, and the slot's 56-byte home
 //! with its list); `time(60 s)` is 296 bytes (its ten buckets live inside the
 //! `RateWindow`), and 192 more once a thread that owns a counter lane opens it to quiet
-//! successes (the lanes of its quiet count, `buckets/quiet.rs`). A connection under the consecutive policy pays its cell's empty
-//! pointer (8 bytes).
+//! successes (the lanes of its quiet count, `buckets/quiet.rs`). A connection under the
+//! consecutive policy pays its cell's empty pointer (8 bytes).
 //! A connection keeps every window it ever had (one per rate policy it was given, and
 //! rarely one more when a clear found a report in flight, `WindowSlot`) until it is
 //! removed; a policy given again reuses its window.
