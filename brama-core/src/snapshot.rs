@@ -29,8 +29,9 @@ use crate::state::State;
 pub const SNAPSHOT_VERSION: u32 = 1;
 
 /// The largest total a snapshot may carry (successes, failures, rejections, trips):
-/// 2⁶². The counters keep their top bit for themselves, and this leaves a restored
-/// total room to grow.
+/// 2⁶². The counters keep their top bit for themselves. A restore onto a registered
+/// connection adds the snapshot's totals to its own, up to this value, however often
+/// it is repeated; counting goes on above it, 2⁶² short of the top bit.
 pub const MAX_SNAPSHOT_TOTAL: u64 = 1 << 62;
 
 /// The largest backoff step a circuit keeps (10 bits of its state word).

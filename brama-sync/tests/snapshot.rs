@@ -274,6 +274,54 @@ fn restoring_onto_registered_connections_adds_their_totals_and_replaces_the_rest
     );
 }
 
+/// Totals at the largest a snapshot may carry, restored again and again onto the same
+/// connections: they stay there (a counter's top bit is its removal seal, and two such
+/// restores once set it, so the totals read near zero), and counting goes on above.
+#[test]
+fn repeated_restores_of_the_largest_totals_saturate_and_counting_goes_on() {
+    let (_, old) = source();
+    let mut snapshot = old.snapshot();
+    for c in &mut snapshot.connections {
+        c.total_successes = MAX_SNAPSHOT_TOTAL;
+        c.total_failures = MAX_SNAPSHOT_TOTAL;
+        c.total_rejected = MAX_SNAPSHOT_TOTAL;
+        c.trips = MAX_SNAPSHOT_TOTAL;
+    }
+    let clock = ManualClock::new();
+    let new = builder(&clock).restore(&snapshot).build().unwrap();
+    for restores in 1..=4 {
+        for key in KEYS {
+            let s = new.status(key).unwrap();
+            assert_eq!(
+                (
+                    s.total_successes,
+                    s.total_failures,
+                    s.total_rejected,
+                    s.trips
+                ),
+                (
+                    MAX_SNAPSHOT_TOTAL,
+                    MAX_SNAPSHOT_TOTAL,
+                    MAX_SNAPSHOT_TOTAL,
+                    MAX_SNAPSHOT_TOTAL
+                ),
+                "{key} after {restores} restores"
+            );
+        }
+        new.restore(&snapshot).unwrap();
+    }
+    new.success(CLOSED).unwrap();
+    new.failure(CLOSED).unwrap();
+    assert!(!new.available(OPEN));
+    let (closed, open) = (new.status(CLOSED).unwrap(), new.status(OPEN).unwrap());
+    assert_eq!(closed.total_successes, MAX_SNAPSHOT_TOTAL + 1);
+    assert_eq!(closed.total_failures, MAX_SNAPSHOT_TOTAL + 1);
+    assert_eq!(open.total_rejected, MAX_SNAPSHOT_TOTAL + 1);
+    // And removal still seals and reports them exactly.
+    let removed = new.unregister(CLOSED).unwrap();
+    assert_eq!(removed.total_successes, MAX_SNAPSHOT_TOTAL + 1);
+}
+
 /// Every way a snapshot can be bad, with the words its error must contain.
 fn bad_snapshots(good: &Snapshot) -> Vec<(Snapshot, &'static str)> {
     let edit = |f: &dyn Fn(&mut Snapshot)| {

@@ -11,7 +11,7 @@ use crate::config::Options;
 use crate::context::Context;
 use crate::error::Error;
 use crate::rules::{next_gen, Change, Input, Machine, NEVER};
-use crate::snapshot::ConnectionSnapshot;
+use crate::snapshot::{ConnectionSnapshot, MAX_SNAPSHOT_TOTAL};
 use crate::state::{Cause, State};
 use crate::sync::{lock, Ordering};
 
@@ -207,7 +207,11 @@ impl ConnectionCell {
         self.tally.add(FAILURES, snap.total_failures);
         self.tally.add(REJECTED, snap.total_rejected);
         // Relaxed: totals and timestamps, read as snapshots.
-        self.trips.fetch_add(snap.trips, Ordering::Relaxed);
+        // Relaxed, as in `Tally::add`: no higher than the largest snapshot total, so
+        // repeated restores never wrap it; a trip racing this only adds one.
+        let room = MAX_SNAPSHOT_TOTAL.saturating_sub(self.trips.load(Ordering::Relaxed));
+        self.trips
+            .fetch_add(snap.trips.min(room), Ordering::Relaxed);
         let later = |a: &crate::sync::AtomicU64, t: Option<SystemTime>| {
             if let Some(t) = t {
                 let t = at.at(t);

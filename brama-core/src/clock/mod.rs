@@ -135,9 +135,11 @@ impl SystemClock {
         self.inner.recent.load(Ordering::Relaxed) & !UNUSED
     }
 
-    /// Refreshes the cached reading: one tick (see [`ClockSource::tick`]).
+    /// Advances the cached reading to now. It does not tend the cache: while no
+    /// ticker (brama-sync's janitor) is awake, the hot paths keep reading the clock
+    /// precisely, whatever the cached reading says.
     pub fn refresh(&self) {
-        let _ = self.tick();
+        Tend::store_reading(&self.inner.recent, self.nanos() & !UNUSED);
     }
 
     fn tick(&self) -> (Nanos, bool) {
@@ -256,9 +258,12 @@ impl ClockSource {
         }
     }
 
-    /// Refreshes the cached reading, where there is one (one tick).
+    /// Advances the cached reading to now, where there is one
+    /// ([`SystemClock::refresh`]: it does not tend the cache, a ticker does).
     pub fn refresh(&self) {
-        let _ = self.tick();
+        if let Kind::System(c) = &self.kind {
+            c.refresh();
+        }
     }
 
     /// One tick of the ticker that tends the system clock's cache: stores a fresh
@@ -300,7 +305,8 @@ impl ClockSource {
         matches!(&self.kind, Kind::System(c) if c.inner.tend.asleep())
     }
 
-    /// Whether the hot-path reading needs [`ClockSource::refresh`] to advance.
+    /// Whether the clock has a cached reading that a ticker tends (the system clock):
+    /// brama-sync's janitor ticks it while the registry is in use.
     pub fn needs_refresh(&self) -> bool {
         matches!(self.kind, Kind::System(_))
     }
@@ -442,6 +448,55 @@ mod tests {
             assert!(!s.untended() && t2 > t, "a ticker may come back");
             assert_eq!(s.recent(), t2);
         }
+    }
+
+    /// A user's `refresh` advances the cached reading but does not stand in for a
+    /// ticker: with none awake, the hot-path reading stays precise (it once marked the
+    /// clock tended, and every check after the first read that refresh's value for as
+    /// long as the janitor rested).
+    #[test]
+    fn a_refresh_advances_the_cache_without_tending_it() {
+        let c = SystemClock::new();
+        let s = ClockSource::from(c.clone());
+        s.refresh();
+        assert!(s.untended(), "a refresh is not a ticker");
+        let r = c.recent_nanos();
+        assert!(r > 0, "the cached reading advanced");
+        for _ in 0..3 {
+            let a = s.recent();
+            // No sleep: spin until the clock has moved past `a` (nanoseconds).
+            while c.nanos() <= a {
+                std::hint::spin_loop();
+            }
+            assert!(s.recent() > a, "untended: every reading is precise");
+        }
+        assert_eq!(c.recent_nanos(), r, "precise readings write nothing");
+
+        // Tended: a refresh keeps the ticker's view of use.
+        let (t, _) = s.tick().unwrap();
+        assert_eq!(s.recent(), t, "tended: the tick's reading (used)");
+        while c.nanos() <= t + 2 {
+            std::hint::spin_loop();
+        }
+        s.refresh();
+        assert!(!s.untended());
+        let (_, used) = s.tick().unwrap();
+        assert!(
+            used,
+            "the use before the refresh is still seen by the next tick"
+        );
+        let (_, used) = s.tick().unwrap();
+        assert!(!used);
+        s.refresh();
+        assert!(
+            s.rest(&noop()),
+            "an unused cache stays unused through a refresh"
+        );
+        let before = s.recent();
+        while c.nanos() <= before {
+            std::hint::spin_loop();
+        }
+        assert!(s.recent() > before, "resting: precise");
     }
 
     #[test]

@@ -69,6 +69,20 @@ impl Tend {
         ((prev & !UNUSED).max(t), prev & UNUSED == 0)
     }
 
+    /// Stores `t` (even) into `cache` for someone who is not the ticker (a user's
+    /// `refresh`): the reading advances, and the mark and `asleep` stay as they were.
+    /// A refresh never stands in for a ticker, so while none is awake the hot paths
+    /// keep reading precisely and waking it; if a refresh set `asleep` false as a tick
+    /// does, the first hot path would clear the mark and every later one would read
+    /// that refresh's value for as long as the ticker rests.
+    pub(super) fn store_reading(cache: &AtomicU64, t: Nanos) {
+        // SeqCst: in the used-mark protocol as a tick's store is (module docs); the
+        // mark bit is carried over, never set or cleared here.
+        let _ = cache.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |prev| {
+            Some((prev & !UNUSED).max(t) | (prev & UNUSED))
+        });
+    }
+
     /// Tries to rest: true if the ticker may sleep (nobody used the cache since the
     /// last tick, and anyone who does from now on will call `waker`).
     pub(super) fn rest(&self, cache: &AtomicU64, waker: &Waker) -> bool {

@@ -24,6 +24,7 @@
 //! already holds it. The two fences are the store-load pair: if the owner's re-check
 //! does not see the removal, the seal's copy sees the increment.
 
+use crate::snapshot::MAX_SNAPSHOT_TOTAL;
 use crate::sync::{AtomicBool, AtomicU64, Ordering};
 
 /// Lanes that a thread can own exclusively.
@@ -228,12 +229,17 @@ impl<const N: usize> Tally<N> {
         }
     }
 
-    /// Adds `n` to counter `kind` through the shared lane (a restore). The caller keeps
-    /// the counter unsealed (it holds what removal takes) and `n` below the seal bit.
+    /// Adds `n` to counter `kind` through the shared lane (a restore), taking the lane
+    /// no higher than [`MAX_SNAPSHOT_TOTAL`] (2⁶²), so that restores repeated onto one
+    /// connection never reach the seal bit and counting goes on above them. The caller
+    /// keeps the counter unsealed and holds the transition lock (what removal and every
+    /// other restore take), so only counts of one can race this.
     pub fn add(&self, kind: usize, n: u64) {
-        debug_assert!(n < SEALED, "a total that reaches the seal bit");
+        // Relaxed: restores are serialized by the caller's lock; a count racing this
+        // load only raises the lane, by far less than the 2⁶² left below the seal.
+        let room = MAX_SNAPSHOT_TOTAL.saturating_sub(self.shared[kind].load(Ordering::Relaxed));
         // Relaxed: an independent count, as in `incr`.
-        self.shared[kind].fetch_add(n, Ordering::Relaxed);
+        self.shared[kind].fetch_add(n.min(room), Ordering::Relaxed);
     }
 
     /// Adds one to counter `kind` through the calling thread's lane: one thread-local
