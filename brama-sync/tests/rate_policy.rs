@@ -607,3 +607,27 @@ fn a_metrics_only_connection_records_every_report_in_its_window() {
     assert_eq!((s.state, s.window_calls, s.trips), (State::Open, 8, 1));
     assert!(brama.available("shadow"), "shadow mode never rejects");
 }
+
+/// The shortest time window (ten buckets of 1 ns) at the end of the clock's range
+/// (`CLOCK_MAX`, where a manual clock saturates): bucket numbers are as large as the
+/// readings there, and the window still counts, rolls and decides without overflowing
+/// (it panicked in a debug build, and wrapped in a release one).
+#[test]
+fn the_shortest_time_window_works_at_the_end_of_the_clock() {
+    let clock = ManualClock::new();
+    let policy = TripPolicy::failure_rate(0.5)
+        .window(Window::time(Duration::from_nanos(10)))
+        .minimum_calls(2);
+    let brama = brama_with(&clock, policy, 1);
+    brama.register("end", Options::new()).unwrap();
+    clock.advance(Duration::MAX);
+    brama.success("end").unwrap();
+    brama.success("end").unwrap();
+    let s = brama.status("end").unwrap();
+    assert_eq!((s.state, s.window_calls), (State::Closed, 2));
+    brama.failure("end").unwrap(); // 1 of 3
+    assert_eq!(brama.state("end").unwrap(), State::Closed);
+    brama.failure("end").unwrap(); // 2 of 4
+    let s = brama.status("end").unwrap();
+    assert_eq!((s.trips, s.state), (1, State::Open));
+}

@@ -62,6 +62,11 @@ use std::time::Duration;
 mod quiet;
 
 const N: u64 = TIME_WINDOW_BUCKETS as u64;
+
+/// The largest bucket number: a window's sums add up to `N` to bucket numbers, so they
+/// stay far below `u64::MAX`. Only 1 ns buckets (windows of 10–19 ns) reach it, after
+/// 292 years of clock; from there such a window keeps every outcome in one bucket.
+const MAX_EPOCH: u64 = u64::MAX / 2;
 const TAG_BITS: u32 = 10;
 const TAG_MOD: u64 = (1 << TAG_BITS) - 1;
 
@@ -201,16 +206,18 @@ impl Buckets {
         self.width
     }
 
-    /// `now / width`, by a multiplication and at most one correction.
+    /// `now / width`, by a multiplication and at most one correction, and at most
+    /// [`MAX_EPOCH`].
     #[inline]
     fn epoch(&self, now: Nanos) -> u64 {
         // The estimate is the quotient or one less (the inverse is rounded down).
         let q = ((u128::from(now) * u128::from(self.inverse)) >> 64) as u64;
-        if now - q * self.width >= self.width {
+        let q = if now - q * self.width >= self.width {
             q + 1
         } else {
             q
-        }
+        };
+        q.min(MAX_EPOCH)
     }
 
     /// Records one outcome at `now`; returns the window's tallies after it.
