@@ -30,10 +30,13 @@ mod imp {
 
     #[inline]
     pub(crate) fn light() {
+        // SeqCst: loom has no membarrier; a full fence on both sides is the protocol
+        // the models check (module docs).
         loom::sync::atomic::fence(loom::sync::atomic::Ordering::SeqCst);
     }
 
     pub(crate) fn heavy() {
+        // SeqCst: as in `light`.
         loom::sync::atomic::fence(loom::sync::atomic::Ordering::SeqCst);
     }
 
@@ -93,6 +96,8 @@ mod imp {
             // lists no error for it); the fence below keeps this side correct anyway.
             let _ = membarrier(PRIVATE_EXPEDITED);
         }
+        // SeqCst: orders the sealer's loads after the removal it published, against
+        // every light fence (or, without membarrier, against the shared lane's RMWs).
         fence(Ordering::SeqCst);
     }
 
@@ -115,6 +120,7 @@ mod imp {
     }
 
     pub(crate) fn heavy() {
+        // SeqCst: the heavy side on its own; nothing relies on the light one here.
         fence(Ordering::SeqCst);
     }
 

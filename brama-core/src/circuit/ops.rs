@@ -114,6 +114,7 @@ impl ConnectionCell {
             last_success_at: opt(&self.last_success),
             last_failure_at: opt(&self.last_failure),
             opened_at: opt(&self.opened_at),
+            // Relaxed: a timestamp read as a snapshot, as `opt`'s are.
             last_state_change_at: wall(self.changed_at.load(Ordering::Relaxed)),
         })
     }
@@ -206,12 +207,12 @@ impl ConnectionCell {
         self.tally.add(SUCCESSES, snap.total_successes);
         self.tally.add(FAILURES, snap.total_failures);
         self.tally.add(REJECTED, snap.total_rejected);
-        // Relaxed: totals and timestamps, read as snapshots.
         // Relaxed, as in `Tally::add`: no higher than the largest snapshot total, so
         // repeated restores never wrap it; a trip racing this only adds one.
         let room = MAX_SNAPSHOT_TOTAL.saturating_sub(self.trips.load(Ordering::Relaxed));
         self.trips
             .fetch_add(snap.trips.min(room), Ordering::Relaxed);
+        // Relaxed (the loads and stores below): timestamps, read as snapshots.
         let later = |a: &crate::sync::AtomicU64, t: Option<SystemTime>| {
             if let Some(t) = t {
                 let t = at.at(t);
@@ -225,6 +226,7 @@ impl ConnectionCell {
         later(&self.last_failure, snap.last_failure_at);
         later(&self.opened_at, snap.opened_at);
         if fresh || from != snap.state {
+            // Relaxed: as the timestamps above.
             self.changed_at
                 .store(at.at(snap.last_state_change_at), Ordering::Relaxed);
         }
