@@ -185,15 +185,25 @@ fn unknown_keys_are_refused_unless_auto_registered() {
         brama.status(("upstream", "new")).unwrap().total_successes,
         1
     );
-    // An invalid key (empty identifier) is refused, even with auto_register.
+    // An invalid key (empty identifier) is refused, even with auto_register; the
+    // message names every reason a key can have no connection, not only the first.
     let out = pollster::block_on(async { open.ready().await.unwrap().call(get("/")).await });
+    let err = out.unwrap_err();
     assert!(matches!(
-        out,
-        Err(BramaError::Rejected {
+        err,
+        BramaError::Rejected {
             state: State::Unknown,
             ..
-        })
+        }
     ));
+    let text = err.to_string();
+    for cause in [
+        "auto_register is off",
+        "the key is invalid",
+        "max_connections",
+    ] {
+        assert!(text.contains(cause), "{text}");
+    }
 }
 
 /// An inner service that is ready only when told, and counts its calls.

@@ -22,7 +22,8 @@ use crate::keybuf::KeyBuf;
 /// use brama_sync::{Brama, KeyBuf, Outcome};
 ///
 /// struct Request { host: String }
-/// let brama = Brama::new();
+/// // Keys come from requests: bound how many connections they can register.
+/// let brama = Brama::builder().max_connections(10_000).build()?;
 /// let layer = BramaLayer::new(brama, |req: &Request| KeyBuf::from(req.host.as_str()))
 ///     .auto_register(true)
 ///     .classify(|r: &Result<u16, std::io::Error>| match r {
@@ -30,6 +31,7 @@ use crate::keybuf::KeyBuf;
 ///         Ok(_) => Outcome::Success,
 ///     });
 /// # let _ = layer;
+/// # Ok::<(), brama_sync::Error>(())
 /// ```
 pub struct BramaLayer<K, C = ByResult> {
     brama: Brama,
@@ -74,8 +76,10 @@ impl<K, C> BramaLayer<K, C> {
         }
     }
 
-    /// Registers unknown keys on first use, with the registry's defaults (bounded by
-    /// its `max_connections`). Off by default: then an unknown key is refused
+    /// Registers unknown keys on first use, with the registry's defaults, up to the
+    /// registry's `max_connections` (unbounded unless the builder set one: set it when
+    /// keys come from requests; idle connections are evicted after
+    /// `inactive_threshold`). Off by default: then an unknown key is refused
     /// ([`BramaError::Rejected`](super::BramaError::Rejected) with state `Unknown`)
     /// unless the registry was built with `auto_register(true)`.
     pub fn auto_register(mut self, on: bool) -> BramaLayer<K, C> {

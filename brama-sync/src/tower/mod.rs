@@ -176,8 +176,9 @@ impl<E: fmt::Display> fmt::Display for BramaError<E> {
                 match (state, retry_after) {
                     (State::Unknown, _) => write!(
                         f,
-                        "request to {key} rejected: no connection is registered under this key \
-                         (register it, or enable auto_register)"
+                        "request to {key} rejected: no connection under this key (it is not \
+                         registered and was not registered now: auto_register is off, the key \
+                         is invalid, or max_connections is reached)"
                     ),
                     (_, Some(d)) => write!(
                         f,
