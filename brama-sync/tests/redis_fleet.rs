@@ -50,7 +50,8 @@ fn an_opening_on_a_shows_up_on_b_with_cause_remote_and_its_remaining_time() {
         Some((State::Unknown, State::Open, Cause::Remote))
     );
     assert_eq!(e.reason.as_deref(), Some("timeout"), "the reason travels");
-    assert_eq!(fb.stats().applied, 1);
+    // Counted just after the change is made: awaited.
+    assert!(eventually(|| fb.stats().applied == 1), "{:?}", fb.stats());
 
     // No echo: B shares nothing it applied, so A sees only its own trip.
     assert!(eventually(|| fa.stats().published >= 1));
@@ -84,7 +85,12 @@ fn manual_close_and_reset_propagate_and_manual_opens_too() {
         "A closed by B's close"
     );
     assert!(a.available(DB));
-    let seen: Vec<_> = a_changes.try_iter().filter_map(|e| change(&e)).collect();
+    // The event may follow the state change A's readers see: awaited, not just polled.
+    let mut seen = Vec::new();
+    assert!(eventually(|| {
+        seen.extend(a_changes.try_iter().filter_map(|e| change(&e)));
+        seen.len() >= 3
+    }));
     assert_eq!(
         seen,
         vec![
@@ -247,7 +253,8 @@ fn malformed_and_foreign_messages_are_ignored_and_counted() {
     );
     assert!(eventually(|| b.state(DB).unwrap() == State::Open));
     assert_eq!(fb.ignored(), 6);
-    assert_eq!(fb.stats().applied, 1);
+    // Counted just after the change is made: awaited.
+    assert!(eventually(|| fb.stats().applied == 1), "{:?}", fb.stats());
     let s = b.status(DB).unwrap();
     assert!(s.open_duration <= Duration::from_secs(30));
 
@@ -282,6 +289,59 @@ fn malformed_and_foreign_messages_are_ignored_and_counted() {
         State::Open,
         "the valid stored opening"
     );
+}
+
+#[test]
+fn a_stored_key_of_another_type_is_ignored_and_counted_and_the_load_goes_on() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let stripe = Key::new("stripe");
+    let mut raw = server.client();
+    // Under the opening keys' prefix, but not a string: `GET` answers WRONGTYPE.
+    redis::cmd("HSET")
+        .arg("brama:svc:open:-:a-hash")
+        .arg("field")
+        .arg("value")
+        .query::<i64>(&mut raw)
+        .unwrap();
+    redis::cmd("RPUSH")
+        .arg("brama:svc:open:8:payments:list")
+        .arg("item")
+        .query::<i64>(&mut raw)
+        .unwrap();
+    // A valid stored opening beside them: loaded all the same.
+    redis::cmd("SET")
+        .arg("brama:svc:open:-:stripe")
+        .arg("brama/1 open 0123456789abcdef 30000  stripe ")
+        .arg("PX")
+        .arg(30_000)
+        .query::<()>(&mut raw)
+        .unwrap();
+    let (a, b) = (instance(&[DB]), instance(&[DB, stripe]));
+    let fb = SharedState::new(server.url())
+        .namespace("svc")
+        .attach(&b)
+        .unwrap();
+    assert!(
+        fb.wait_connected(DEADLINE),
+        "B connects despite the hash and the list: {:?}",
+        fb.stats()
+    );
+    let fa = attach(&a, &server, "svc");
+    assert_eq!(fb.ignored(), 2, "the hash and the list, counted");
+    assert_eq!(
+        b.state(stripe).unwrap(),
+        State::Open,
+        "the valid stored one"
+    );
+    // The session goes on: a remote opening is applied.
+    trip(&a, DB);
+    assert!(eventually(|| b.state(DB).unwrap() == State::Open));
+    // Counted just after the change is made: awaited.
+    assert!(eventually(|| fb.stats().applied == 2), "{:?}", fb.stats());
+    assert_eq!(fb.stats().disconnects, 0);
+    assert_eq!(fa.ignored(), 2, "A loaded them too");
 }
 
 #[test]

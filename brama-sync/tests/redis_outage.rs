@@ -1,7 +1,9 @@
 //! SPEC §12 when Redis goes away: `redis-server` killed with SIGKILL and restarted
 //! (empty) mid-run. Checks and reports keep working, `connected()` goes false then true,
 //! the link callback sees both, and the fleet converges once the server is back. Also
-//! two instances in two OS processes (this test binary runs itself as the second).
+//! two instances in two OS processes (this test binary runs itself as the second), a
+//! server that refuses writes or keeps dropping the subscriber (retried with a growing
+//! backoff, not every 50 ms), and a guard dropped during a long load.
 //!
 //! Needs `redis-server` (see tests/redis_support). Run:
 //! `cargo test -p brama-sync --features redis --test redis_outage`.
@@ -10,6 +12,7 @@ mod redis_support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -253,4 +256,185 @@ fn two_processes_share_trips_and_closes_across_a_redis_restart() {
     let status = peer.wait().unwrap();
     assert!(status.success(), "the peer process failed: {status}");
     a.open_circuit(DB, OpenOptions::new()).unwrap();
+}
+
+/// The window over which reconnects are counted in the backoff tests. The code before
+/// the fix reconnected about 20 times a second (about 60 in the window); with the
+/// backoff growing to 2 s, at most 4 fit after the third failure.
+const WINDOW: Duration = Duration::from_secs(3);
+/// The most disconnects allowed in [`WINDOW`]: twice what the backoff allows, far
+/// below what a reconnect every 50 ms gives.
+const MOST_IN_WINDOW: u64 = 8;
+
+/// Counts the link callbacks of an attachment.
+fn link_counter() -> (Arc<AtomicU64>, impl Fn(bool) + Send + Sync + 'static) {
+    let calls = Arc::new(AtomicU64::new(0));
+    let seen = Arc::clone(&calls);
+    // Relaxed: a count read after the window, nothing else is ordered by it.
+    (calls, move |_| {
+        seen.fetch_add(1, Ordering::Relaxed);
+    })
+}
+
+#[test]
+fn a_server_that_refuses_writes_is_retried_with_a_growing_backoff() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let mut raw = server.client();
+    // A user that may read and subscribe but not write: `SET`/`DEL` are refused with
+    // NOPERM (so the transaction with EXECABORT), as a read-only replica refuses them
+    // with READONLY or a full server with OOM. The connection itself is accepted.
+    redis::cmd("ACL")
+        .arg(&[
+            "SETUSER", "reader", "on", ">secret", "~*", "&*", "+@all", "-@write",
+        ])
+        .query::<()>(&mut raw)
+        .unwrap();
+    let a = instance(&[DB]);
+    trip(&a, DB); // an opening in force: the publisher has something to write
+    let (links, on_link) = link_counter();
+    let fa = SharedState::new(format!("redis://reader:secret@127.0.0.1:{}/", server.port))
+        .namespace("svc")
+        .on_link(on_link)
+        .attach(&a)
+        .unwrap();
+    // The failure is reached: connected, the write refused, the connection dropped.
+    assert!(
+        eventually_within(Duration::from_secs(30), || fa.stats().disconnects >= 3),
+        "{:?}",
+        fa.stats()
+    );
+    // Relaxed: the callback count is only read here, after the window.
+    let (d0, l0) = (fa.stats().disconnects, links.load(Ordering::Relaxed));
+    std::thread::sleep(WINDOW);
+    let (d1, l1) = (fa.stats().disconnects, links.load(Ordering::Relaxed));
+    assert!(
+        d1 - d0 <= MOST_IN_WINDOW,
+        "{} disconnects in {WINDOW:?}: the backoff does not grow",
+        d1 - d0
+    );
+    // Each disconnect is one link change down and one up (the subscriber stays up).
+    assert!(
+        l1 - l0 <= 2 * MOST_IN_WINDOW,
+        "{} link changes in {WINDOW:?}",
+        l1 - l0
+    );
+    assert_eq!(fa.stats().published, 0, "the server refused every write");
+    let exists = |raw: &mut redis::Connection| {
+        redis::cmd("EXISTS")
+            .arg("brama:svc:open:8:payments:db")
+            .query::<i64>(raw)
+            .unwrap()
+    };
+    assert_eq!(exists(&mut raw), 0);
+
+    // Writes allowed again: the opening is written within the longest backoff.
+    redis::cmd("ACL")
+        .arg(&["SETUSER", "reader", "+@write"])
+        .query::<()>(&mut raw)
+        .unwrap();
+    assert!(eventually(|| exists(&mut raw) == 1), "{:?}", fa.stats());
+    assert!(fa.wait_connected(DEADLINE), "{:?}", fa.stats());
+    // Counted once the server has answered: awaited, as the key may be seen first.
+    assert!(eventually(|| fa.stats().published >= 1), "{:?}", fa.stats());
+}
+
+#[test]
+fn a_server_that_drops_the_subscriber_after_each_load_is_retried_with_a_growing_backoff() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let a = instance(&[DB]);
+    let (links, on_link) = link_counter();
+    let fa = SharedState::new(server.url())
+        .namespace("svc")
+        .on_link(on_link)
+        .attach(&a)
+        .unwrap();
+    assert!(fa.wait_connected(DEADLINE));
+    // The server drops every subscribed connection as soon as it is there (the
+    // publisher's connection is not a subscriber: it stays up).
+    let stop = Arc::new(AtomicBool::new(false));
+    let killer = {
+        let (stop, mut raw) = (Arc::clone(&stop), server.client());
+        std::thread::spawn(move || {
+            // Relaxed: a stop flag, joined after; nothing else is ordered by it.
+            while !stop.load(Ordering::Relaxed) {
+                let _ = redis::cmd("CLIENT")
+                    .arg(&["KILL", "TYPE", "pubsub"])
+                    .query::<i64>(&mut raw);
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
+    assert!(
+        eventually_within(Duration::from_secs(30), || fa.stats().disconnects >= 3),
+        "{:?}",
+        fa.stats()
+    );
+    // Relaxed: the callback count is only read here, after the window.
+    let (d0, l0) = (fa.stats().disconnects, links.load(Ordering::Relaxed));
+    std::thread::sleep(WINDOW);
+    let (d1, l1) = (fa.stats().disconnects, links.load(Ordering::Relaxed));
+    // Relaxed: see the loop above.
+    stop.store(true, Ordering::Relaxed);
+    killer.join().unwrap();
+    assert!(
+        d1 - d0 <= MOST_IN_WINDOW,
+        "{} disconnects in {WINDOW:?}: the backoff does not grow",
+        d1 - d0
+    );
+    assert!(
+        l1 - l0 <= 2 * MOST_IN_WINDOW,
+        "{} link changes in {WINDOW:?}",
+        l1 - l0
+    );
+    // Left alone, it comes back within the longest backoff.
+    assert!(fa.wait_connected(DEADLINE), "{:?}", fa.stats());
+}
+
+#[test]
+fn dropping_the_guard_during_a_long_load_stops_it_between_scan_rounds() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let mut raw = server.client();
+    // A shared database: a million keys that are not openings. `SCAN ... COUNT 500`
+    // examines about 500 keys a round, matching or not: a load takes about 2,000 rounds.
+    redis::cmd("EVAL")
+        .arg("for i = 1, 1000000 do redis.call('SET', 'unrelated:' .. i, 'x') end return 1")
+        .arg(0)
+        .query::<i64>(&mut raw)
+        .unwrap();
+    // A whole load, for the number of rounds it takes.
+    let c = instance(&[DB]);
+    let fc = SharedState::new(server.url())
+        .namespace("svc")
+        .attach(&c)
+        .unwrap();
+    assert!(
+        fc.wait_connected(Duration::from_secs(60)),
+        "{:?}",
+        fc.stats()
+    );
+    drop(fc);
+    let full = scan_calls(&mut raw);
+    assert!(full >= 1_000, "a load took {full} rounds");
+
+    let b = instance(&[DB]);
+    let fb = SharedState::new(server.url())
+        .namespace("svc")
+        .attach(&b)
+        .unwrap();
+    assert!(
+        eventually_within(Duration::from_secs(60), || scan_calls(&mut raw) > full),
+        "B's load began"
+    );
+    drop(fb); // joins B's threads
+    let during = scan_calls(&mut raw) - full;
+    assert!(
+        during < full / 2,
+        "B's load went on for {during} of its {full} rounds after the guard was dropped"
+    );
 }

@@ -6,7 +6,7 @@
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use ::redis::{cmd, Connection, RedisResult, Value};
+use ::redis::{cmd, Connection, ConnectionLike, ErrorKind, RedisError, RedisResult, Value};
 use brama_core::engine::{Registry, Remote};
 use brama_core::Error;
 
@@ -17,8 +17,9 @@ use super::protocol::{Message, Op};
 enum Ended {
     /// Asked to stop, or the registry is gone.
     Stop,
-    /// The connection failed; `up` tells whether it had been up.
-    Lost { up: bool },
+    /// The connection failed; `stable` tells whether it had been up (past the load) for
+    /// at least [`STABLE_AFTER`].
+    Lost { stable: bool },
 }
 
 /// The thread's body.
@@ -27,9 +28,11 @@ pub(crate) fn run(shared: Arc<Shared>, registry: Weak<Registry>) {
     loop {
         match session(&shared, &registry) {
             Ended::Stop => break,
-            Ended::Lost { up } => {
+            Ended::Lost { stable } => {
                 shared.set_up(Side::Subscriber, false);
-                if up {
+                // Only a session that lasted starts the backoff over: a server that drops
+                // the subscriber right after its load is retried less and less often.
+                if stable {
                     backoff = MIN_BACKOFF;
                 }
                 if shared.sleep(backoff) {
@@ -44,7 +47,7 @@ pub(crate) fn run(shared: Arc<Shared>, registry: Weak<Registry>) {
 
 /// One connection: subscribe, load, then apply messages until it fails or we stop.
 fn session(shared: &Shared, registry: &Weak<Registry>) -> Ended {
-    let lost = Ended::Lost { up: false };
+    let lost = Ended::Lost { stable: false };
     if shared.stopped() {
         return Ended::Stop;
     }
@@ -71,6 +74,10 @@ fn session(shared: &Shared, registry: &Weak<Registry>) -> Ended {
         return lost;
     }
     shared.set_up(Side::Subscriber, true);
+    let up_since = Instant::now();
+    let lost = || Ended::Lost {
+        stable: up_since.elapsed() >= STABLE_AFTER,
+    };
     let mut quiet_since = Instant::now();
     loop {
         if shared.stopped() {
@@ -95,7 +102,7 @@ fn session(shared: &Shared, registry: &Weak<Registry>) -> Ended {
                         && pubsub.ping::<Value>().is_ok()
                         && pubsub.set_read_timeout(Some(POLL)).is_ok();
                     if !alive {
-                        return Ended::Lost { up: true };
+                        return lost();
                     }
                     quiet_since = Instant::now();
                 }
@@ -103,14 +110,16 @@ fn session(shared: &Shared, registry: &Weak<Registry>) -> Ended {
                     return Ended::Stop;
                 }
             }
-            Err(_) => return Ended::Lost { up: true },
+            Err(_) => return lost(),
         }
     }
 }
 
 /// Loads the openings in force (`SCAN` over the namespace's opening keys, then each
 /// key's value and remaining time, `PTTL`, measured by the server: no host clock is
-/// involved). Ok(false) if the registry is gone.
+/// involved). Ok(false) if asked to stop or the registry is gone, which is looked at
+/// between `SCAN` rounds: a `SCAN` round examines about 500 keys of the whole database,
+/// matching or not, so a load in a large shared database takes many rounds.
 fn load(shared: &Shared, registry: &Weak<Registry>) -> RedisResult<bool> {
     let mut conn: Connection = shared.client.get_connection_with_timeout(CONNECT_TIMEOUT)?;
     conn.set_write_timeout(Some(IO_TIMEOUT))?;
@@ -118,6 +127,9 @@ fn load(shared: &Shared, registry: &Weak<Registry>) -> RedisResult<bool> {
     let pattern = shared.names.open_pattern();
     let mut cursor: u64 = 0;
     loop {
+        if shared.stopped() || registry.strong_count() == 0 {
+            return Ok(false);
+        }
         let (next, keys): (u64, Vec<Vec<u8>>) = cmd("SCAN")
             .arg(cursor)
             .arg("MATCH")
@@ -126,23 +138,18 @@ fn load(shared: &Shared, registry: &Weak<Registry>) -> RedisResult<bool> {
             .arg(500)
             .query(&mut conn)?;
         if !keys.is_empty() {
-            let mut pipe = ::redis::pipe();
-            for key in &keys {
-                pipe.cmd("GET").arg(key).cmd("PTTL").arg(key);
-            }
-            let replies: Vec<(Option<Vec<u8>>, i64)> = pipe.query(&mut conn)?;
+            let replies = get_and_pttl(&mut conn, &keys)?;
             let Some(registry) = registry.upgrade() else {
                 return Ok(false);
             };
-            for (key, (value, pttl)) in keys.iter().zip(replies) {
-                // -2: gone since the SCAN; 0: ends now.
-                let remaining = match pttl {
-                    -1 => None,
-                    ms if ms > 0 => Some(Duration::from_millis(ms.unsigned_abs())),
-                    _ => continue,
-                };
-                let Some(value) = value else { continue };
-                apply_bytes(shared, &registry, &value, Some((key, remaining)));
+            for (key, stored) in keys.iter().zip(replies) {
+                match stored {
+                    Stored::Gone => {}
+                    Stored::NotAString => shared.count(&shared.ignored),
+                    Stored::Value(value, remaining) => {
+                        apply_bytes(shared, &registry, &value, Some((key, remaining)));
+                    }
+                }
             }
         }
         if next == 0 {
@@ -150,6 +157,61 @@ fn load(shared: &Shared, registry: &Weak<Registry>) -> RedisResult<bool> {
         }
         cursor = next;
     }
+}
+
+/// What one opening key held when the load read it.
+enum Stored {
+    /// Deleted or ended since the `SCAN`.
+    Gone,
+    /// A hash, list, set...: not a value brama wrote (malformed, so ignored and counted).
+    NotAString,
+    /// A string, with the remaining time the server measured (`None`: no TTL).
+    Value(Vec<u8>, Option<Duration>),
+}
+
+/// `GET` and `PTTL` of every key, in one pipeline. Sent through the raw connection, not
+/// `Pipeline::query`: that one fails as a whole when any reply is an error, and `GET` of
+/// a key of another type answers `WRONGTYPE` (a key can change type between the `SCAN`
+/// and the `GET`, so filtering the `SCAN` by type would not be enough). Here each reply
+/// is judged on its own: `WRONGTYPE` marks that key alone; any other error (`NOPERM`,
+/// `LOADING`...) says nothing about the value and fails the load, as a lost connection
+/// does.
+fn get_and_pttl(conn: &mut Connection, keys: &[Vec<u8>]) -> RedisResult<Vec<Stored>> {
+    let mut pipe = ::redis::pipe();
+    for key in keys {
+        pipe.cmd("GET").arg(key).cmd("PTTL").arg(key);
+    }
+    let replies = conn.req_packed_commands(&pipe.get_packed_pipeline(), 0, keys.len() * 2)?;
+    if replies.len() != keys.len() * 2 {
+        return Err(unexpected("GET/PTTL reply count"));
+    }
+    let mut out = Vec::with_capacity(keys.len());
+    let mut replies = replies.into_iter();
+    while let (Some(value), Some(pttl)) = (replies.next(), replies.next()) {
+        // -2: gone since the SCAN; -1: no TTL; 0: ends now.
+        let remaining = match pttl {
+            Value::Int(-1) => None,
+            Value::Int(ms) if ms > 0 => Some(Duration::from_millis(ms.unsigned_abs())),
+            Value::Int(_) => {
+                out.push(Stored::Gone);
+                continue;
+            }
+            Value::ServerError(e) => return Err(e.into()),
+            _ => return Err(unexpected("PTTL reply")),
+        };
+        out.push(match value {
+            Value::Nil => Stored::Gone,
+            Value::BulkString(bytes) => Stored::Value(bytes, remaining),
+            Value::ServerError(e) if e.code() == "WRONGTYPE" => Stored::NotAString,
+            Value::ServerError(e) => return Err(e.into()),
+            _ => return Err(unexpected("GET reply")),
+        });
+    }
+    Ok(out)
+}
+
+fn unexpected(what: &'static str) -> RedisError {
+    RedisError::from((ErrorKind::TypeError, "unexpected reply", what.to_owned()))
 }
 
 /// Decodes and applies one message (from the channel, or, with `stored`, an opening key's

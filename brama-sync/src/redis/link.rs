@@ -22,6 +22,10 @@ pub(crate) const IO_TIMEOUT: Duration = Duration::from_secs(1);
 pub(crate) const MIN_BACKOFF: Duration = Duration::from_millis(50);
 /// The longest wait before reconnecting.
 pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// How long the subscriber's connection must have stayed up (past its load) for its
+/// loss to start the backoff over from [`MIN_BACKOFF`]: a server that drops it sooner
+/// is retried with the backoff still growing.
+pub(crate) const STABLE_AFTER: Duration = MAX_BACKOFF;
 /// How often an idle link is checked with a `PING`.
 pub(crate) const PING_EVERY: Duration = Duration::from_secs(1);
 /// How often the stop signal is looked at while a thread waits on Redis or on events.

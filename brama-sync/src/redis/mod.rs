@@ -29,18 +29,19 @@
 //! [`SharedState::attach`] spawns two threads, `brama-fleet-pub` and `brama-fleet-sub`,
 //! each with its own connection to the server; they hold the registry weakly and end
 //! when the [`Attached`] guard drops (which joins them: up to about a second when a
-//! connection attempt is under way) or when the last `Brama` clone drops. Checks and
-//! reports never touch the network nor wait for these threads: the publisher reads the
-//! registry's own events, and remote changes are applied through the same manual path
-//! as `open_circuit`.
+//! connection attempt or a round of a load is under way) or when the last `Brama` clone
+//! drops. Checks and reports never touch the network nor wait for these threads: the
+//! publisher reads the registry's own events, and remote changes are applied through
+//! the same manual path as `open_circuit`.
 //!
 //! # When Redis is down, slow or restarted
 //! Checks and reports go on unaffected. Each thread reconnects with backoff (50 ms
-//! doubling up to 2 s); updates made meanwhile wait in a queue that keeps the latest
-//! update per connection (at most 10,000 connections; beyond, updates are dropped and
-//! counted) and are sent when the server is back, with this instance's openings in
-//! force written again. On reconnect the subscriber loads the openings in force again,
-//! so what it missed is caught up. [`Attached::connected`] says whether both
+//! doubling up to 2 s, starting over only after a write the server took or a subscriber
+//! connection that stayed up 2 s); updates made meanwhile wait in a queue that keeps
+//! the latest update per connection (at most 10,000 connections; beyond, updates are
+//! dropped and counted) and are sent when the server is back, with this instance's
+//! openings in force written again. On reconnect the subscriber loads the openings in
+//! force again, so what it missed is caught up. [`Attached::connected`] says whether both
 //! connections are up, [`SharedState::on_link`] calls you back when that changes, the
 //! registry's subscribers receive an [`EventKind::FleetLink`](crate::EventKind::FleetLink)
 //! event (no key) with each change, with feature `metrics` the gauge
@@ -184,7 +185,8 @@ pub struct Stats {
     /// Remote changes applied here (including those that changed nothing, e.g. an
     /// opening shorter than the one in force).
     pub applied: u64,
-    /// Malformed or foreign messages and stored values, ignored.
+    /// Malformed or foreign messages and stored values, ignored (including keys of
+    /// another type than string under the namespace's opening keys).
     pub ignored: u64,
     /// Remote openings of connections not registered here, remembered while in force
     /// and applied if the connection registers (at most 10,000 at a time).

@@ -191,6 +191,12 @@ impl Publisher {
     }
 
     /// Connects if due, sends what is queued, pings an idle link, refreshes the keys.
+    ///
+    /// The backoff starts over only when the server answered what was sent (a flush or a
+    /// ping), not when a connection was merely accepted: a server that accepts
+    /// connections but refuses writes (a read-only replica, `OOM`, an ACL user without
+    /// `SET`) is then retried less and less often, up to [`MAX_BACKOFF`], instead of
+    /// every [`MIN_BACKOFF`].
     fn round(&mut self) {
         let now = Instant::now();
         if self.conn.is_none() {
@@ -200,7 +206,6 @@ impl Publisher {
             match connect(&self.shared) {
                 Ok(conn) => {
                     self.conn = Some(conn);
-                    self.backoff = MIN_BACKOFF;
                     self.ping_at = now + PING_EVERY;
                     // The server may have restarted empty: our openings are written again.
                     self.refresh(true);
@@ -217,23 +222,30 @@ impl Publisher {
             self.refresh_at = now + REFRESH_EVERY;
             self.refresh(false);
         }
-        let ok = if !self.queue.is_empty() {
-            self.flush().is_ok()
+        let answered = if !self.queue.is_empty() {
+            self.flush()
         } else if now >= self.ping_at {
-            self.conn
-                .as_mut()
-                .is_some_and(|c| ::redis::cmd("PING").query::<Value>(c).is_ok())
+            match self.conn.as_mut() {
+                Some(c) => ::redis::cmd("PING").query::<Value>(c).map(|_| true),
+                None => Err(not_connected()),
+            }
         } else {
             // Nothing sent: the link was not tested, the next ping stays due.
             return;
         };
-        if ok {
-            self.ping_at = Instant::now() + PING_EVERY;
-        } else {
-            self.conn = None;
-            self.shared.set_up(Side::Publisher, false);
-            self.retry_at = Instant::now() + self.backoff;
-            self.backoff = next_backoff(self.backoff);
+        match answered {
+            Ok(answered) => {
+                self.ping_at = Instant::now() + PING_EVERY;
+                if answered {
+                    self.backoff = MIN_BACKOFF;
+                }
+            }
+            Err(_) => {
+                self.conn = None;
+                self.shared.set_up(Side::Publisher, false);
+                self.retry_at = Instant::now() + self.backoff;
+                self.backoff = next_backoff(self.backoff);
+            }
         }
     }
 
@@ -258,16 +270,18 @@ impl Publisher {
     }
 
     /// Sends the queue, oldest first, in transactions of at most [`BATCH`] updates.
-    /// On error what was not sent stays queued.
-    fn flush(&mut self) -> RedisResult<()> {
+    /// On error what was not sent stays queued. Ok(true) if the server took at least one
+    /// transaction, Ok(false) if there was nothing to send after all.
+    fn flush(&mut self) -> RedisResult<bool> {
         let Some(registry) = self.registry.upgrade() else {
             self.queue.clear();
-            return Ok(());
+            return Ok(false);
         };
         let mut items: Vec<(OwnedKey, u64, Update)> =
             self.queue.drain().map(|(k, (o, u))| (k, o, u)).collect();
         items.sort_by_key(|(_, o, _)| *o);
         let mut sent = 0;
+        let mut answered = false;
         let result = (|| {
             for chunk in items.chunks(BATCH) {
                 let mut pipe = ::redis::pipe();
@@ -279,6 +293,7 @@ impl Publisher {
                 if count > 0 {
                     let conn = self.conn.as_mut().ok_or_else(not_connected)?;
                     pipe.query::<()>(conn)?;
+                    answered = true;
                     // Relaxed: a counter read only for reporting.
                     self.shared
                         .published
@@ -293,7 +308,7 @@ impl Publisher {
                 self.queue.entry(key).or_insert((order, update));
             }
         }
-        result
+        result.map(|()| answered)
     }
 
     /// Adds one update's commands to `pipe`; false if there is nothing to send (an

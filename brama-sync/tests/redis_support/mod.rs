@@ -144,17 +144,34 @@ fn free_port() -> u16 {
 }
 
 /// Polls `f` until it is true or [`DEADLINE`] passes; answers the last result.
-pub fn eventually(mut f: impl FnMut() -> bool) -> bool {
+pub fn eventually(f: impl FnMut() -> bool) -> bool {
+    eventually_within(DEADLINE, f)
+}
+
+/// Polls `f` until it is true or `timeout` passes; answers the last result.
+pub fn eventually_within(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
     loop {
         if f() {
             return true;
         }
-        if start.elapsed() > DEADLINE {
+        if start.elapsed() > timeout {
             return f();
         }
         std::thread::sleep(Duration::from_millis(2));
     }
+}
+
+/// How many `SCAN` commands the server has run since it started (`INFO commandstats`).
+pub fn scan_calls(raw: &mut redis::Connection) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(raw)
+        .expect("INFO commandstats");
+    info.lines()
+        .find_map(|l| l.strip_prefix("cmdstat_scan:calls="))
+        .and_then(|rest| rest.split(',').next())
+        .map_or(0, |n| n.parse().expect("a number of calls"))
 }
 
 /// A registry on the system clock with `keys` registered: opens after 2 failures,
