@@ -355,3 +355,57 @@ fn the_service_answers_without_a_server() {
     assert_eq!(call("/health").status(), 404);
     assert_eq!(call("/ops/bramax/health").status(), 404);
 }
+
+/// The service asked directly, without a server.
+fn call(admin: &mut AdminService, path: &str) -> http::Response<String> {
+    use tower::{Service, ServiceExt};
+    let request = http::Request::get(path).body(()).unwrap();
+    let ready = pollster::block_on(ServiceExt::<http::Request<()>>::ready(admin)).unwrap();
+    pollster::block_on(ready.call(request)).unwrap()
+}
+
+/// `last_reason` is the reason the circuit last opened for: an opening without one
+/// clears an earlier opening's, on `/circuits` and on the page. (Before, a circuit that
+/// opened for "timeout", recovered and tripped again on plain failures still showed
+/// "timeout", with the old time.)
+#[test]
+fn an_opening_without_a_reason_clears_the_last_reason() {
+    let clock = ManualClock::new();
+    let brama = brama(&clock);
+    brama.register("db", Options::new()).unwrap();
+    let mut admin = AdminService::new(brama.clone());
+    let last_reason = |admin: &mut AdminService| {
+        let body = call(admin, "/circuits").into_body();
+        let v: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+        v["circuits"][0]["last_reason"].clone()
+    };
+
+    brama.failure("db").unwrap();
+    brama.failure_with("db", "timeout").unwrap(); // opens
+    assert_eq!(last_reason(&mut admin)["reason"], "timeout");
+    clock.advance(Duration::from_secs(30));
+    assert!(brama.available("db")); // the probe
+    brama.success("db").unwrap(); // closes
+    assert_eq!(
+        last_reason(&mut admin)["reason"],
+        "timeout",
+        "closed: the last opening's reason still"
+    );
+
+    brama.failure("db").unwrap();
+    brama.failure("db").unwrap(); // opens, for no reason given
+    assert!(!brama.available("db"));
+    assert_eq!(last_reason(&mut admin), Value::Null);
+    let page = call(&mut admin, "/").into_body();
+    assert!(!page.contains("timeout"), "{page}");
+
+    // A manual open with a reason sets it again; one without clears it.
+    brama.close_circuit("db").unwrap();
+    brama
+        .open_circuit("db", OpenOptions::new().reason("maintenance"))
+        .unwrap();
+    assert_eq!(last_reason(&mut admin)["reason"], "maintenance");
+    brama.close_circuit("db").unwrap();
+    brama.open_circuit("db", OpenOptions::new()).unwrap();
+    assert_eq!(last_reason(&mut admin), Value::Null);
+}

@@ -276,3 +276,67 @@ fn wakers_woken_by_a_sweep_or_an_unregister_run_with_no_registry_lock_held() {
         assert!(matches!(recv.as_mut().poll(&mut cx), Poll::Ready(Some(_))));
     });
 }
+
+/// A task's waker that counts its wakes.
+#[derive(Default)]
+struct Counting(AtomicUsize);
+
+impl Wake for Counting {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        // Relaxed: a test counter, read on this thread.
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A receive per request under a timeout, on a quiet subscription: each future is
+/// polled once (pending) by its own task, then dropped. Dropping it takes its waker
+/// back out of the queue: no task's waker is left behind (each `Arc` is ours alone
+/// again), and the next event wakes none of the finished tasks. Before, every dropped
+/// future left its waker until the next event: memory grew with each request.
+#[test]
+fn receives_dropped_before_an_event_leave_no_waker_behind() {
+    let b = brama();
+    let sub = b.subscribe(Filter::new().event_types([EventType::Failure]));
+    let tasks: Vec<Arc<Counting>> = (0..1000).map(|_| Arc::default()).collect();
+    for task in &tasks {
+        let waker = Waker::from(Arc::clone(task));
+        let mut recv = pin!(sub.recv_async());
+        assert!(recv
+            .as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending());
+        // Polled again by the same task: nothing more is kept.
+        assert!(recv
+            .as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending());
+    }
+    let left = tasks.iter().filter(|t| Arc::strong_count(t) > 1).count();
+    assert_eq!(
+        left, 0,
+        "wakers of dropped receives still held by the queue"
+    );
+
+    // A receive still waiting is woken as before.
+    let waiting = Arc::new(Counting::default());
+    let waker = Waker::from(Arc::clone(&waiting));
+    let mut cx = Context::from_waker(&waker);
+    let mut recv = pin!(sub.recv_async());
+    assert!(recv.as_mut().poll(&mut cx).is_pending());
+    b.failure("db").unwrap();
+    // Relaxed: test counters; the wakes ran on this thread, inside `failure`.
+    assert_eq!(waiting.0.load(Ordering::Relaxed), 1);
+    let woken = tasks
+        .iter()
+        .map(|t| t.0.load(Ordering::Relaxed))
+        .sum::<usize>();
+    assert_eq!(woken, 0, "finished tasks woken");
+    assert!(matches!(recv.as_mut().poll(&mut cx), Poll::Ready(Some(_))));
+    // Resolved: neither the queue nor the future holds its waker.
+    drop(waker);
+    assert_eq!(Arc::strong_count(&waiting), 1);
+}

@@ -11,6 +11,12 @@
 //! mutex, whose holders do O(1) work and run no user code; a blocked thread is
 //! signalled through the condvar only when one is waiting, and the wakers are handed
 //! back to the publisher, which wakes them after releasing every lock.
+//!
+//! A pending [`RecvFuture`](super::RecvFuture) owns the waker it left in the queue (a
+//! [`Registration`]) and takes it back out when it is dropped or resolves, so futures
+//! dropped before an event came (a `timeout` around each receive) leave nothing
+//! behind. The hand-overs are counted: a registration made before the last one is
+//! spent (the publisher took its waker), and its owner removes nothing.
 
 use std::collections::VecDeque;
 use std::task::Waker;
@@ -60,9 +66,24 @@ struct State {
     closed: bool,
     /// Threads blocked in `recv` / `recv_timeout`.
     blocked: usize,
-    /// Tasks waiting in `recv_async` (one per task: a task that polls again replaces
-    /// nothing, see `register`).
+    /// The async receivers' wakers, all handed to the publisher at the next push or
+    /// close. The first `kept` are kept ones (`pop_or_keep`: one per distinct waker,
+    /// removed only by that hand-over); each of the others belongs to one pending
+    /// `RecvFuture`, which removes it when dropped (`unregister`).
     wakers: Vec<Waker>,
+    /// How many of `wakers`, from the front, are kept ones (never more than its length).
+    kept: usize,
+    /// How many times `wakers` was handed over: a [`Registration`] made at an earlier
+    /// count is spent.
+    handovers: u64,
+}
+
+/// A pending [`RecvFuture`](super::RecvFuture)'s waker in the queue: a clone of it (to
+/// find it again; equal wakers are interchangeable) and the hand-over it awaits.
+#[derive(Debug)]
+pub(super) struct Registration {
+    waker: Waker,
+    handover: u64,
 }
 
 /// What a receive found.
@@ -82,6 +103,8 @@ impl Queue {
                 closed: false,
                 blocked: 0,
                 wakers: Vec::new(),
+                kept: 0,
+                handovers: 0,
             }),
             ready: Condvar::new(),
             capacity,
@@ -133,7 +156,12 @@ impl Queue {
     }
 
     fn signal(&self, mut st: MutexGuard<'_, State>, wake: &mut Vec<Waker>) {
-        wake.append(&mut st.wakers);
+        if !st.wakers.is_empty() {
+            wake.append(&mut st.wakers);
+            // Every registration made so far is spent: its waker is the publisher's now.
+            st.kept = 0;
+            st.handovers = st.handovers.wrapping_add(1);
+        }
         let blocked = st.blocked > 0;
         drop(st);
         if blocked {
@@ -192,14 +220,94 @@ impl Queue {
         }
     }
 
-    /// The next event for an async receiver; when there is none, registers `waker`
-    /// (under the same lock as the check, so no push can fall in between).
-    pub(super) fn pop_or_register(&self, waker: &Waker) -> Received {
+    /// The next event for the async receiver whose registration is `reg`; when there
+    /// is none, leaves `waker` with the queue (under the same lock as the check, so no
+    /// push can fall in between) and records it in `reg`. A receiver polled again with
+    /// the waker it left changes nothing; with another, it swaps them; once it has an
+    /// event (or `None`), it takes its waker back out. Wakers are dropped with no lock
+    /// held (dropping one runs the executor's code).
+    pub(super) fn pop_or_register(
+        &self,
+        waker: &Waker,
+        reg: &mut Option<Registration>,
+    ) -> Received {
         let mut st = lock(&self.state);
         let got = Self::pop(&mut st);
-        if matches!(got, Received::Empty) && !st.wakers.iter().any(|w| w.will_wake(waker)) {
+        let pending = matches!(got, Received::Empty);
+        if pending
+            && reg
+                .as_ref()
+                .is_some_and(|r| r.handover == st.handovers && r.waker.will_wake(waker))
+        {
+            return got;
+        }
+        let old = reg.take().map(|r| {
+            let removed = Self::remove(&mut st, &r);
+            (r, removed)
+        });
+        let handover = st.handovers;
+        if pending {
             st.wakers.push(waker.clone());
         }
+        drop(st);
+        drop(old);
+        if pending {
+            *reg = Some(Registration {
+                waker: waker.clone(),
+                handover,
+            });
+        }
         got
+    }
+
+    /// Takes the waker of `reg` (a receiver that stops waiting) back out of the queue,
+    /// if the publisher has not taken it already.
+    pub(super) fn unregister(&self, reg: Registration) {
+        let removed = Self::remove(&mut lock(&self.state), &reg);
+        // Both dropped here, with no lock held.
+        drop((removed, reg));
+    }
+
+    /// Removes the waker `reg` left, unless it is spent. Any receiver's waker equal to
+    /// it serves: it wakes the same task.
+    fn remove(st: &mut State, reg: &Registration) -> Option<Waker> {
+        if reg.handover != st.handovers {
+            return None;
+        }
+        let kept = st.kept;
+        let at = st
+            .wakers
+            .iter()
+            .skip(kept)
+            .position(|w| w.will_wake(&reg.waker))?;
+        // The receivers' wakers follow the kept ones: the last moves into the gap.
+        Some(st.wakers.swap_remove(kept + at))
+    }
+
+    /// The next event without waiting; when there is none, keeps `waker` with the
+    /// queue until the next push or close hands it over (under the same lock as the
+    /// check), unless an equal one is kept already. Nothing else removes it: for a
+    /// long-lived waker polled again and again (brama-sync's journal).
+    pub(super) fn pop_or_keep(&self, waker: &Waker) -> Received {
+        let mut st = lock(&self.state);
+        let got = Self::pop(&mut st);
+        let kept = st.kept;
+        if matches!(got, Received::Empty)
+            && !st.wakers.iter().take(kept).any(|w| w.will_wake(waker))
+        {
+            st.wakers.push(waker.clone());
+            // Into the kept ones at the front; the receiver's waker there moves last.
+            let last = st.wakers.len() - 1;
+            let at = kept.min(last);
+            st.wakers.swap(at, last);
+            st.kept = at + 1;
+        }
+        got
+    }
+
+    /// How many wakers the queue holds (kept ones included).
+    #[cfg(test)]
+    pub(super) fn wakers(&self) -> usize {
+        lock(&self.state).wakers.len()
     }
 }

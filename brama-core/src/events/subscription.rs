@@ -3,12 +3,12 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use super::bus::*;
 use super::event::*;
-use super::queue::{Queue, Received};
+use super::queue::{Queue, Received, Registration};
 use crate::sync::{lock, Arc};
 
 /// A bounded queue of the events that match one [`Filter`](crate::Filter).
@@ -71,9 +71,11 @@ impl Subscription {
 
     /// The next event, in async code: resolves at once if one is queued, otherwise
     /// when the next matching event is published; `None` once the bus is gone and the
-    /// queue is empty. Works on any executor: the task's waker is kept with this
-    /// subscription's queue and woken by the publisher after it has released every
-    /// lock. Dropping the future before it resolves loses no event.
+    /// queue is empty. Works on any executor: while the future is pending, its task's
+    /// waker is kept with this subscription's queue and woken by the publisher after it
+    /// has released every lock. Dropping the future before it resolves loses no event,
+    /// and takes its waker back out of the queue (a receive under a timeout, once per
+    /// request, leaves nothing behind).
     ///
     /// Meant for one task at a time (as [`recv`](Self::recv) is for one thread); if
     /// several tasks wait on one subscription, each event goes to one of them and every
@@ -98,7 +100,24 @@ impl Subscription {
     /// assert!(pollster::block_on(sub.recv_async()).is_none());
     /// ```
     pub fn recv_async(&self) -> RecvFuture<'_> {
-        RecvFuture { sub: self }
+        RecvFuture {
+            sub: self,
+            registered: None,
+        }
+    }
+
+    /// For brama-sync's journal: the next event if one is queued (`Ready(None)` once
+    /// the bus is gone and the queue is drained); otherwise `Pending`, and `waker` is
+    /// kept with the queue until the next event (or the bus's end) wakes it, unless an
+    /// equal waker is kept already. Unlike [`recv_async`](Self::recv_async)'s future,
+    /// nothing takes it back out before that wake: for one long-lived waker only.
+    #[doc(hidden)]
+    pub fn poll_recv_keeping(&self, waker: &Waker) -> Poll<Option<Event>> {
+        match self.queue.pop_or_keep(waker) {
+            Received::Event(e) => Poll::Ready(Some(e)),
+            Received::Closed => Poll::Ready(None),
+            Received::Empty => Poll::Pending,
+        }
     }
 
     /// Drains the events queued now; never blocks.
@@ -132,21 +151,38 @@ impl Drop for Subscription {
 }
 
 /// The future of [`Subscription::recv_async`]: the next event, or `None` once the bus
-/// is gone and the queue is drained. `Send`, allocation-free once its task's waker is
-/// kept (the first wait of each task clones it into the queue).
+/// is gone and the queue is drained. `Send`. While pending, it leaves a clone of its
+/// task's waker with the queue (and keeps one, to find it again; polled again with the
+/// same waker, it clones nothing); resolving or being dropped takes that waker back out,
+/// so the queue holds wakers only for the receives still waiting.
 #[must_use = "futures do nothing unless polled"]
 pub struct RecvFuture<'a> {
     sub: &'a Subscription,
+    /// The waker this future left with the queue, while it waits.
+    registered: Option<Registration>,
 }
 
 impl Future for RecvFuture<'_> {
     type Output = Option<Event>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
-        match self.sub.queue.pop_or_register(cx.waker()) {
+        let this = self.get_mut();
+        match this
+            .sub
+            .queue
+            .pop_or_register(cx.waker(), &mut this.registered)
+        {
             Received::Event(e) => Poll::Ready(Some(e)),
             Received::Closed => Poll::Ready(None),
             Received::Empty => Poll::Pending,
+        }
+    }
+}
+
+impl Drop for RecvFuture<'_> {
+    fn drop(&mut self) {
+        if let Some(reg) = self.registered.take() {
+            self.sub.queue.unregister(reg);
         }
     }
 }
@@ -155,6 +191,7 @@ impl fmt::Debug for RecvFuture<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RecvFuture")
             .field("subscription", &self.sub.id)
+            .field("waiting", &self.registered.is_some())
             .finish()
     }
 }

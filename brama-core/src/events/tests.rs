@@ -4,7 +4,11 @@ use super::filter::*;
 use super::subscription::*;
 use crate::key::{Key, OwnedKey};
 use crate::state::State;
-use std::sync::Barrier;
+use std::future::Future;
+use std::pin::pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier};
+use std::task::{Context, Poll, Wake, Waker};
 use std::thread;
 use std::time::{Duration, SystemTime};
 
@@ -375,4 +379,165 @@ fn subscription_is_send_and_moves_to_another_thread() {
         .unwrap();
     assert_eq!(got, Some(1));
     assert_eq!(bus.subscriber_count(), 0);
+}
+
+/// A task's waker that counts its wakes.
+#[derive(Default)]
+struct Counting(AtomicUsize);
+
+impl Wake for Counting {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        // Relaxed: a test counter, read on this thread.
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl Counting {
+    fn woken(&self) -> usize {
+        // Relaxed: as above.
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+fn waker() -> (Arc<Counting>, Waker) {
+    let task = Arc::new(Counting::default());
+    let waker = Waker::from(Arc::clone(&task));
+    (task, waker)
+}
+
+/// `timeout(d, sub.recv_async())` once per request on a quiet subscription: each
+/// future, polled once and dropped, takes its waker back out of the queue.
+#[test]
+fn dropped_receives_leave_no_waker_in_the_queue() {
+    let bus = EventBus::new(4);
+    let sub = bus.subscribe(Filter::new());
+    let mut tasks = Vec::new();
+    for _ in 0..1000 {
+        let (task, waker) = waker();
+        let mut recv = pin!(sub.recv_async());
+        assert!(recv
+            .as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending());
+        assert_eq!(sub.queue.wakers(), 1, "the waiting receive's waker");
+        tasks.push(task);
+    }
+    assert_eq!(sub.queue.wakers(), 0);
+    assert!(tasks.iter().all(|t| Arc::strong_count(t) == 1));
+}
+
+/// A receive polled again keeps one waker: the same one (nothing cloned), or the new
+/// one when its task's waker changed (the old one released).
+#[test]
+fn a_receive_polled_again_keeps_one_waker_its_latest() {
+    let bus = EventBus::new(4);
+    let sub = bus.subscribe(Filter::new());
+    let (first, w1) = waker();
+    let (second, w2) = waker();
+    let mut recv = pin!(sub.recv_async());
+    for _ in 0..3 {
+        assert!(recv
+            .as_mut()
+            .poll(&mut Context::from_waker(&w1))
+            .is_pending());
+    }
+    assert_eq!(sub.queue.wakers(), 1);
+    assert_eq!(
+        Arc::strong_count(&first),
+        4,
+        "ours, w1, the queue's, the future's"
+    );
+    assert!(recv
+        .as_mut()
+        .poll(&mut Context::from_waker(&w2))
+        .is_pending());
+    assert_eq!(sub.queue.wakers(), 1);
+    assert_eq!(Arc::strong_count(&first), 2, "ours and w1");
+    publish_success(&bus, &key("db"));
+    assert_eq!((first.woken(), second.woken()), (0, 1));
+    assert!(matches!(
+        recv.as_mut().poll(&mut Context::from_waker(&w2)),
+        Poll::Ready(Some(_))
+    ));
+    assert_eq!(
+        Arc::strong_count(&second),
+        2,
+        "ours and w2: the future let go"
+    );
+}
+
+/// A receive whose waker the publisher took (it was woken) owns nothing in the queue
+/// any more: dropping it does not take out the waker another receive of the same task
+/// left since.
+#[test]
+fn a_woken_receive_dropped_takes_no_other_receives_waker() {
+    let bus = EventBus::new(4);
+    let sub = bus.subscribe(Filter::new());
+    let (task, w) = waker();
+    let mut cx = Context::from_waker(&w);
+    let mut first = Box::pin(sub.recv_async());
+    assert!(first.as_mut().poll(&mut cx).is_pending());
+    publish_success(&bus, &key("db"));
+    assert_eq!(task.woken(), 1);
+    assert!(sub.try_recv().is_some(), "taken by another receiver");
+    let mut second = pin!(sub.recv_async());
+    assert!(second.as_mut().poll(&mut cx).is_pending());
+    drop(first);
+    assert_eq!(sub.queue.wakers(), 1, "the second receive's");
+    publish_success(&bus, &key("db"));
+    assert_eq!(task.woken(), 2, "the second receive was left asleep");
+    assert!(matches!(
+        second.as_mut().poll(&mut cx),
+        Poll::Ready(Some(_))
+    ));
+}
+
+/// Two receives of one task wait at once (a `select!`): dropping one leaves the
+/// other's waker.
+#[test]
+fn two_receives_of_one_task_each_own_their_waker() {
+    let bus = EventBus::new(4);
+    let sub = bus.subscribe(Filter::new());
+    let (task, w) = waker();
+    let mut cx = Context::from_waker(&w);
+    let mut a = Box::pin(sub.recv_async());
+    let mut b = pin!(sub.recv_async());
+    assert!(a.as_mut().poll(&mut cx).is_pending());
+    assert!(b.as_mut().poll(&mut cx).is_pending());
+    drop(a);
+    assert_eq!(sub.queue.wakers(), 1);
+    publish_success(&bus, &key("db"));
+    assert_eq!(task.woken(), 1);
+    assert!(matches!(b.as_mut().poll(&mut cx), Poll::Ready(Some(_))));
+}
+
+/// The journal's kept waker: kept once however often it polls, woken by the next
+/// event, and never taken out by a receive future of the same waker being dropped.
+#[test]
+fn a_kept_waker_is_kept_once_and_outlives_receive_futures() {
+    let bus = EventBus::new(4);
+    let sub = bus.subscribe(Filter::new());
+    let (task, w) = waker();
+    for _ in 0..3 {
+        assert!(sub.poll_recv_keeping(&w).is_pending());
+    }
+    assert_eq!(sub.queue.wakers(), 1);
+    let mut recv = Box::pin(sub.recv_async());
+    assert!(recv
+        .as_mut()
+        .poll(&mut Context::from_waker(&w))
+        .is_pending());
+    assert_eq!(sub.queue.wakers(), 2);
+    drop(recv);
+    assert_eq!(sub.queue.wakers(), 1, "the kept one");
+    publish_success(&bus, &key("db"));
+    assert_eq!(task.woken(), 1);
+    assert_eq!(sub.queue.wakers(), 0);
+    assert!(matches!(sub.poll_recv_keeping(&w), Poll::Ready(Some(_))));
+    drop(bus);
+    assert!(matches!(sub.poll_recv_keeping(&w), Poll::Ready(None)));
 }

@@ -117,8 +117,12 @@ impl AdminService {
                 return plain(StatusCode::BAD_REQUEST, format!("bad query: {message}\n"))
             }
         };
-        // Events since the last janitor round: the page's reasons are current.
-        self.brama.observers().round(self.brama.reg());
+        // Events since the last janitor round: the page's reasons are current. A
+        // `tracing` subscriber that panics while they are logged (the reasons are noted
+        // first) fails no request: the panic hook has reported it.
+        let brama = &self.brama;
+        let round = || brama.observers().round(brama.reg());
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(round));
         let mut response = match route {
             Route::Health => {
                 let health = match &query.scope {

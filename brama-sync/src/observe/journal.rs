@@ -1,13 +1,19 @@
 //! The journal: one subscription to the events an operator wants to see, drained on
 //! every janitor round into `tracing` events (feature `tracing`) and into the last
 //! reason each circuit opened for, which the admin page shows (feature `admin`).
+//!
+//! A drain takes the events and notes them under the journal's lock, then logs them
+//! after releasing it: the `tracing` subscriber (user code) runs with no brama lock
+//! held, and may call back into brama (an admin request, `Brama::sweep`) on that
+//! thread. One drain logs at a time, so the log keeps the events' order: a drain that
+//! finds another logging leaves its events to it and returns.
 
 use std::collections::HashMap;
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
+#[cfg(feature = "tracing")]
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Poll, Wake, Waker};
 use std::time::SystemTime;
 
 use brama_core::engine::Registry;
@@ -39,9 +45,10 @@ pub(crate) struct Reason {
 /// See the module docs.
 pub(crate) struct Journal {
     sub: Subscription,
-    /// Wakes the janitor when an event is queued (the subscription's async waker).
+    /// Wakes the janitor when an event is queued (kept with the subscription's queue).
     waker: Waker,
-    /// Held while draining, so events are handled one drain at a time, in order.
+    /// Held while taking and noting events, so they are handled in order; never while
+    /// user code runs.
     state: Mutex<Drained>,
 }
 
@@ -51,6 +58,30 @@ struct Drained {
     dropped: u64,
     /// The reason each circuit last opened for, while it is registered.
     reasons: HashMap<OwnedKey, Reason>,
+    /// Taken and noted, not logged yet: the drain that is logging logs them, in order.
+    #[cfg(feature = "tracing")]
+    unlogged: Vec<Log>,
+    /// A drain is logging (with the lock released): others leave it their events.
+    #[cfg(feature = "tracing")]
+    logging: bool,
+}
+
+/// One line of the log, kept until it is written with no lock held.
+#[cfg(feature = "tracing")]
+enum Log {
+    Event(Event),
+    /// Events lost to a full queue: how many, and the queue's capacity.
+    Dropped(u64, usize),
+}
+
+#[cfg(feature = "tracing")]
+impl Log {
+    fn emit(&self) {
+        match self {
+            Log::Event(event) => super::tracing::emit(event),
+            Log::Dropped(lost, capacity) => super::tracing::dropped(*lost, *capacity),
+        }
+    }
 }
 
 /// The subscription's waker: pokes the janitor for a round.
@@ -84,28 +115,71 @@ impl Journal {
             state: Mutex::default(),
         };
         // Leaves the waker with the (empty) queue: the first event wakes the janitor.
-        let mut cx = Context::from_waker(&journal.waker);
-        let _ = Pin::new(&mut journal.sub.recv_async()).poll(&mut cx);
+        // An event already queued is noted, and logged by the first drain.
+        journal.take(&mut lock(&journal.state), registry);
         journal
     }
 
     /// Handles every event queued now, then leaves the waker with the queue so that
-    /// the next event wakes the janitor. Runs no brama lock; `tracing`'s subscriber
-    /// (user code) is called with only the journal's own lock held.
+    /// the next event wakes the janitor. `tracing`'s subscriber (user code) is called
+    /// with no lock held, this journal's included; if another drain is logging, it logs
+    /// these events too (after its own), and this one returns at once.
+    ///
+    /// # Panics
+    /// If the subscriber panicked: once every event is logged, the first panic is
+    /// resumed (the janitor catches and counts it; an admin request catches it).
     pub(crate) fn drain(&self, registry: &Registry) {
         let mut st = lock(&self.state);
-        let mut cx = Context::from_waker(&self.waker);
-        let mut recv = self.sub.recv_async();
-        while let Poll::Ready(Some(event)) = Pin::new(&mut recv).poll(&mut cx) {
-            #[cfg(feature = "tracing")]
-            super::tracing::emit(&event);
+        self.take(&mut st, registry);
+        #[cfg(feature = "tracing")]
+        if !st.logging && !st.unlogged.is_empty() {
+            st.logging = true;
+            drop(st);
+            self.log();
+        }
+    }
+
+    /// Takes every event queued now, noting each (and keeping it to be logged), then
+    /// leaves the waker with the queue. Runs no user code.
+    fn take(&self, st: &mut Drained, registry: &Registry) {
+        while let Poll::Ready(Some(event)) = self.sub.poll_recv_keeping(&self.waker) {
             st.note(&event, registry);
+            #[cfg(feature = "tracing")]
+            st.unlogged.push(Log::Event(event));
         }
         let dropped = self.sub.dropped();
         if dropped > st.dropped {
             #[cfg(feature = "tracing")]
-            super::tracing::dropped(dropped - st.dropped, self.sub.capacity());
+            st.unlogged
+                .push(Log::Dropped(dropped - st.dropped, self.sub.capacity()));
             st.dropped = dropped;
+        }
+    }
+
+    /// Logs what the drains took, in order, until nothing is left, taking the lock only
+    /// to take each batch. A subscriber that panics costs no other line: the first
+    /// panic is resumed once everything is logged (and `logging` is cleared).
+    #[cfg(feature = "tracing")]
+    fn log(&self) {
+        let mut batch = Vec::new();
+        let mut panic = None;
+        loop {
+            {
+                let mut st = lock(&self.state);
+                if st.unlogged.is_empty() {
+                    st.logging = false;
+                    break;
+                }
+                std::mem::swap(&mut st.unlogged, &mut batch);
+            }
+            for line in batch.drain(..) {
+                if let Err(p) = catch_unwind(AssertUnwindSafe(|| line.emit())) {
+                    panic.get_or_insert(p);
+                }
+            }
+        }
+        if let Some(p) = panic {
+            resume_unwind(p);
         }
     }
 
@@ -126,12 +200,19 @@ impl Drained {
             EventKind::StateChanged {
                 to: State::Open, ..
             } => {
-                if let (Some(key), Some(text)) = (key(), event.reason_text()) {
-                    let reason = Reason {
-                        text: text.to_owned(),
-                        at: event.at,
-                    };
-                    self.reasons.insert(key, reason);
+                let Some(key) = key() else { return };
+                match event.reason_text() {
+                    Some(text) => {
+                        let reason = Reason {
+                            text: text.to_owned(),
+                            at: event.at,
+                        };
+                        self.reasons.insert(key, reason);
+                    }
+                    // Opened without a reason: an earlier opening's is not this one's.
+                    None => {
+                        self.reasons.remove(&key);
+                    }
                 }
             }
             EventKind::Unregistered | EventKind::Evicted => {
