@@ -100,8 +100,10 @@ impl SharedState {
 
     /// Calls `f` with the new state whenever the link to the server goes up or down (the
     /// value [`Attached::connected`] answers). It runs on one of the background threads,
-    /// under no lock of brama's, one call at a time; it should return quickly (it delays
-    /// the next link change's announcement). Calls alternate, starting with `true`; a
+    /// one call at a time: the link holds its own announcement lock around it, which no
+    /// registry operation takes, so it may call the `Brama` and the `Attached` freely,
+    /// except to drop the guard (that waits for these threads, and would deadlock). It
+    /// should return quickly (it delays the next link change's announcement). Calls alternate, starting with `true`; a
     /// last `false` comes when the guard drops while connected. A panic in it is caught
     /// and ignored. The registry's subscribers see the same changes as
     /// [`EventKind::FleetLink`](crate::EventKind::FleetLink) events.
