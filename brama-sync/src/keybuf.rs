@@ -14,7 +14,8 @@ use brama_core::{Key, OwnedKey};
 /// 256 bytes); using it then answers [`Error::InvalidKey`](crate::Error::InvalidKey)
 /// as a bad [`Key`] does.
 ///
-/// Pass `&key_buf` wherever a key is taken: `&KeyBuf` converts into [`Key`].
+/// Pass it, by value or as `&key_buf`, wherever a key is taken ([`AsKey`](crate::AsKey));
+/// `&KeyBuf` also converts into [`Key`].
 ///
 /// # Examples
 /// ```

@@ -63,6 +63,7 @@
 #[cfg(feature = "admin")]
 #[cfg_attr(docsrs, doc(cfg(feature = "admin")))]
 pub mod admin;
+mod as_key;
 mod brama;
 mod builder;
 mod call;
@@ -86,6 +87,7 @@ mod timed;
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub mod tower;
 
+pub use as_key::AsKey;
 pub use brama::Brama;
 pub use builder::Builder;
 #[allow(deprecated)]

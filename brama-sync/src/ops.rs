@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use brama_core::{Error, Key, Mode, OpenOptions, Options, Snapshot, Status};
+use crate::AsKey;
+use brama_core::{Error, Mode, OpenOptions, Options, Snapshot, Status};
 
 use crate::brama::Brama;
 use crate::connection::Connection;
@@ -129,8 +130,8 @@ impl Brama {
     ///
     /// # Errors
     /// [`Error::InvalidKey`], [`Error::NotFound`].
-    pub fn set_mode<'k>(&self, key: impl Into<Key<'k>>, mode: Mode) -> Result<(), Error> {
-        self.reg().set_mode(key.into(), mode)
+    pub fn set_mode(&self, key: impl AsKey, mode: Mode) -> Result<(), Error> {
+        self.reg().set_mode(key.as_key(), mode)
     }
 
     /// Sets the [`Mode`] of `scope`, for its connections (now and registered later)
@@ -209,12 +210,12 @@ impl Brama {
     ///
     /// # Errors
     /// [`Error::InvalidKey`], [`Error::InvalidConfig`], [`Error::CapacityExceeded`].
-    pub fn connection_or_register<'k>(
+    pub fn connection_or_register(
         &self,
-        key: impl Into<Key<'k>>,
+        key: impl AsKey,
         options: Options,
     ) -> Result<Connection, Error> {
-        let cell = self.reg().handle_or_register(key.into(), &options)?;
+        let cell = self.reg().handle_or_register(key.as_key(), &options)?;
         Ok(Connection::from_parts(
             cell,
             Arc::clone(self.reg().context()),

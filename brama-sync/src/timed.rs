@@ -3,9 +3,10 @@
 
 use std::time::Duration;
 
+use crate::AsKey;
 use brama_core::engine::clock::nanos;
 use brama_core::engine::rules::Outcome;
-use brama_core::{Error, Key};
+use brama_core::Error;
 
 use crate::brama::Brama;
 use crate::connection::Connection;
@@ -30,13 +31,9 @@ impl Brama {
     /// assert!(!brama.available("search")); // every call was slow
     /// # Ok::<(), brama_sync::Error>(())
     /// ```
-    pub fn success_after<'k>(
-        &self,
-        key: impl Into<Key<'k>>,
-        elapsed: Duration,
-    ) -> Result<(), Error> {
+    pub fn success_after(&self, key: impl AsKey, elapsed: Duration) -> Result<(), Error> {
         self.reg()
-            .report_after(key.into(), Outcome::Success, nanos(elapsed))
+            .report_after(key.as_key(), Outcome::Success, nanos(elapsed))
     }
 
     /// Reports a failure of a call that took `elapsed` (see
@@ -44,13 +41,9 @@ impl Brama {
     ///
     /// # Errors
     /// [`Error::InvalidKey`], [`Error::NotFound`].
-    pub fn failure_after<'k>(
-        &self,
-        key: impl Into<Key<'k>>,
-        elapsed: Duration,
-    ) -> Result<(), Error> {
+    pub fn failure_after(&self, key: impl AsKey, elapsed: Duration) -> Result<(), Error> {
         self.reg()
-            .report_after(key.into(), Outcome::Failure, nanos(elapsed))
+            .report_after(key.as_key(), Outcome::Failure, nanos(elapsed))
     }
 }
 

@@ -1,6 +1,6 @@
 //! SPEC §13: `KeyBuf`, an owned key with `From<&str>`, `From<String>`,
 //! `From<(&str, &str)>` (scope, identifier) and `From<Key<'_>>`, usable wherever a key is
-//! taken (as `&KeyBuf`).
+//! taken, by value or by reference (`AsKey`), as a `String` is.
 
 use std::collections::HashSet;
 
@@ -50,6 +50,35 @@ fn a_keybuf_is_taken_by_every_by_key_method() {
     let out = pollster::block_on(brama.call_async(&key, async { Ok::<_, ()>(2) }));
     assert_eq!(out.ok(), Some(2));
     assert_eq!(brama.unregister(&key).unwrap().total_successes, 4);
+}
+
+/// Every by-key method takes its key by value as well: a `KeyBuf`, a `String`, an
+/// `OwnedKey`, a tuple of a scope and an identifier, and references to them.
+#[test]
+fn keys_are_taken_by_value_and_by_reference_in_every_form() {
+    let brama = Brama::builder().failure_threshold(1).build().unwrap();
+    let key = KeyBuf::from(("payments", "stripe"));
+    brama.register(key.clone(), Options::new()).unwrap();
+    assert!(brama.available(key.clone()));
+    brama.success(key.clone()).unwrap();
+    let scope = String::from("payments");
+    brama.success((scope.as_str(), "stripe")).unwrap();
+    let owned = Key::scoped("payments", "stripe").to_owned_key().unwrap();
+    brama.success(&owned).unwrap();
+    brama.success(owned).unwrap();
+    assert!(brama.call(key.clone(), || Ok::<_, ()>(())).is_ok());
+    let out = pollster::block_on(brama.call_async(key.clone(), async { Ok::<_, ()>(()) }));
+    assert!(out.is_ok());
+    assert_eq!(brama.status(key.clone()).unwrap().total_successes, 6);
+
+    // Unscoped keys made at run time, by value.
+    for i in 0..3 {
+        brama.register(format!("host-{i}"), Options::new()).unwrap();
+    }
+    brama.failure(String::from("host-1")).unwrap();
+    assert_eq!(brama.state(String::from("host-1")).unwrap(), State::Open);
+    assert_eq!(brama.state(&String::from("host-2")).unwrap(), State::Unknown);
+    assert_eq!(brama.unregister(key).unwrap().total_successes, 6);
 }
 
 #[test]

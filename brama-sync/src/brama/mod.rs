@@ -8,10 +8,11 @@ use std::sync::Arc;
 
 use brama_core::engine::Registry;
 use brama_core::{
-    Config, Error, EventType, Filter, Health, Key, OpenOptions, Options, Settings, State, Status,
+    Config, Error, EventType, Filter, Health, OpenOptions, Options, Settings, State, Status,
     Subscription, SweepReport,
 };
 
+use crate::as_key::AsKey;
 use crate::builder::Builder;
 use crate::call::{self, ByResult, CallError, CallFuture, Outcome};
 use crate::connection::Connection;
@@ -91,16 +92,16 @@ impl Brama {
     /// # Errors
     /// [`Error::InvalidKey`], [`Error::InvalidConfig`], [`Error::AlreadyRegistered`],
     /// [`Error::CapacityExceeded`]; nothing changes on error.
-    pub fn register<'k>(&self, key: impl Into<Key<'k>>, options: Options) -> Result<Status, Error> {
-        self.reg().register(key.into(), &options)
+    pub fn register(&self, key: impl AsKey, options: Options) -> Result<Status, Error> {
+        self.reg().register(key.as_key(), &options)
     }
 
     /// Whether a call to the connection may go ahead now: one atomic load on a healthy
     /// circuit. In `HalfOpen`, a true answer makes the caller one of the probes. Unknown
     /// or invalid keys answer false (unless built with `auto_register(true)`).
     #[inline]
-    pub fn available<'k>(&self, key: impl Into<Key<'k>>) -> bool {
-        self.reg().available(key.into())
+    pub fn available(&self, key: impl AsKey) -> bool {
+        self.reg().available(key.as_key())
     }
 
     /// Reports a success.
@@ -110,8 +111,8 @@ impl Brama {
     // Always, as `Registry::success` under it: left to the heuristics, this wrapper kept
     // the cache look-up out of line in some builds (docs/benchmarks.md, 22.5 -> 26-29 ns).
     #[inline(always)]
-    pub fn success<'k>(&self, key: impl Into<Key<'k>>) -> Result<(), Error> {
-        self.reg().success(key.into())
+    pub fn success(&self, key: impl AsKey) -> Result<(), Error> {
+        self.reg().success(key.as_key())
     }
 
     /// Reports a failure.
@@ -119,24 +120,24 @@ impl Brama {
     /// # Errors
     /// [`Error::InvalidKey`], [`Error::NotFound`].
     #[inline]
-    pub fn failure<'k>(&self, key: impl Into<Key<'k>>) -> Result<(), Error> {
-        self.reg().failure(key.into(), None)
+    pub fn failure(&self, key: impl AsKey) -> Result<(), Error> {
+        self.reg().failure(key.as_key(), None)
     }
 
     /// Reports a failure with a reason, carried by the `Failure` and `StateChanged` events.
     ///
     /// # Errors
     /// [`Error::InvalidKey`], [`Error::NotFound`].
-    pub fn failure_with<'k>(&self, key: impl Into<Key<'k>>, reason: &str) -> Result<(), Error> {
-        self.reg().failure(key.into(), Some(reason))
+    pub fn failure_with(&self, key: impl AsKey, reason: &str) -> Result<(), Error> {
+        self.reg().failure(key.as_key(), Some(reason))
     }
 
     /// A snapshot of one connection.
     ///
     /// # Errors
     /// [`Error::InvalidKey`], [`Error::NotFound`].
-    pub fn status<'k>(&self, key: impl Into<Key<'k>>) -> Result<Status, Error> {
-        self.reg().status(key.into())
+    pub fn status(&self, key: impl AsKey) -> Result<Status, Error> {
+        self.reg().status(key.as_key())
     }
 
     /// The state of one connection as the next check would see it, with no side effect
@@ -177,8 +178,8 @@ impl Brama {
     ///
     /// # Errors
     /// [`Error::InvalidKey`], [`Error::NotFound`] (unknown or unregistered key).
-    pub fn state<'k>(&self, key: impl Into<Key<'k>>) -> Result<State, Error> {
-        self.reg().state(key.into())
+    pub fn state(&self, key: impl AsKey) -> Result<State, Error> {
+        self.reg().state(key.as_key())
     }
 
     /// Every connection counted by state, with the [`Verdict`](crate::Verdict) a
@@ -245,36 +246,32 @@ impl Brama {
     ///
     /// # Errors
     /// [`Error::InvalidKey`], [`Error::NotFound`], [`Error::InvalidConfig`] (duration).
-    pub fn open_circuit<'k>(
-        &self,
-        key: impl Into<Key<'k>>,
-        options: OpenOptions,
-    ) -> Result<(), Error> {
-        self.reg().open(key.into(), &options)
+    pub fn open_circuit(&self, key: impl AsKey, options: OpenOptions) -> Result<(), Error> {
+        self.reg().open(key.as_key(), &options)
     }
 
     /// Closes the circuit by hand: `Closed`, consecutive count 0, backoff step cleared.
     ///
     /// # Errors
     /// [`Error::InvalidKey`], [`Error::NotFound`].
-    pub fn close_circuit<'k>(&self, key: impl Into<Key<'k>>) -> Result<(), Error> {
-        self.reg().close(key.into())
+    pub fn close_circuit(&self, key: impl AsKey) -> Result<(), Error> {
+        self.reg().close(key.as_key())
     }
 
     /// Resets the circuit: `Unknown`, counters and backoff step cleared, totals kept.
     ///
     /// # Errors
     /// [`Error::InvalidKey`], [`Error::NotFound`].
-    pub fn reset_circuit<'k>(&self, key: impl Into<Key<'k>>) -> Result<(), Error> {
-        self.reg().reset(key.into())
+    pub fn reset_circuit(&self, key: impl AsKey) -> Result<(), Error> {
+        self.reg().reset(key.as_key())
     }
 
     /// Changes only the given fields of one connection's settings (and merges metadata).
     ///
     /// # Errors
     /// [`Error::InvalidKey`], [`Error::NotFound`], [`Error::InvalidConfig`]; nothing changes on error.
-    pub fn configure<'k>(&self, key: impl Into<Key<'k>>, options: Options) -> Result<(), Error> {
-        self.reg().configure(key.into(), &options)
+    pub fn configure(&self, key: impl AsKey, options: Options) -> Result<(), Error> {
+        self.reg().configure(key.as_key(), &options)
     }
 
     /// Changes only the given fields of the registry defaults; connections without their
@@ -291,8 +288,8 @@ impl Brama {
     ///
     /// # Errors
     /// [`Error::InvalidKey`], [`Error::NotFound`].
-    pub fn unregister<'k>(&self, key: impl Into<Key<'k>>) -> Result<Status, Error> {
-        self.reg().unregister(key.into())
+    pub fn unregister(&self, key: impl AsKey) -> Result<Status, Error> {
+        self.reg().unregister(key.as_key())
     }
 
     /// Every connection's status (locks one shard at a time while collecting).
@@ -319,8 +316,8 @@ impl Brama {
     ///
     /// # Errors
     /// [`Error::InvalidKey`], [`Error::NotFound`].
-    pub fn connection<'k>(&self, key: impl Into<Key<'k>>) -> Result<Connection, Error> {
-        let cell = self.reg().handle(key.into())?;
+    pub fn connection(&self, key: impl AsKey) -> Result<Connection, Error> {
+        let cell = self.reg().handle(key.as_key())?;
         Ok(Connection::from_parts(
             cell,
             Arc::clone(self.reg().context()),
@@ -331,7 +328,7 @@ impl Brama {
     ///
     /// # Errors
     /// [`Error::InvalidKey`], [`Error::NotFound`], [`Error::Rejected`].
-    pub fn acquire<'k>(&self, key: impl Into<Key<'k>>) -> Result<Permit<'static>, Error> {
+    pub fn acquire(&self, key: impl AsKey) -> Result<Permit<'static>, Error> {
         self.connection(key)?.into_permit()
     }
 
@@ -339,7 +336,7 @@ impl Brama {
     ///
     /// # Errors
     /// [`Error::InvalidKey`], [`Error::NotFound`], [`Error::Rejected`].
-    pub fn acquire_owned<'k>(&self, key: impl Into<Key<'k>>) -> Result<OwnedPermit, Error> {
+    pub fn acquire_owned(&self, key: impl AsKey) -> Result<OwnedPermit, Error> {
         self.connection(key)?.into_owned_permit()
     }
 
@@ -348,7 +345,7 @@ impl Brama {
     ///
     /// # Errors
     /// [`CallError::Rejected`] if not admitted, [`CallError::Failed`] with `f`'s error.
-    pub fn call<'k, T, E, F>(&self, key: impl Into<Key<'k>>, f: F) -> Result<T, CallError<E>>
+    pub fn call<T, E, F>(&self, key: impl AsKey, f: F) -> Result<T, CallError<E>>
     where
         F: FnOnce() -> Result<T, E>,
     {
@@ -360,9 +357,9 @@ impl Brama {
     ///
     /// # Errors
     /// As [`Brama::call`].
-    pub fn call_with<'k, T, E, F, C>(
+    pub fn call_with<T, E, F, C>(
         &self,
-        key: impl Into<Key<'k>>,
+        key: impl AsKey,
         classify: C,
         f: F,
     ) -> Result<T, CallError<E>>
@@ -393,7 +390,7 @@ impl Brama {
     /// # Errors
     /// The future resolves to [`CallError::Rejected`] if not admitted (unknown or
     /// invalid key included), [`CallError::Failed`] with `fut`'s error.
-    pub fn call_async<'k, T, E, F>(&self, key: impl Into<Key<'k>>, fut: F) -> CallFuture<'static, F>
+    pub fn call_async<T, E, F>(&self, key: impl AsKey, fut: F) -> CallFuture<'static, F>
     where
         F: std::future::Future<Output = Result<T, E>>,
     {
@@ -405,9 +402,9 @@ impl Brama {
     ///
     /// # Errors
     /// As [`Brama::call_async`].
-    pub fn call_async_with<'k, T, E, F, C>(
+    pub fn call_async_with<T, E, F, C>(
         &self,
-        key: impl Into<Key<'k>>,
+        key: impl AsKey,
         classify: C,
         fut: F,
     ) -> CallFuture<'static, F, C>
@@ -442,8 +439,8 @@ impl Brama {
     /// The index of the map shard `key` lives in (or would). A test and benchmark hook
     /// (to put a writer's keys in a hot key's shard); not API.
     #[doc(hidden)]
-    pub fn shard_of<'k>(&self, key: impl Into<Key<'k>>) -> usize {
-        self.reg().shard_of(key.into())
+    pub fn shard_of(&self, key: impl AsKey) -> usize {
+        self.reg().shard_of(key.as_key())
     }
 
     /// Subscriptions alive now.
