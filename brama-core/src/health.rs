@@ -71,6 +71,20 @@ impl fmt::Display for Verdict {
 /// assert_eq!(health.verdict(), Verdict::Healthy);
 /// assert_eq!((health.total(), health.count(State::Open), health.critical_open()), (0, 0, 0));
 /// ```
+///
+/// With the feature `serde`, it (de)serializes as the admin endpoint's `/health` answers
+/// (docs/observability.md):
+///
+/// ```json
+/// {"verdict":"degraded","scope":null,"total":3,
+///  "counts":{"unknown":1,"closed":1,"open":1,"half_open":0},
+///  "critical_open":0,"critical_half_open":0}
+/// ```
+///
+/// `verdict` and `total` follow from the counts: when read, each may be left out, and
+/// one that disagrees with the counts is an error, as is a critical count above its
+/// state's count or counts whose sum overflows `usize`. A missing count is 0; an unknown
+/// field is an error naming it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Health {
@@ -152,5 +166,122 @@ impl Health {
     /// The scope this report covers (`health_in`), or `None` for the whole registry.
     pub fn scope(&self) -> Option<&str> {
         self.scope.as_deref()
+    }
+}
+
+/// Feature `serde`: [`Health`] as the admin endpoint's `/health` JSON.
+#[cfg(feature = "serde")]
+mod wire {
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::{index, Health, Verdict};
+    use crate::state::State;
+
+    /// [`Health`] on the wire. `S` is `&str` when written, `String` when read; `verdict`
+    /// and `total` are always written, and checked against the counts when read.
+    #[derive(Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct HealthWire<S> {
+        #[serde(default)]
+        verdict: Option<Verdict>,
+        #[serde(default)]
+        scope: Option<S>,
+        #[serde(default)]
+        total: Option<usize>,
+        #[serde(default)]
+        counts: CountsWire,
+        #[serde(default)]
+        critical_open: usize,
+        #[serde(default)]
+        critical_half_open: usize,
+    }
+
+    /// The connections by state, each under its state's name.
+    #[derive(Default, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct CountsWire {
+        #[serde(default)]
+        unknown: usize,
+        #[serde(default)]
+        closed: usize,
+        #[serde(default)]
+        open: usize,
+        #[serde(default)]
+        half_open: usize,
+    }
+
+    impl Serialize for Health {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            // Destructured in full: a field added to `Health` fails to compile here
+            // until it is given its place on the wire.
+            let Health {
+                by_state: _,
+                critical_open,
+                critical_half_open,
+                scope,
+            } = self;
+            HealthWire {
+                verdict: Some(self.verdict()),
+                scope: scope.as_deref(),
+                total: Some(self.total()),
+                counts: CountsWire {
+                    unknown: self.count(State::Unknown),
+                    closed: self.count(State::Closed),
+                    open: self.count(State::Open),
+                    half_open: self.count(State::HalfOpen),
+                },
+                critical_open: *critical_open,
+                critical_half_open: *critical_half_open,
+            }
+            .serialize(s)
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Health {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Health, D::Error> {
+            let w = HealthWire::<String>::deserialize(d)?;
+            let c = &w.counts;
+            let mut by_state = [0; 4];
+            by_state[index(State::Unknown)] = c.unknown;
+            by_state[index(State::Closed)] = c.closed;
+            by_state[index(State::Open)] = c.open;
+            by_state[index(State::HalfOpen)] = c.half_open;
+            let sum = by_state
+                .iter()
+                .try_fold(0usize, |sum, &n| sum.checked_add(n))
+                .ok_or_else(|| D::Error::custom("health: the counts add up to more than usize"))?;
+            if w.critical_open > c.open {
+                return Err(D::Error::custom(format_args!(
+                    "health: critical_open ({}) is more than counts.open ({})",
+                    w.critical_open, c.open
+                )));
+            }
+            if w.critical_half_open > c.half_open {
+                return Err(D::Error::custom(format_args!(
+                    "health: critical_half_open ({}) is more than counts.half_open ({})",
+                    w.critical_half_open, c.half_open
+                )));
+            }
+            let health = Health {
+                by_state,
+                critical_open: w.critical_open,
+                critical_half_open: w.critical_half_open,
+                scope: w.scope,
+            };
+            if let Some(total) = w.total.filter(|&t| t != sum) {
+                return Err(D::Error::custom(format_args!(
+                    "health: total ({total}) is not the sum of the counts ({sum})"
+                )));
+            }
+            if let Some(verdict) = w.verdict.filter(|&v| v != health.verdict()) {
+                return Err(D::Error::custom(format_args!(
+                    "health: verdict \"{verdict}\" does not follow from the counts (they \
+                     give \"{}\")",
+                    health.verdict()
+                )));
+            }
+            Ok(health)
+        }
     }
 }

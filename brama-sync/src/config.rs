@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use brama_core::{Error, ExpiryStrategy, TripPolicy};
+use brama_core::{Error, ExpiryStrategy, Mode, TripPolicy};
 
 use crate::brama::Brama;
 use crate::builder::Builder;
@@ -34,6 +34,7 @@ use crate::janitor::Janitor;
 /// cleanup_interval = "5s"
 /// max_connections = 10000
 /// janitor = "thread"
+/// mode = "normal"
 /// expiry_strategy = { progressive = { initial = "1s", max = "1m", factor = 2.0 } }
 /// ```
 ///
@@ -81,6 +82,10 @@ pub struct Config {
     /// [`Builder::trip_policy`] (applied after `failure_threshold`, so a rate policy
     /// set here wins over it).
     pub trip_policy: Option<TripPolicy>,
+    /// [`Builder::mode`]: the default [`Mode`] of every connection without one of its
+    /// own or of its scope's. On the wire `"normal"`, `"disabled"`, `"forced_open"` or
+    /// `"metrics_only"`.
+    pub mode: Option<Mode>,
 }
 
 impl Builder {
@@ -114,6 +119,7 @@ impl Builder {
             event_queue_capacity,
             janitor,
             trip_policy,
+            mode,
         } = config.clone();
         let mut b = self;
         if let Some(v) = failure_threshold {
@@ -154,6 +160,9 @@ impl Builder {
         }
         if let Some(v) = janitor {
             b = b.janitor(v);
+        }
+        if let Some(v) = mode {
+            b = b.mode(v);
         }
         b
     }

@@ -5,12 +5,13 @@
 //! `Config` is a table of the settings that are set, each named as its builder method;
 //! unknown fields are rejected with their name; durations are humantime strings read as
 //! `"500ms"`, `"60s"` or `"1m"` and written as humantime writes them; the janitor is
-//! `"thread"` or `"manual"`.
+//! `"thread"` or `"manual"`; the mode is `"normal"`, `"disabled"`, `"forced_open"` or
+//! `"metrics_only"`.
 
 use std::time::Duration;
 
 use brama_core::formats::option_duration;
-use brama_core::{ExpiryStrategy, TripPolicy};
+use brama_core::{ExpiryStrategy, Mode, TripPolicy};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::config::Config;
@@ -62,6 +63,8 @@ struct ConfigWire {
     janitor: Option<Janitor>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     trip_policy: Option<TripPolicy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    mode: Option<Mode>,
 }
 
 impl Serialize for Config {
@@ -82,6 +85,7 @@ impl Serialize for Config {
             event_queue_capacity,
             janitor,
             trip_policy,
+            mode,
         } = self.clone();
         ConfigWire {
             failure_threshold,
@@ -97,6 +101,7 @@ impl Serialize for Config {
             event_queue_capacity,
             janitor,
             trip_policy,
+            mode,
         }
         .serialize(s)
     }
@@ -119,6 +124,7 @@ impl<'de> Deserialize<'de> for Config {
             event_queue_capacity: w.event_queue_capacity,
             janitor: w.janitor,
             trip_policy: w.trip_policy,
+            mode: w.mode,
         })
     }
 }

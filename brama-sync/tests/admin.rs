@@ -409,3 +409,42 @@ fn an_opening_without_a_reason_clears_the_last_reason() {
     brama.open_circuit("db", OpenOptions::new()).unwrap();
     assert_eq!(last_reason(&mut admin), Value::Null);
 }
+
+/// `/health` answers `Health` as its serde form (feature `serde`) writes it, and that
+/// form reads the answer back into the same `Health`: the two JSONs are one.
+#[cfg(feature = "serde")]
+#[test]
+fn health_json_is_the_serde_form_of_health() {
+    let clock = ManualClock::new();
+    let brama = brama(&clock);
+    brama
+        .register(
+            Key::scoped("payments", "stripe"),
+            Options::new().critical(true),
+        )
+        .unwrap();
+    brama
+        .register(Key::scoped("search", "elastic"), Options::new())
+        .unwrap();
+    brama.register("cache", Options::new()).unwrap();
+    brama.success("cache").unwrap();
+    let mut admin = AdminService::new(brama.clone());
+    let mut check = |path: &str, health: brama_sync::Health| {
+        let body = call(&mut admin, path).into_body();
+        let answered: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+        assert_eq!(answered, serde_json::to_value(&health).unwrap(), "{path}");
+        let read: brama_sync::Health = serde_json::from_str(&body).unwrap();
+        assert_eq!(read, health, "{path}");
+    };
+    check("/health", brama.health());
+    brama
+        .open_circuit(Key::scoped("search", "elastic"), OpenOptions::new())
+        .unwrap();
+    brama
+        .open_circuit(Key::scoped("payments", "stripe"), OpenOptions::new())
+        .unwrap();
+    check("/health", brama.health());
+    check("/health?scope=payments", brama.health_in("payments"));
+    clock.advance(Duration::from_secs(30)); // half-open, the critical one included
+    check("/health", brama.health());
+}

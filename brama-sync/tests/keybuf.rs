@@ -77,7 +77,9 @@ fn keys_are_taken_by_value_and_by_reference_in_every_form() {
     }
     brama.failure(String::from("host-1")).unwrap();
     assert_eq!(brama.state(String::from("host-1")).unwrap(), State::Open);
-    assert_eq!(brama.state(&String::from("host-2")).unwrap(), State::Unknown);
+    let host2 = String::from("host-2");
+    assert_eq!(brama.state(&host2).unwrap(), State::Unknown);
+    assert_eq!(brama.state(host2).unwrap(), State::Unknown);
     assert_eq!(brama.unregister(key).unwrap().total_successes, 6);
 }
 

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use brama_sync::{
-    Brama, Cause, Error, EventKind, EventType, Filter, Janitor, Key, ManualClock, Mode,
+    Brama, Cause, Config, Error, EventKind, EventType, Filter, Janitor, Key, ManualClock, Mode,
     OpenOptions, Options, State, Status,
 };
 
@@ -300,6 +300,71 @@ fn the_mode_in_effect_is_the_connections_else_the_scopes_else_the_default() {
         brama.set_mode("missing", Mode::Disabled),
         Err(Error::NotFound { .. })
     ));
+}
+
+/// `Config::mode` is `Builder::mode` as data (SPEC §13: one `Config` field per builder
+/// setting): the default mode of every connection, through `Builder::config` and
+/// `Brama::from_config`.
+#[test]
+fn the_default_mode_of_a_config_applies_to_every_connection() {
+    let config = Config {
+        mode: Some(Mode::Disabled),
+        failure_threshold: Some(2),
+        janitor: Some(Janitor::Manual),
+        ..Config::default()
+    };
+    let by_config = Brama::builder()
+        .config(&config)
+        .clock(ManualClock::new())
+        .build()
+        .unwrap();
+    let from_config = Brama::from_config(config.clone()).unwrap();
+    for brama in [&by_config, &from_config] {
+        let keys = [Key::new("db"), Key::scoped("payments", "stripe")];
+        for k in keys {
+            brama.register(k, Options::new()).unwrap();
+        }
+        for k in keys {
+            for _ in 0..5 {
+                brama.failure(k).unwrap();
+            }
+            assert_eq!(admitted(brama, k), [true; 4], "{k:?}");
+            let s = brama.status(k).unwrap();
+            assert_eq!((s.state, s.mode), (State::Unknown, Mode::Disabled), "{k:?}");
+            assert_eq!(totals(&s), (0, 0, 0, 0), "nothing counted: {k:?}");
+        }
+        // A connection's own mode still wins over the default.
+        brama
+            .register("own", Options::new().mode(Mode::Normal))
+            .unwrap();
+        brama.failure("own").unwrap();
+        brama.failure("own").unwrap();
+        assert_eq!(brama.status("own").unwrap().state, State::Open);
+    }
+
+    // A setting made on the builder after `config` wins; a config without a mode
+    // leaves the builder's.
+    let mode_of = |b: brama_sync::Builder| {
+        let brama = b.janitor(Janitor::Manual).build().unwrap();
+        brama.register("k", Options::new()).unwrap();
+        brama.status("k").unwrap().mode
+    };
+    assert_eq!(
+        mode_of(Brama::builder().config(&config).mode(Mode::MetricsOnly)),
+        Mode::MetricsOnly
+    );
+    assert_eq!(
+        mode_of(
+            Brama::builder()
+                .mode(Mode::ForcedOpen)
+                .config(&Config::default())
+        ),
+        Mode::ForcedOpen
+    );
+    assert_eq!(
+        mode_of(Brama::builder().config(&Config::default())),
+        Mode::Normal
+    );
 }
 
 #[test]

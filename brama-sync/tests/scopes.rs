@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use brama_sync::{
     Brama, Cause, Error, Event, EventKind, EventType, Filter, Key, ManualClock, OpenOptions,
-    Options, State, Subscription,
+    Options, State, Subscription, TripPolicy,
 };
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -368,6 +368,64 @@ fn inherit_clears_a_field_back_to_the_layer_below() {
         brama.failure(key).unwrap();
     }
     assert_eq!(brama.status(key).unwrap().state, State::Closed, "own 9");
+}
+
+/// `inherit_trip_policy` is `inherit_failure_threshold` under the policy's name: it
+/// clears a rate policy (and a threshold) back to the layer below, at each layer.
+#[test]
+fn inherit_trip_policy_clears_a_rate_policy_back_to_the_layer_below() {
+    let clock = ManualClock::new();
+    let brama = brama(&clock);
+    let key = PAY[0];
+    // Two failures are under the rate policy's minimum of ten calls.
+    let rate = TripPolicy::failure_rate(0.5).minimum_calls(10);
+    let two_failures = |state: State, why: &str| {
+        brama.success(key).unwrap(); // the streak starts over
+        brama.failure(key).unwrap();
+        brama.failure(key).unwrap();
+        assert_eq!(brama.state(key).unwrap(), state, "{why}");
+        brama.close_circuit(key).unwrap();
+    };
+    brama
+        .register(key, Options::new().trip_policy(rate))
+        .unwrap();
+    brama
+        .configure_scope("payments", Options::new().failure_threshold(2))
+        .unwrap();
+    two_failures(State::Closed, "its own rate policy");
+
+    // The connection's own rate policy back to the scope's threshold of 2.
+    brama
+        .configure(key, Options::new().inherit_trip_policy())
+        .unwrap();
+    two_failures(State::Open, "the scope's 2");
+
+    // The scope's rate policy back to the registry's threshold of 5.
+    brama
+        .configure_scope("payments", Options::new().trip_policy(rate))
+        .unwrap();
+    two_failures(State::Closed, "the scope's rate policy");
+    brama
+        .configure_scope("payments", Options::new().inherit_trip_policy())
+        .unwrap();
+    assert_eq!(brama.scope_defaults("payments"), None, "nothing left set");
+    brama.success(key).unwrap();
+    for _ in 0..4 {
+        brama.failure(key).unwrap();
+    }
+    assert_eq!(brama.state(key).unwrap(), State::Closed);
+    brama.failure(key).unwrap();
+    assert_eq!(brama.state(key).unwrap(), State::Open, "the registry's 5");
+
+    // The registry's rate policy back to SPEC §4's `consecutive(5)`.
+    brama
+        .configure_defaults(Options::new().trip_policy(rate))
+        .unwrap();
+    assert_eq!(brama.defaults().trip_policy(), rate);
+    brama
+        .configure_defaults(Options::new().inherit_trip_policy())
+        .unwrap();
+    assert_eq!(brama.defaults().trip_policy(), TripPolicy::consecutive(5));
 }
 
 #[test]

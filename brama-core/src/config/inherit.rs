@@ -100,6 +100,28 @@ inherit_methods! {
     /// assert_eq!(cleared.jitter_value(), Some(0.1)); // untouched
     /// ```
     inherit_failure_threshold => FailureThreshold;
+    /// Clears `trip_policy` back to "inherit": the same mark as
+    /// [`Options::inherit_failure_threshold`], because the failure threshold and the trip
+    /// policy are one setting (`TripPolicy::consecutive(n)` is `failure_threshold(n)`,
+    /// SPEC §8). Either clears both; [`inherited`](Options::inherited) names the mark
+    /// `"failure_threshold"`. Setting either field after this call sets it again (the
+    /// last call wins).
+    ///
+    /// # Examples
+    /// ```
+    /// use brama_core::{Options, TripPolicy};
+    ///
+    /// let own = Options::new().trip_policy(TripPolicy::failure_rate(0.5)).jitter(0.1);
+    /// let cleared = own.overlay(&Options::new().inherit_trip_policy());
+    /// assert_eq!(cleared.trip_policy_value(), None); // follows the layer below
+    /// assert_eq!(cleared.failure_threshold_value(), None);
+    /// assert_eq!(cleared.jitter_value(), Some(0.1)); // untouched
+    /// assert_eq!(
+    ///     Options::new().inherit_trip_policy(),
+    ///     Options::new().inherit_failure_threshold(),
+    /// );
+    /// ```
+    inherit_trip_policy => FailureThreshold;
     /// Clears `expiry` back to "inherit" (see [`Options::inherit_failure_threshold`]).
     inherit_expiry => Expiry;
     /// Clears `expiry_strategy` back to "inherit" (see
@@ -160,9 +182,13 @@ impl Options {
     }
 
     /// The options with the field named `name` (as [`inherited`](Self::inherited)
-    /// names it) marked to inherit; `None` for a name that is no such field.
+    /// names it, or `"trip_policy"`, the same mark as `"failure_threshold"`) marked to
+    /// inherit; `None` for a name that is no such field.
     #[cfg(feature = "serde")]
     pub(crate) fn inherit_named(self, name: &str) -> Option<Options> {
+        if name == "trip_policy" {
+            return Some(self.inherit_trip_policy());
+        }
         Inherit::ALL
             .into_iter()
             .find(|f| f.name() == name)
@@ -341,5 +367,53 @@ mod tests {
             }
         );
         assert!(!o.inherits_mode() && Options::new().inherit_mode().inherits_mode());
+    }
+
+    #[test]
+    fn inherit_trip_policy_is_the_failure_threshold_mark() {
+        use crate::config::TripPolicy;
+        let rate = TripPolicy::failure_rate(0.5);
+        assert_eq!(
+            Options::new().inherit_trip_policy(),
+            Options::new().inherit_failure_threshold()
+        );
+        assert_eq!(
+            Options::new()
+                .inherit_trip_policy()
+                .inherited()
+                .collect::<Vec<_>>(),
+            ["failure_threshold"]
+        );
+        // Clears a rate policy, a threshold, or both, and nothing else.
+        for own in [
+            Options::new().trip_policy(rate),
+            Options::new().failure_threshold(3),
+            Options::new().failure_threshold(3).trip_policy(rate),
+        ] {
+            let cleared = own
+                .clone()
+                .jitter(0.1)
+                .overlay(&Options::new().inherit_trip_policy());
+            assert_eq!(cleared.trip_policy_value(), None, "{own:?}");
+            assert_eq!(cleared.failure_threshold_value(), None, "{own:?}");
+            assert_eq!(cleared.jitter_value(), Some(0.1), "{own:?}");
+        }
+        // The last call wins.
+        let set_again = Options::new().inherit_trip_policy().trip_policy(rate);
+        assert_eq!(
+            Options::new()
+                .failure_threshold(3)
+                .overlay(&set_again)
+                .trip_policy_value(),
+            Some(rate)
+        );
+        assert_eq!(set_again.inherited().count(), 0);
+        // In `configure_defaults`: back to the SPEC §4 policy (`consecutive(5)`).
+        let mut base = Config::default();
+        base.set_trip_policy(rate);
+        assert_eq!(
+            Options::new().inherit_trip_policy().reset_inherited(&base),
+            Config::default()
+        );
     }
 }
