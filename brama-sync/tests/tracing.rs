@@ -263,3 +263,63 @@ fn the_janitor_thread_logs_a_trip_by_itself() {
     assert_eq!(logged[0].message, "circuit opened");
     assert_eq!(logged[0].level, Level::WARN);
 }
+
+/// A change is logged by the call that made it, on its thread and under that thread's
+/// own subscriber, with no janitor round or sweep (SPEC §10: changes are `tracing`
+/// events). They used to wait for the janitor, which logs from its own thread, outside
+/// a subscriber set with `with_default`.
+#[test]
+fn a_change_is_logged_by_the_call_that_made_it_under_the_threads_subscriber() {
+    let local: &'static Capture = Box::leak(Box::default());
+    let seen = |message: &str| {
+        local
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|c| c.message == message && c.field("identifier") == Some("inline"))
+    };
+    let clock = ManualClock::new();
+    tracing::subscriber::with_default(local, || {
+        let brama = Brama::builder()
+            .failure_threshold(2)
+            .expiry(Duration::from_secs(30))
+            .clock(clock.clone())
+            .janitor(Janitor::Manual)
+            .build()
+            .unwrap();
+        let key = Key::scoped("payments", "inline");
+        brama.register(key, Options::new()).unwrap();
+        brama.failure(key).unwrap();
+        assert!(!seen("circuit opened"));
+        brama.failure(key).unwrap();
+        assert!(
+            seen("circuit opened"),
+            "the trip, by the failure that made it"
+        );
+        clock.advance(Duration::from_secs(30));
+        assert!(brama.available(key)); // the probe: Open -> HalfOpen
+        assert!(seen("circuit half-open"));
+        brama.success(key).unwrap();
+        assert!(
+            seen("circuit closed"),
+            "the recovery, by the success that made it"
+        );
+        brama
+            .open_circuit(key, OpenOptions::new().reason("maintenance"))
+            .unwrap();
+        let manual = local.0.lock().unwrap().iter().any(|c| {
+            c.field("identifier") == Some("inline") && c.field("reason") == Some("maintenance")
+        });
+        assert!(manual, "a manual opening too");
+    });
+    assert!(
+        capture()
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|c| c.field("identifier") != Some("inline")),
+        "nothing went to the process-wide subscriber"
+    );
+}

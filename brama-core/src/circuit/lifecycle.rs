@@ -6,7 +6,7 @@ use super::cell::*;
 use crate::circuit::word::Word;
 use crate::clock::Nanos;
 use crate::context::Context;
-use crate::events::Counts;
+use crate::events::{Counts, WakeAfter};
 use crate::key::Key;
 use crate::rules::{Machine, NEVER};
 use crate::state::State;
@@ -44,7 +44,7 @@ impl ConnectionCell {
     /// condition here again, so that a trip racing its first check (a report by key
     /// finishing its transition after leaving the shard lock) keeps the connection.
     pub fn mark_removed_if(&self, still: impl FnOnce() -> bool) -> bool {
-        let _guard = lock(&self.transition);
+        let _guard = self.hold_transitions();
         if !still() {
             return false;
         }
@@ -88,9 +88,10 @@ impl ConnectionCell {
     /// connection, and so none of its events, can happen. The registry holds it across a
     /// registration and its `Registered` event, and across a `configure` and its
     /// `Configured` event, so that every event of a connection is published in the order
-    /// of the changes.
-    pub(crate) fn hold_transitions(&self) -> MutexGuard<'_, ()> {
-        lock(&self.transition)
+    /// of the changes. The async receivers those events wake are woken once it is
+    /// released ([`wake_after`](crate::events::wake_after)): a waker may call into brama.
+    pub(crate) fn hold_transitions(&self) -> WakeAfter<MutexGuard<'_, ()>> {
+        crate::events::wake_after(lock(&self.transition))
     }
 
     /// A handle or permit starts referring to this connection.

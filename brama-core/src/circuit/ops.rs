@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::rules::{next_gen, Change, Input, Machine, NEVER};
 use crate::snapshot::{ConnectionSnapshot, MAX_SNAPSHOT_TOTAL};
 use crate::state::{Cause, State};
-use crate::sync::{lock, Ordering};
+use crate::sync::Ordering;
 
 /// A snapshot's times on a restoring registry's clock: each at the same distance
 /// before the restore as it was before the snapshot was taken (saturating at the
@@ -65,7 +65,7 @@ impl ConnectionCell {
     /// so that state, step, deadline and the tripping count belong together; `None` if
     /// it was removed.
     pub fn capture(&self, cx: &Context, now: Nanos) -> Option<ConnectionSnapshot> {
-        let _held = lock(&self.transition);
+        let _held = self.hold_transitions();
         let w = self.word();
         if w.removed() {
             return None;
@@ -130,7 +130,7 @@ impl ConnectionCell {
     /// was removed. For a connection not yet in the map (`fresh`), whose events the
     /// caller publishes once it is; its last state change becomes the snapshot's.
     pub fn restore(&self, snap: &ConnectionSnapshot, at: &Rebase, fresh: bool) -> Option<Change> {
-        let _held = lock(&self.transition);
+        let _held = self.hold_transitions();
         self.restore_locked(snap, at, fresh)
     }
 
@@ -138,7 +138,7 @@ impl ConnectionCell {
     /// `Restore`) is published under the transition lock, in the order of its changes.
     /// Returns false if the connection was removed (nothing was restored).
     pub fn restore_announced(&self, cx: &Context, snap: &ConnectionSnapshot, at: &Rebase) -> bool {
-        let _held = lock(&self.transition);
+        let _held = self.hold_transitions();
         if self.word().removed() {
             return false;
         }

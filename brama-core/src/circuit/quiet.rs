@@ -203,7 +203,7 @@ impl ConnectionCell {
     #[cold]
     #[inline(never)]
     fn kept_quiet(&self, buckets: &Buckets) -> bool {
-        let _sealed = crate::sync::lock(&self.transition);
+        let _sealed = self.hold_transitions();
         buckets.kept_quiet()
     }
 

@@ -10,7 +10,6 @@ use crate::context::Context;
 use crate::error::Error;
 use crate::rules::{Input, NEVER};
 use crate::state::{Cause, State};
-use crate::sync::lock;
 
 /// A change another instance made, to apply here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,7 +36,7 @@ impl ConnectionCell {
         change: Remote,
         reason: Option<&str>,
     ) -> Result<bool, Error> {
-        let _guard = lock(&self.transition);
+        let _guard = self.hold_transitions();
         let input = match change {
             Remote::Open(d) => {
                 let m = self.machine(self.word());

@@ -9,7 +9,7 @@ use crate::error::Error;
 use crate::events::EventType;
 use crate::rules::{Input, Outcome, NEVER};
 use crate::state::State;
-use crate::sync::{lock, Ordering};
+use crate::sync::Ordering;
 use crate::window::Store;
 
 impl ConnectionCell {
@@ -475,7 +475,7 @@ impl ConnectionCell {
     #[cold]
     #[inline(never)]
     fn kept(&self, kind: usize) -> bool {
-        let _sealed = lock(&self.transition);
+        let _sealed = self.hold_transitions();
         self.tally.kept_here(kind)
     }
 }

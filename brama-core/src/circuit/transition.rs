@@ -12,7 +12,7 @@ use crate::events::{bounded_reason, Counts, Event, EventKind, EventType};
 use crate::policy::{Rate, Tallies};
 use crate::rules::{Change, Effects, Input, Machine, Outcome};
 use crate::state::{Cause, State};
-use crate::sync::{lock, Ordering};
+use crate::sync::Ordering;
 use crate::window::RateWindow;
 
 /// What the lock-free path did with a report before handing it to the locked one.
@@ -128,7 +128,7 @@ impl ConnectionCell {
         reason: Option<&str>,
         cause: Option<Cause>,
     ) -> Result<(Effects, Machine, Nanos), Error> {
-        let _guard = lock(&self.transition);
+        let _guard = self.hold_transitions();
         self.step_held(cx, input, reason, cause)
     }
 
@@ -142,7 +142,7 @@ impl ConnectionCell {
         elapsed: Option<Nanos>,
         done: Done,
     ) -> Result<(Effects, Machine, Nanos), Error> {
-        let _guard = lock(&self.transition);
+        let _guard = self.hold_transitions();
         if matches!(input, Input::Success(..) | Input::Failure(..))
             && self.window.get().is_some()
             && self.tick_due(cx, cx.clock.now())

@@ -379,30 +379,67 @@ thread_local! {
 /// runs brama calls inside `wake()` must find no brama lock held. Nested calls defer to
 /// the outermost. Under loom (one OS thread for every model thread) it only runs `f`.
 pub(crate) fn defer_wakes<R>(f: impl FnOnce() -> R) -> R {
-    #[cfg(not(brama_loom))]
-    {
-        struct WakeLater(bool);
-        impl Drop for WakeLater {
-            fn drop(&mut self) {
-                if self.0 {
-                    let held = DEFERRED.try_with(|d| d.borrow_mut().take()).ok().flatten();
-                    for w in held.into_iter().flatten() {
-                        w.wake();
-                    }
-                }
-            }
-        }
+    let _later = WakeLater::start();
+    f()
+}
+
+/// A lock guard that holds back the wakers of the publishes made while it is held and
+/// wakes them once the lock is released: [`defer_wakes`] for a connection's transition
+/// lock, under which its state changes are published. A waker may run user code (the
+/// journal's logs its `tracing` events on this thread) or call into brama, and must not
+/// find that lock held.
+pub(crate) struct WakeAfter<G> {
+    /// Dropped first (fields drop in order): the lock is released...
+    guard: G,
+    /// ...then the wakers held back run.
+    _later: WakeLater,
+}
+
+/// Holds back the wakers of the publishes made while `guard` is held.
+#[inline]
+pub(crate) fn wake_after<G>(guard: G) -> WakeAfter<G> {
+    let _later = WakeLater::start();
+    WakeAfter { guard, _later }
+}
+
+impl<G: std::ops::Deref> std::ops::Deref for WakeAfter<G> {
+    type Target = G::Target;
+
+    fn deref(&self) -> &G::Target {
+        &self.guard
+    }
+}
+
+/// While it lives, this thread's publishes leave their wakers to it; the outermost one
+/// wakes them when dropped. Nothing under loom.
+struct WakeLater(#[cfg_attr(brama_loom, allow(dead_code))] bool);
+
+impl WakeLater {
+    #[inline]
+    fn start() -> WakeLater {
+        #[cfg(not(brama_loom))]
         let outermost = DEFERRED
             .try_with(|d| {
                 let mut d = d.borrow_mut();
                 d.is_none().then(|| *d = Some(Vec::new())).is_some()
             })
             .unwrap_or(false);
-        let _later = WakeLater(outermost);
-        f()
+        #[cfg(brama_loom)]
+        let outermost = false;
+        WakeLater(outermost)
     }
-    #[cfg(brama_loom)]
-    f()
+}
+
+impl Drop for WakeLater {
+    fn drop(&mut self) {
+        #[cfg(not(brama_loom))]
+        if self.0 {
+            let held = DEFERRED.try_with(|d| d.borrow_mut().take()).ok().flatten();
+            for w in held.into_iter().flatten() {
+                w.wake();
+            }
+        }
+    }
 }
 
 /// Closes the bus when the last [`EventBus`] clone is dropped: removes every

@@ -35,7 +35,7 @@ mod subscription;
 #[cfg(all(test, not(brama_loom)))]
 mod tests;
 
-pub(crate) use bus::defer_wakes;
+pub(crate) use bus::{defer_wakes, wake_after, WakeAfter};
 pub use bus::EventBus;
 pub use event::{bounded_reason, Counts, Event, EventKind, EventType};
 pub use filter::Filter;

@@ -1,6 +1,7 @@
-//! The journal: one subscription to the events an operator wants to see, drained on
-//! every janitor round into `tracing` events (feature `tracing`) and into the last
-//! reason each circuit opened for, which the admin page shows (feature `admin`).
+//! The journal: one subscription to the events an operator wants to see, drained as
+//! they come (by the thread that published them, [`Poke`]) and on every janitor round,
+//! into `tracing` events (feature `tracing`) and into the last reason each circuit
+//! opened for, which the admin page shows (feature `admin`).
 //!
 //! A drain takes the events and notes them under the journal's lock, then logs them
 //! after releasing it: the `tracing` subscriber (user code) runs with no brama lock
@@ -84,8 +85,17 @@ impl Log {
     }
 }
 
-/// The subscription's waker: pokes the janitor for a round.
-struct Poke(Weak<JanitorShared>);
+/// The subscription's waker: drains the journal on the thread whose publish woke it,
+/// so that a change is logged where and when it happens (under that thread's `tracing`
+/// subscriber), with no brama lock held: a connection's transition lock wakes its
+/// events' receivers once released (`brama_core`'s `wake_after`), and the sweep and
+/// the registrations wake theirs once done. Without the journal or its registry (being
+/// dropped), it pokes the janitor instead.
+struct Poke {
+    journal: Weak<Journal>,
+    registry: Weak<Registry>,
+    janitor: Weak<JanitorShared>,
+}
 
 impl Wake for Poke {
     fn wake(self: Arc<Self>) {
@@ -93,7 +103,13 @@ impl Wake for Poke {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        if let Some(janitor) = self.0.upgrade() {
+        if let (Some(journal), Some(registry)) = (self.journal.upgrade(), self.registry.upgrade())
+        {
+            // A `tracing` subscriber that panics must not unwind into the call that
+            // published (the panic hook has reported it).
+            let drain = || journal.drain(&registry);
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(drain));
+        } else if let Some(janitor) = self.janitor.upgrade() {
             janitor.poke();
         }
     }
@@ -104,16 +120,25 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Journal {
-    /// Subscribes to `registry`'s rare events; `janitor` is woken when one comes.
-    pub(crate) fn new(registry: &Registry, janitor: Weak<JanitorShared>) -> Journal {
-        let journal = Journal {
+    /// Subscribes to `registry` (also `weak`)'s rare events, drained as they come
+    /// ([`Poke`]); `janitor` is poked instead once the journal is going away.
+    pub(crate) fn new(
+        registry: &Registry,
+        weak: Weak<Registry>,
+        janitor: Weak<JanitorShared>,
+    ) -> Arc<Journal> {
+        let journal = Arc::new_cyclic(|me| Journal {
             sub: registry
                 .context()
                 .bus
                 .subscribe(Filter::new().event_types(TYPES)),
-            waker: Waker::from(Arc::new(Poke(janitor))),
+            waker: Waker::from(Arc::new(Poke {
+                journal: me.clone(),
+                registry: weak,
+                janitor,
+            })),
             state: Mutex::default(),
-        };
+        });
         // Leaves the waker with the (empty) queue: the first event wakes the janitor.
         // An event already queued is noted, and logged by the first drain.
         journal.take(&mut lock(&journal.state), registry);

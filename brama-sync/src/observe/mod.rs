@@ -3,9 +3,10 @@
 //!
 //! - `tracing` (feature `tracing`): one subscription to the events an operator wants to
 //!   see (state changes, evictions, configuration changes, sweeps), drained into
-//!   `tracing` events on every janitor round. A publish wakes the janitor (the
-//!   subscription's async waker pokes it), so a trip is logged about when it happens,
-//!   from the janitor's thread or task.
+//!   `tracing` events as they come: the subscription's async waker drains it on the
+//!   thread whose publish woke it, once that thread holds no brama lock, so a trip is
+//!   logged by the call that made it, under that thread's subscriber. Janitor rounds
+//!   and `Brama::sweep` drain it too.
 //! - `metrics` (feature `metrics`): the connections' own counters published through the
 //!   `metrics` facade after every sweep and on `Brama::publish_metrics`.
 //!
@@ -34,8 +35,11 @@ pub(crate) struct Observers {
     /// of its own: `subscriber_count()` and the events' numbering are as without the
     /// features).
     #[cfg(any(feature = "tracing", feature = "admin"))]
-    journal: std::sync::OnceLock<journal::Journal>,
-    /// The janitor the journal wakes.
+    journal: std::sync::OnceLock<std::sync::Arc<journal::Journal>>,
+    /// The registry the journal drains for as events come.
+    #[cfg(any(feature = "tracing", feature = "admin"))]
+    registry: Weak<Registry>,
+    /// The janitor the journal pokes once it cannot drain itself.
     #[cfg(any(feature = "tracing", feature = "admin"))]
     janitor: Weak<JanitorShared>,
 }
@@ -48,6 +52,8 @@ impl Observers {
         let observers = Observers {
             #[cfg(any(feature = "tracing", feature = "admin"))]
             journal: std::sync::OnceLock::new(),
+            #[cfg(any(feature = "tracing", feature = "admin"))]
+            registry: registry.clone(),
             #[cfg(any(feature = "tracing", feature = "admin"))]
             janitor: janitor.clone(),
         };
@@ -65,14 +71,15 @@ impl Observers {
     /// The journal, started now if it was not (see [`Observers::journal`]).
     #[cfg(any(feature = "tracing", feature = "admin"))]
     pub(crate) fn start_journal(&self, registry: &Registry) -> &journal::Journal {
-        self.journal
-            .get_or_init(|| journal::Journal::new(registry, self.janitor.clone()))
+        self.journal.get_or_init(|| {
+            journal::Journal::new(registry, self.registry.clone(), self.janitor.clone())
+        })
     }
 
     /// The journal, if it was started.
     #[cfg(any(feature = "tracing", feature = "admin"))]
     pub(crate) fn journal(&self) -> Option<&journal::Journal> {
-        self.journal.get()
+        self.journal.get().map(|j| &**j)
     }
 
     /// Every janitor round (and `Brama::sweep`): the events published since the last.
