@@ -179,7 +179,19 @@ impl Permit<'_> {
     pub fn failure_with(mut self, reason: &str) -> Result<(), Error> {
         let ticket = self.ticket();
         self.finish();
-        (self.conn.cell()).failure(self.conn.cx(), Some(ticket), Some(reason))
+        let (cell, cx) = (self.conn.cell(), self.conn.cx());
+        if self.started == UNTIMED {
+            return cell.failure(cx, Some(ticket), Some(reason));
+        }
+        // Timed as `failure` is (a slow-call rule reads how long the call took).
+        let elapsed = cx.clock.now().saturating_sub(self.started);
+        cell.report_timed(
+            cx,
+            EngineOutcome::Failure,
+            Some(ticket),
+            Some(reason),
+            Some(elapsed),
+        )
     }
 
     /// Ends the permit without a result: counts neither, frees its probe slot.

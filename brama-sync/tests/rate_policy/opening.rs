@@ -110,6 +110,43 @@ fn a_permit_times_its_call_with_the_registry_clock() {
     );
 }
 
+/// A failure with a reason is timed as a plain one: through a permit (`failure_with`,
+/// owned or not) and through `call` when the closure panics. They used to be reported
+/// untimed, so slow failures never counted as slow.
+#[test]
+fn failures_with_a_reason_and_panics_are_timed_too() {
+    let clock = ManualClock::new();
+    let policy = TripPolicy::slow_call_rate(Duration::from_secs(1), 1.0)
+        .window(Window::count(4))
+        .minimum_calls(4);
+    let brama = brama_with(&clock, policy, 1);
+    brama.register("slow", Options::new()).unwrap();
+    let conn = brama.connection("slow").unwrap();
+    let p = conn.acquire().unwrap();
+    clock.advance(Duration::from_secs(2));
+    p.failure_with("timeout").unwrap();
+    let p = conn.acquire_owned().unwrap();
+    clock.advance(Duration::from_secs(2));
+    p.failure_with("timeout").unwrap();
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        conn.call(|| -> Result<(), ()> {
+            clock.advance(Duration::from_secs(2));
+            panic!("the callee panics")
+        })
+    }));
+    assert!(panicked.is_err());
+    let s = conn.status().unwrap();
+    assert_eq!((s.window_calls, s.slow_call_rate), (3, Some(1.0)));
+    let p = conn.acquire().unwrap();
+    clock.advance(Duration::from_secs(2));
+    p.failure_with("timeout").unwrap();
+    assert_eq!(
+        conn.state().unwrap(),
+        State::Open,
+        "four slow calls of four"
+    );
+}
+
 #[test]
 fn minimum_calls_above_a_count_window_is_its_size() {
     let clock = ManualClock::new();
