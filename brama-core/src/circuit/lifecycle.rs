@@ -13,6 +13,12 @@ use crate::state::State;
 use crate::status::Status;
 use crate::sync::{lock, AtomicU64, MutexGuard, Ordering};
 
+/// The bit of `slot` that says the registry's map took the connection
+/// ([`ConnectionCell::mark_entered`]); a slot's index never reaches it. Kept in the slot's
+/// word so that the cell spends no byte on it (`the_slot_costs_the_cell_no_bytes`).
+#[cfg(not(brama_loom))]
+const ENTERED: u64 = 1 << 63;
+
 impl ConnectionCell {
     // ----- removal, handles, eviction ------------------------------------------------
 
@@ -22,7 +28,44 @@ impl ConnectionCell {
         // Relaxed: written under the sweep list's stripe lock before the connection enters
         // the map; every reader found the connection through the map (whose shard lock
         // orders it after that write) or holds the same stripe lock.
-        self.slot.load(Ordering::Relaxed)
+        let slot = self.slot.load(Ordering::Relaxed);
+        if slot == u64::MAX {
+            slot
+        } else {
+            slot & !ENTERED
+        }
+    }
+
+    /// Whether the registry's map took this connection ([`mark_entered`](Self::mark_entered)).
+    /// A registration puts its cell in the sweep list before it tries the map, and a
+    /// refused one (`AlreadyRegistered`, `CapacityExceeded`) leaves the list again: until
+    /// the map took it, a cell in the list is no connection, and the walks skip it.
+    /// Once false under the cell's transition lock (which the registration holds from
+    /// before the cell enters the list until it was taken or refused), false for good.
+    #[cfg(not(brama_loom))]
+    #[inline]
+    pub(crate) fn is_entered(&self) -> bool {
+        // Acquire: pairs with `mark_entered`'s Release, so a walk that sees the
+        // connection entered sees it as it was resolved before it entered.
+        let slot = self.slot.load(Ordering::Acquire);
+        slot != u64::MAX && slot & ENTERED != 0
+    }
+
+    /// Under `--cfg brama_loom` the model map's walks see only what the map holds.
+    #[cfg(brama_loom)]
+    #[inline]
+    pub(crate) fn is_entered(&self) -> bool {
+        true
+    }
+
+    /// Records that the map took this connection: once, under the shard's write lock
+    /// that inserts it, after its slot was recorded (so every thread that finds the
+    /// connection through the map, or is refused as its duplicate, is ordered after it).
+    #[cfg(not(brama_loom))]
+    pub(crate) fn mark_entered(&self) {
+        debug_assert!(self.slot.load(Ordering::Relaxed) != u64::MAX, "no slot yet");
+        // Release: pairs with `is_entered`'s Acquire (see there).
+        self.slot.fetch_or(ENTERED, Ordering::Release);
     }
 
     /// Records the connection's sweep-list slot (under that list's stripe lock).

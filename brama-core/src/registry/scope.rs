@@ -29,17 +29,30 @@ impl Registry {
     pub(super) fn walk_where(
         &self,
         keep: impl Fn(&ConnectionCell) -> bool,
+        f: impl FnMut(&mut Segment<'_>, usize, &CellRef),
+    ) {
+        self.walk_cells(false, keep, f);
+    }
+
+    /// [`walk_where`](Self::walk_where); with `entering`, the cells of registrations
+    /// in progress (or refused) too ([`Segment::all_cells`]).
+    fn walk_cells(
+        &self,
+        entering: bool,
+        keep: impl Fn(&ConnectionCell) -> bool,
         mut f: impl FnMut(&mut Segment<'_>, usize, &CellRef),
     ) {
         let mut picked = Vec::new();
         crate::events::defer_wakes(|| {
             self.map.sweep(|segment| {
-                picked.extend(
-                    segment
-                        .cells()
-                        .filter(|(_, c)| !c.is_removed() && keep(c))
-                        .map(|(pos, c)| (pos, CellRef::clone(c))),
-                );
+                let pick = |(pos, c): (usize, &CellRef)| {
+                    (!c.is_removed() && keep(c)).then(|| (pos, CellRef::clone(c)))
+                };
+                if entering {
+                    picked.extend(segment.all_cells().filter_map(pick));
+                } else {
+                    picked.extend(segment.cells().filter_map(pick));
+                }
                 for (pos, cell) in picked.drain(..) {
                     f(segment, pos, &cell);
                 }
@@ -49,11 +62,17 @@ impl Registry {
 
     /// Resolves the layers of every connection `keep` selects again, after a layer
     /// changed; returns how many it resolved.
+    ///
+    /// It meets the cells of registrations in progress too: the epoch's guarantee
+    /// (`crate::layers`) rests on the walk finding every cell that entered the sweep
+    /// list before it took that list. Each is read under its transition lock, which a
+    /// registration holds until its cell was taken by the map or refused: a cell not
+    /// entered by then was refused, and is neither resolved nor counted.
     pub(super) fn refresh_walk(&self, keep: impl Fn(&ConnectionCell) -> bool) -> usize {
         let mut n = 0;
-        self.walk_where(keep, |_, _, cell| {
+        self.walk_cells(true, keep, |_, _, cell| {
             let _held = cell.hold_transitions();
-            if !cell.is_removed() {
+            if cell.is_entered() && !cell.is_removed() {
                 cell.refresh_layers(&self.cx);
                 n += 1;
             }

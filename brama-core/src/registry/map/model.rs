@@ -83,7 +83,12 @@ pub struct Segment<'a> {
 }
 
 impl Segment<'_> {
+    /// The snapshot holds only what the map held: every cell is entered.
     pub fn cells(&self) -> impl Iterator<Item = (usize, &CellRef)> {
+        self.all_cells()
+    }
+
+    pub fn all_cells(&self) -> impl Iterator<Item = (usize, &CellRef)> {
         let base = self.base;
         self.cells
             .iter()

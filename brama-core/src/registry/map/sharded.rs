@@ -220,9 +220,14 @@ impl Map {
     /// Inserts `cell` under its own key unless that key is present.
     ///
     /// The cell enters the sweep list first, so that it has its slot before anyone
-    /// can find it in the map (and so remove it); a loser of a duplicate race
-    /// leaves the list again. A sweep that meets it in between only reads it, and
-    /// its eviction would find no entry for it (`remove_if` compares pointers).
+    /// can find it in the map (and so remove it); a loser of a duplicate race, or a
+    /// registration refused by `admit`, leaves the list again. A walk that took the
+    /// list in between meets it there, so the cell is marked entered
+    /// ([`ConnectionCell::mark_entered`](crate::circuit::ConnectionCell::mark_entered))
+    /// under the shard's write lock that inserts it, and [`Segment::cells`] gives
+    /// only entered cells: a refused one is never a connection to any walk, and one
+    /// being registered is one to every thread that found it in the map (or was
+    /// refused as its duplicate) before it walked.
     #[cfg(test)]
     pub fn insert_new(&self, cell: &CellRef) -> bool {
         matches!(self.insert_new_with(cell, || Ok::<_, ()>(())), Ok(Some(())))
@@ -244,6 +249,8 @@ impl Map {
                 Ok(None)
             }
             MapEntry::Vacant(v) => admit().map(|r| {
+                // Admitted: nothing refuses it from here on.
+                cell.mark_entered();
                 v.insert(());
                 Some(r)
             }),

@@ -235,8 +235,19 @@ pub struct Segment<'a> {
 }
 
 impl Segment<'_> {
-    /// The connections of the run, with their positions for [`release`](Self::release).
+    /// The connections of the run, with their positions for [`release`](Self::release):
+    /// the cells the map took ([`ConnectionCell::is_entered`]). A registration's cell
+    /// is in the list before it tries the map, and one refused leaves it again; until
+    /// the map took it, it is no connection (and one refused never is).
     pub fn cells(&self) -> impl Iterator<Item = (usize, &CellRef)> {
+        self.all_cells().filter(|(_, c)| c.is_entered())
+    }
+
+    /// Every cell of the run, those of registrations in progress or refused included:
+    /// for the layers' refresh walk, whose guarantee rests on meeting every cell that
+    /// entered the list before the walk took it (see `crate::layers`). Whoever acts
+    /// on one asks [`ConnectionCell::is_entered`] under its transition lock.
+    pub fn all_cells(&self) -> impl Iterator<Item = (usize, &CellRef)> {
         let base = self.base;
         self.cells
             .iter()

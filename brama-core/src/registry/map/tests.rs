@@ -299,6 +299,84 @@ fn a_duplicate_leaves_the_list_again() {
     assert_eq!(visits(&map).len(), 1);
 }
 
+/// Whether a sweep meets `c` in the list, entered or not (`Segment::all_cells`).
+fn in_list(map: &Map, c: &CellRef) -> bool {
+    let mut met = false;
+    map.sweep(|segment| met |= segment.all_cells().any(|(_, x)| Arc::ptr_eq(x, c)));
+    met
+}
+
+/// A registration's cell is in the sweep list before the map decides; a walk that
+/// meets it there (here from inside `admit`, which runs between the two) does not see
+/// it as a connection until the map took it, and never if it was refused.
+#[test]
+fn a_walk_sees_a_registration_only_once_the_map_took_it() {
+    let map = Map::new();
+    let a = cell("a");
+    assert!(map.insert_new(&a));
+    let (refused, taken) = (cell("refused"), cell("taken"));
+    let out = map.insert_new_with(&refused, || {
+        assert!(
+            in_list(&map, &refused),
+            "the walk meets the cell in the list"
+        );
+        let seen = visits(&map);
+        assert_eq!(seen.len(), 1, "but not as a connection");
+        assert!(seen.contains_key(&address(&a)));
+        Err::<(), ()>(())
+    });
+    assert_eq!(out, Err(()));
+    assert!(!in_list(&map, &refused), "the refused cell left the list");
+    assert_eq!(Arc::strong_count(&refused), 1);
+    let out = map.insert_new_with(&taken, || {
+        assert!(in_list(&map, &taken));
+        assert!(
+            !visits(&map).contains_key(&address(&taken)),
+            "not taken yet"
+        );
+        Ok::<_, ()>(())
+    });
+    assert_eq!(out, Ok(Some(())));
+    assert!(
+        visits(&map).contains_key(&address(&taken)),
+        "taken: a connection"
+    );
+    assert_eq!(
+        a.slot() & (1 << 63),
+        0,
+        "the slot reads without the entered bit"
+    );
+}
+
+/// The duplicate of a registered key waits for the shard's write lock with its cell in
+/// the sweep list (a reader holds the shard here); walks meanwhile see the registered
+/// connection once, and the duplicate never.
+#[test]
+fn a_duplicate_waiting_for_the_map_is_no_connection_to_a_walk() {
+    let map = Map::new();
+    let a = cell("a");
+    assert!(map.insert_new(&a));
+    let twin = cell("a");
+    let hash = a.key().key_hash();
+    thread::scope(|s| {
+        let read = map.inner.get(&hash).expect("a is in the map");
+        let registering = s.spawn(|| map.insert_new(&twin));
+        // The twin enters the list, then waits for the shard this thread reads.
+        while !in_list(&map, &twin) {
+            thread::yield_now();
+        }
+        for _ in 0..3 {
+            let seen = visits(&map);
+            assert_eq!(seen.len(), 1, "one connection, once");
+            assert_eq!(seen.get(&address(&a)), Some(&1));
+        }
+        drop(read);
+        assert!(!registering.join().expect("registering thread"), "refused");
+    });
+    assert!(!in_list(&map, &twin));
+    assert_eq!(Arc::strong_count(&twin), 1);
+}
+
 #[test]
 fn changes_while_a_sweep_has_the_list_out_are_applied_when_it_comes_back() {
     let map = Map::new();
