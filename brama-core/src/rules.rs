@@ -216,6 +216,16 @@ pub fn step(
                 decide_probes(&mut m, &mut fx, false, now, cfg, jitter_u);
             }
         }
+        if m.state == State::HalfOpen
+            && m.in_flight == 0
+            && cfg.policy().rate().is_some()
+            && m.probes.calls >= cfg.half_open_probes.min(MAX_PROBES)
+        {
+            // A rate policy's cycle whose probe count was lowered under it (configure,
+            // restore) to no more than the probes that reported, none in flight: no
+            // probe is left to report, so those that did decide it now.
+            decide_probes(&mut m, &mut fx, false, now, cfg, jitter_u);
+        }
         fx.clocked = fx.changes().count();
     }
 
@@ -341,7 +351,9 @@ pub fn step(
 /// first probe. Every other state is shown as it is; a `HalfOpen` circuit stays
 /// `HalfOpen` whether its probe slots are free, all taken, or timed out (a timeout frees
 /// slots without a state change). This is the state `step(m, Input::Tick, now, ..)`
-/// leaves (a test checks it), computed without the configuration.
+/// leaves (a test checks it), computed without the configuration; the one exception, a
+/// rate policy's cycle whose `half_open_probes` was lowered to no more than the probes
+/// that reported (none in flight), shows `HalfOpen` until a check or report decides it.
 ///
 /// # Examples
 /// ```

@@ -166,11 +166,17 @@ impl ConnectionCell {
                         }
                     }
                     // A rate policy's cycle admits `half_open_probes` in all: those that
-                    // reported hold their slots (`rules::step`, Check).
+                    // reported hold their slots (`rules::step`, Check). Read after `w`:
+                    // the locked path stores a probe's result in the tally before the CAS
+                    // that frees its slot, so with `w` acquired the tally is at least as
+                    // new (loom: loom_probe, "rate probe").
                     let reported = self.probe_cycle();
-                    if w.in_flight().saturating_add(reported)
-                        >= self.probes(cx).min(crate::rules::MAX_PROBES)
-                    {
+                    let n = self.probes(cx).min(crate::rules::MAX_PROBES);
+                    if w.in_flight() == 0 && reported >= n {
+                        // The probe count was lowered under the cycle: `step` decides it.
+                        return self.locked_check(cx);
+                    }
+                    if w.in_flight().saturating_add(reported) >= n {
                         self.tally.incr(REJECTED, lane());
                         return Err(Refusal::HalfOpen);
                     }
@@ -221,6 +227,9 @@ impl ConnectionCell {
     /// consecutive policy.
     #[cold]
     pub(super) fn probe_cycle(&self) -> u32 {
+        // Acquire (`RateWindow::probes`, for status readers); here the caller's Acquire
+        // load of the word already makes this see any tally stored before the CAS that
+        // published that word.
         self.window.get().map_or(0, |win| win.probes().calls)
     }
 

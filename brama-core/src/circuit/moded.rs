@@ -10,7 +10,9 @@ use crate::clock::Nanos;
 use crate::config::Options;
 use crate::context::Context;
 use crate::mode::{Mode, SHADOW_GEN};
+use crate::policy::Tallies;
 use crate::rules::next_gen;
+use crate::state::State;
 use crate::sync::Ordering;
 
 /// The ticket of a call admitted where `Normal` would have refused it: counted when it
@@ -108,7 +110,9 @@ impl ConnectionCell {
 
     /// Puts the word in `mode` (under the transition lock). A change of mode starts a
     /// new cycle, so permits admitted before it decide nothing after it, and frees a
-    /// half-open circuit's probe slots. Returns whether the mode changed.
+    /// half-open circuit's probe slots: those in flight and, under a rate policy, those
+    /// of the probes that reported (the window's probe tally). Returns whether the mode
+    /// changed.
     fn set_mode(&self, mode: Mode) -> bool {
         let mut w = self.word();
         loop {
@@ -121,14 +125,30 @@ impl ConnectionCell {
                 in_flight: 0,
                 ..m
             };
-            let w2 = Word::encode(&m2, 0).with_mode(mode);
+            // The policy's flags kept (`encode` writes none; `Unknown` and `Closed` only,
+            // where the word has them), as every transition keeps them.
+            let w2 = Word::encode(&m2, 0)
+                .with_mode(mode)
+                .with_policy_flags(w.rate(), w.timed());
             // AcqRel: orders with the lock-free CASes (counts, probe admissions) that may
             // race it; the transition lock orders it with every state change.
             match self
                 .word
                 .compare_exchange(w.0, w2.0, Ordering::AcqRel, Ordering::Acquire)
             {
-                Ok(_) => return true,
+                Ok(_) => {
+                    if w.state() == State::HalfOpen {
+                        if let Some(win) = self.window.get() {
+                            // The new cycle's tally, emptied after the word shows the
+                            // cycle: a check that reads the old word then reads the old
+                            // tally and is refused as before, never admitted into the
+                            // ended cycle; one between the two may only refuse a call it
+                            // could admit (loom: loom_mode_rate, "tally after").
+                            win.set_probes(Tallies::default());
+                        }
+                    }
+                    return true;
+                }
                 Err(current) => w = Word(current),
             }
         }

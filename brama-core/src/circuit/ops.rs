@@ -166,6 +166,8 @@ impl ConnectionCell {
             Some(d) => at.now.saturating_add(nanos(d)).min(CLOCK_MAX),
             None => 0,
         };
+        // The rate policy in force, if any: `refresh_layers` put its window in force.
+        let rate = self.window.get().map(|win| win.rate);
         loop {
             if w.removed() {
                 return None;
@@ -191,7 +193,19 @@ impl ConnectionCell {
             self.open_duration
                 .store(m2.open_duration, Ordering::Relaxed);
             self.frozen.store(m2.consecutive, Ordering::Relaxed);
-            let w2 = Word::encode(&m2, 0).with_mode(w.mode());
+            // The policy's flags kept, as every transition keeps them (`encode` writes
+            // none): without the rate flag a clean closed word takes the consecutive
+            // policy's fast paths, which count a success without recording it.
+            let w2 = Word::encode(&m2, 0)
+                .with_mode(w.mode())
+                .with_policy_flags(rate.is_some(), rate.is_some_and(|r| r.slow.is_some()));
+            // The empty window, before the word shows the restored state (as a
+            // transition's, `clears_window`): cleared in place, or another put in force;
+            // its probe tally with it. A half-open circuit's window holds no outcome
+            // (entering `HalfOpen` emptied it): its probe tally is emptied after the CAS.
+            if let Some(r) = rate.filter(|_| w.state() != State::HalfOpen) {
+                self.window.serve(Some(r), at.now, false);
+            }
             // AcqRel: publishes the fields above; acquires the lock-free updates that
             // made the CAS fail, which it retries over.
             match self
@@ -200,6 +214,14 @@ impl ConnectionCell {
             {
                 Ok(_) => break,
                 Err(current) => w = Word(current),
+            }
+        }
+        if w.state() == State::HalfOpen {
+            if let Some(win) = self.window.get() {
+                // The new cycle's probe slots: the tally emptied after the word shows the
+                // cycle, as a change of mode does (`set_mode`), so that a check that read
+                // the old word is refused as before, never admitted into the ended cycle.
+                win.set_probes(crate::policy::Tallies::default());
             }
         }
         // Unsealed: the transition lock, which removal takes, is held and the word was

@@ -196,6 +196,8 @@ impl ConnectionCell {
         let probes = window.map(|w| w.probes()).unwrap_or_default();
         let recorded = done != Done::Nothing;
         let (input, window_tallies) = self.record_report(window, input, now, elapsed, recorded);
+        // The probe tally the window holds now (this lock is its only writer).
+        let mut tally = probes;
         loop {
             let w = self.word();
             if w.removed() {
@@ -222,10 +224,26 @@ impl ConnectionCell {
             let fresh = match rate {
                 Some(r) if clears_window(&input, m.state, m2.state) => {
                     self.window.serve(Some(r), now, false);
+                    tally = Tallies::default();
                     true
                 }
                 _ => false,
             };
+            // The probe tally, before the word: a lock-free check (`check_normal`)
+            // reads the tally after the word, so one that sees a reported probe's slot
+            // freed in the word sees its result in the tally too, and never admits
+            // more than `half_open_probes` in the cycle. A check between the two sees
+            // the result and the slot both (it may refuse a call it could admit, never
+            // the reverse). A CAS lost below retries, storing the tally of its new
+            // step if that differs.
+            if !fresh && m2.probes != tally {
+                if let Some(win) = window {
+                    // Release (`set_probes`), and published by the word's CAS below
+                    // to a check that acquires the new word.
+                    win.set_probes(m2.probes);
+                    tally = m2.probes;
+                }
+            }
             if w2 != w {
                 // Fields readers look at after seeing the new word; the CAS publishes them.
                 // Relaxed: each is published by the Release of the CAS below.
@@ -255,11 +273,6 @@ impl ConnectionCell {
                     continue;
                 }
             }
-            if !fresh && m2.probes != probes {
-                if let Some(win) = window {
-                    win.set_probes(m2.probes);
-                }
-            }
             self.account(cx, &m, &m2, &fx, now, reason, done == Done::Counted);
             return Ok((fx, m2, now));
         }
@@ -271,6 +284,13 @@ impl ConnectionCell {
     pub fn sync_policy_held(&self, cx: &Context) {
         let rate = self.config(cx).policy().rate().copied();
         self.window.serve(rate, cx.clock.now(), true);
+        // No streak under a rate policy, in any state: the count an open circuit keeps
+        // from a trip under the consecutive policy goes too (the word's goes below,
+        // `Word::with_policy_flags`).
+        // Relaxed: read under this lock, or by snapshots that need no ordering with it.
+        if rate.is_some() && self.frozen.load(Ordering::Relaxed) != 0 {
+            self.frozen.store(0, Ordering::Relaxed);
+        }
         let mut w = self.word();
         loop {
             let w2 = with_policy(w, rate);
@@ -290,8 +310,8 @@ impl ConnectionCell {
 
     /// A report's slowness, and the closed window's tallies with the report in them:
     /// recorded here unless the lock-free path did (`recorded`). Only a report the
-    /// window takes is recorded: one on an `Unknown` or `Closed` circuit, not from a
-    /// permit of an earlier cycle.
+    /// window takes is recorded: one on an `Unknown` or `Closed` circuit in a mode that
+    /// is not frozen, not from a permit of an earlier cycle.
     fn record_report(
         &self,
         window: Option<&RateWindow>,
@@ -310,8 +330,13 @@ impl ConnectionCell {
             other => return (other, Tallies::default()),
         };
         let w = self.word();
-        let takes =
-            matches!(w.state(), State::Unknown | State::Closed) && gen.is_none_or(|g| g == w.gen());
+        // A frozen mode (`Disabled`, `ForcedOpen`) records nothing: its reports decide
+        // nothing, now or after (`crate::mode`), whether they came here for a
+        // subscriber's event or not (SPEC §5: subscribing changes no behaviour). The
+        // mode is stable here: it changes only under the transition lock, held.
+        let takes = matches!(w.state(), State::Unknown | State::Closed)
+            && !w.is_frozen()
+            && gen.is_none_or(|g| g == w.gen());
         let tallies = match (takes, recorded) {
             (false, _) => Tallies::default(),
             (true, true) => win.tallies(now),

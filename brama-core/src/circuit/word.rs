@@ -6,8 +6,8 @@
 //! bits  3..5   mode in effect (Normal 0, MetricsOnly 1, ForcedOpen 2, Disabled 3)
 //! bits  5..15  backoff step, saturating at 1023
 //! bits 15..32  cycle number (17 bits, wrapping)
-//! bits 32..64  payload (Unknown, Closed): consecutive failures (low 30 bits), a slow-call
-//!              rule (bit 62) and a rate policy (bit 63);
+//! bits 32..64  payload (Unknown, Closed): consecutive failures (low 30 bits; 0 under a
+//!              rate policy), a slow-call rule (bit 62) and a rate policy (bit 63);
 //!              (HalfOpen): in-flight probes (low 16) and an admission counter (high 16)
 //! ```
 //! A check on a healthy circuit is one load and one mask test: bits 1, 2 and 4 are zero
@@ -167,11 +167,13 @@ impl Word {
     }
 
     /// The same word with the policy flags set as given (`Unknown` and `Closed` only;
-    /// other states' payloads are left alone).
+    /// other states' payloads are left alone). Under a rate policy the consecutive
+    /// count is 0: no streak is counted there (docs/state-machine.md), so a switch to
+    /// one drops the streak and a switch back starts it at 0.
     pub const fn with_policy_flags(self, rate: bool, timed: bool) -> Word {
         match self.state() {
             State::Unknown | State::Closed => {
-                let count = self.payload() & COUNT_MAX;
+                let count = if rate { 0 } else { self.payload() & COUNT_MAX };
                 let flags = if rate { RATE } else { 0 } | if rate && timed { TIMED } else { 0 };
                 self.with_payload(count | flags)
             }
@@ -269,7 +271,18 @@ mod tests {
         assert!(!closed.rate() && !closed.timed());
         let rated = closed.with_policy_flags(true, true);
         assert!(rated.rate() && rated.timed() && rated.admits_freely());
-        assert_eq!(rated.consecutive(), COUNT_MAX);
+        assert_eq!(rated.consecutive(), 0, "no streak under a rate policy");
+        assert!(rated.is_rate_closed(), "so it takes the rate fast path");
+        assert_eq!(
+            rated.with_policy_flags(false, false).consecutive(),
+            0,
+            "and a switch back starts at 0"
+        );
+        assert_eq!(
+            closed.with_policy_flags(false, false),
+            closed,
+            "the consecutive policy keeps its count"
+        );
         assert!(!rated
             .with_payload(0)
             .with_policy_flags(true, false)

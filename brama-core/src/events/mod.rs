@@ -35,8 +35,8 @@ mod subscription;
 #[cfg(all(test, not(brama_loom)))]
 mod tests;
 
-pub(crate) use bus::{defer_wakes, wake_after, WakeAfter};
 pub use bus::EventBus;
+pub(crate) use bus::{defer_wakes, wake_after, WakeAfter};
 pub use event::{bounded_reason, Counts, Event, EventKind, EventType};
 pub use filter::Filter;
 pub use subscription::{RecvFuture, Subscription};

@@ -103,8 +103,7 @@ impl Wake for Poke {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        if let (Some(journal), Some(registry)) = (self.journal.upgrade(), self.registry.upgrade())
-        {
+        if let (Some(journal), Some(registry)) = (self.journal.upgrade(), self.registry.upgrade()) {
             // A `tracing` subscriber that panics must not unwind into the call that
             // published (the panic hook has reported it).
             let drain = || journal.drain(&registry);
