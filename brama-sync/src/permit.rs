@@ -179,19 +179,11 @@ impl Permit<'_> {
     pub fn failure_with(mut self, reason: &str) -> Result<(), Error> {
         let ticket = self.ticket();
         self.finish();
-        let (cell, cx) = (self.conn.cell(), self.conn.cx());
         if self.started == UNTIMED {
-            return cell.failure(cx, Some(ticket), Some(reason));
+            return (self.conn.cell()).failure(self.conn.cx(), Some(ticket), Some(reason));
         }
         // Timed as `failure` is (a slow-call rule reads how long the call took).
-        let elapsed = cx.clock.now().saturating_sub(self.started);
-        cell.report_timed(
-            cx,
-            EngineOutcome::Failure,
-            Some(ticket),
-            Some(reason),
-            Some(elapsed),
-        )
+        self.timed_report(EngineOutcome::Failure, ticket, Some(reason))
     }
 
     /// Ends the permit without a result: counts neither, frees its probe slot.
@@ -256,7 +248,7 @@ impl Permit<'_> {
         match outcome {
             Outcome::Success => self.success_reported(ticket),
             Outcome::Failure if self.started == UNTIMED => cell.failure(cx, Some(ticket), None),
-            Outcome::Failure => self.timed_report(EngineOutcome::Failure, ticket),
+            Outcome::Failure => self.timed_report(EngineOutcome::Failure, ticket, None),
             Outcome::Ignore => {
                 cell.release(ticket);
                 if cell.is_removed() {
@@ -273,7 +265,7 @@ impl Permit<'_> {
     #[inline(never)]
     fn success_reported(&self, ticket: Ticket) -> Result<(), Error> {
         if self.started != UNTIMED {
-            return self.timed_report(EngineOutcome::Success, ticket);
+            return self.timed_report(EngineOutcome::Success, ticket, None);
         }
         let (cell, cx) = (self.conn.cell(), self.conn.cx());
         if cell.time_window_success_if_quiet(cx, Some(ticket.gen)) {
@@ -285,10 +277,15 @@ impl Permit<'_> {
     /// A report with the call's duration, for a rate policy's slow-call rule.
     #[cold]
     #[inline(never)]
-    fn timed_report(&self, outcome: EngineOutcome, ticket: Ticket) -> Result<(), Error> {
+    fn timed_report(
+        &self,
+        outcome: EngineOutcome,
+        ticket: Ticket,
+        reason: Option<&str>,
+    ) -> Result<(), Error> {
         let (cell, cx) = (self.conn.cell(), self.conn.cx());
         let elapsed = cx.clock.now().saturating_sub(self.started);
-        cell.report_timed(cx, outcome, Some(ticket), None, Some(elapsed))
+        cell.report_timed(cx, outcome, Some(ticket), reason, Some(elapsed))
     }
 }
 

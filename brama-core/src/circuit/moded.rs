@@ -108,6 +108,17 @@ impl ConnectionCell {
         }
     }
 
+    /// Empties a rate policy's probe tally for the new half-open cycle the word (just
+    /// stored) shows: after the word, so that a check that reads the old word then reads
+    /// the old tally and is refused as before, never admitted into the ended cycle; one
+    /// between the two may only refuse a call it could admit (loom: loom_mode_rate,
+    /// "tally after"). For a change of mode and a restore.
+    pub(super) fn free_reported_probes(&self) {
+        if let Some(win) = self.window.get() {
+            win.set_probes(Tallies::default());
+        }
+    }
+
     /// Puts the word in `mode` (under the transition lock). A change of mode starts a
     /// new cycle, so permits admitted before it decide nothing after it, and frees a
     /// half-open circuit's probe slots: those in flight and, under a rate policy, those
@@ -138,14 +149,7 @@ impl ConnectionCell {
             {
                 Ok(_) => {
                     if w.state() == State::HalfOpen {
-                        if let Some(win) = self.window.get() {
-                            // The new cycle's tally, emptied after the word shows the
-                            // cycle: a check that reads the old word then reads the old
-                            // tally and is refused as before, never admitted into the
-                            // ended cycle; one between the two may only refuse a call it
-                            // could admit (loom: loom_mode_rate, "tally after").
-                            win.set_probes(Tallies::default());
-                        }
+                        self.free_reported_probes();
                     }
                     return true;
                 }

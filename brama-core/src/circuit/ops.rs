@@ -11,7 +11,7 @@ use crate::config::Options;
 use crate::context::Context;
 use crate::error::Error;
 use crate::rules::{next_gen, Change, Input, Machine, NEVER};
-use crate::snapshot::{ConnectionSnapshot, MAX_SNAPSHOT_TOTAL};
+use crate::snapshot::ConnectionSnapshot;
 use crate::state::{Cause, State};
 use crate::sync::Ordering;
 
@@ -217,23 +217,14 @@ impl ConnectionCell {
             }
         }
         if w.state() == State::HalfOpen {
-            if let Some(win) = self.window.get() {
-                // The new cycle's probe slots: the tally emptied after the word shows the
-                // cycle, as a change of mode does (`set_mode`), so that a check that read
-                // the old word is refused as before, never admitted into the ended cycle.
-                win.set_probes(crate::policy::Tallies::default());
-            }
+            self.free_reported_probes();
         }
         // Unsealed: the transition lock, which removal takes, is held and the word was
         // not removed.
         self.tally.add(SUCCESSES, snap.total_successes);
         self.tally.add(FAILURES, snap.total_failures);
         self.tally.add(REJECTED, snap.total_rejected);
-        // Relaxed, as in `Tally::add`: no higher than the largest snapshot total, so
-        // repeated restores never wrap it; a trip racing this only adds one.
-        let room = MAX_SNAPSHOT_TOTAL.saturating_sub(self.trips.load(Ordering::Relaxed));
-        self.trips
-            .fetch_add(snap.trips.min(room), Ordering::Relaxed);
+        super::counter::add_restored(&self.trips, snap.trips);
         // Relaxed (the loads and stores below): timestamps, read as snapshots.
         let later = |a: &crate::sync::AtomicU64, t: Option<SystemTime>| {
             if let Some(t) = t {

@@ -27,6 +27,18 @@
 use crate::snapshot::MAX_SNAPSHOT_TOTAL;
 use crate::sync::{AtomicBool, AtomicU64, Ordering};
 
+/// Adds a restored total `n` to `total`, taking it no higher than
+/// [`MAX_SNAPSHOT_TOTAL`] (2⁶²): restores repeated onto one connection then never
+/// reach a counter's top bit (its seal) nor wrap it. The caller holds the connection's
+/// transition lock, which every restore takes, so only counts of one can race this.
+pub(crate) fn add_restored(total: &AtomicU64, n: u64) {
+    // Relaxed: restores are serialized by the caller's lock; a count racing this load
+    // only raises the total, by far less than the 2⁶² left below the top bit.
+    let room = MAX_SNAPSHOT_TOTAL.saturating_sub(total.load(Ordering::Relaxed));
+    // Relaxed: an independent count, as in `Tally::incr`.
+    total.fetch_add(n.min(room), Ordering::Relaxed);
+}
+
 /// Lanes that a thread can own exclusively.
 pub const OWNED_LANES: usize = 3;
 /// All lanes: the owned ones plus one shared lane.
@@ -235,11 +247,7 @@ impl<const N: usize> Tally<N> {
     /// keeps the counter unsealed and holds the transition lock (what removal and every
     /// other restore take), so only counts of one can race this.
     pub fn add(&self, kind: usize, n: u64) {
-        // Relaxed: restores are serialized by the caller's lock; a count racing this
-        // load only raises the lane, by far less than the 2⁶² left below the seal.
-        let room = MAX_SNAPSHOT_TOTAL.saturating_sub(self.shared[kind].load(Ordering::Relaxed));
-        // Relaxed: an independent count, as in `incr`.
-        self.shared[kind].fetch_add(n.min(room), Ordering::Relaxed);
+        add_restored(&self.shared[kind], n);
     }
 
     /// Adds one to counter `kind` through the calling thread's lane: one thread-local
